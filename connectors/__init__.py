@@ -1,0 +1,1 @@
+"""Connector adapters: each CRM behind the small :class:`connectors.base.Connector` Protocol."""

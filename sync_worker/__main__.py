@@ -1,0 +1,5 @@
+"""`python -m sync_worker` is the same as the `sync-worker` console script."""
+
+from sync_worker.cli import main
+
+main()

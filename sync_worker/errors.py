@@ -1,0 +1,106 @@
+"""The one exception tree, grouped by what the caller does about it.
+
+::
+
+    SyncError                      base; never raised directly
+    ├── ConfigError                bad config or mapping file      -> exit 2 before touching any CRM
+    ├── ConnectorError             raised at a connector's edge (HTTP errors are converted there)
+    │   ├── TransientError         retried by the one retry policy; if it persists the pair's
+    │   │   │                      cycle fails and resumes from its committed cursor next cycle
+    │   │   └── RateLimited        like Transient, but wait ``retry_after`` seconds first
+    │   ├── DailyLimitReached      stop this portal's work until ``resets_at``; never retried in a loop
+    │   ├── AuthError              credentials rejected / scopes missing -> stop the pair
+    │   └── PermanentError         the request itself is wrong -> fail the operation, do not retry
+    └── RecordRejected             one record cannot be synced -> dead-letter it, go on with the rest
+
+Only the engine catches, and only what it can act on. Messages never contain secrets: the
+connector builds them from HubSpot's error body and the request path, never from headers.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+class SyncError(Exception):
+    """Base of every error this project raises on purpose."""
+
+
+class ConfigError(SyncError):
+    """A configuration or mapping file is invalid; ``problems`` lists one line per problem."""
+
+    def __init__(self, problems: list[str] | str, *, source: str | None = None) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        self.source = source
+        prefix = f"{source}: " if source else ""
+        super().__init__("\n".join(prefix + p for p in self.problems))
+
+
+class ConnectorError(SyncError):
+    """A CRM call failed. ``status`` is the HTTP status when there was one."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        category: str | None = None,
+        correlation_id: str | None = None,
+    ) -> None:
+        self.status = status
+        self.category = category
+        self.correlation_id = correlation_id
+        super().__init__(message)
+
+
+class TransientError(ConnectorError):
+    """Worth retrying: 5xx, 423, timeouts, connection errors."""
+
+
+class RateLimited(TransientError):
+    """A short-window rate limit (ten-secondly or secondly); retry after ``retry_after`` seconds."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        policy: str | None = None,
+        status: int | None = 429,
+        correlation_id: str | None = None,
+    ) -> None:
+        self.retry_after = retry_after
+        self.policy = policy
+        super().__init__(
+            message, status=status, category="RATE_LIMIT", correlation_id=correlation_id
+        )
+
+
+class DailyLimitReached(ConnectorError):
+    """The portal's daily API budget is spent: stop its work until ``resets_at``."""
+
+    def __init__(
+        self, message: str, *, resets_at: datetime | None = None, correlation_id: str | None = None
+    ) -> None:
+        self.resets_at = resets_at
+        super().__init__(
+            message, status=429, category="RATE_LIMIT", correlation_id=correlation_id
+        )
+
+
+class AuthError(ConnectorError):
+    """The token was refused (401) or lacks scopes (403): stop the pair, page a human."""
+
+
+class PermanentError(ConnectorError):
+    """The request is wrong (most 4xx): retrying cannot help."""
+
+
+class RecordRejected(SyncError):
+    """One record cannot be synced; the engine dead-letters it with ``reason`` and goes on."""
+
+    def __init__(self, record_id: str, reason: str, *, side: str | None = None) -> None:
+        self.record_id = record_id
+        self.reason = reason
+        self.side = side
+        super().__init__(f"record {record_id} rejected: {reason}")

@@ -1,0 +1,219 @@
+"""The state store port: everything the worker remembers between cycles.
+
+Per pair it keeps: a cursor per side; links (partner id <-> rep id) each with the **base** (the
+canonical values both sides last agreed on, as JSON) and when the worker last wrote each side;
+creations in flight; conflicts awaiting a person; dead letters; an audit log of applied changes;
+a run log; and leases so that one process at a time works on a pair.
+
+Rules every implementation keeps (``tests/state`` runs one contract suite over SQLite and
+PostgreSQL):
+
+* :meth:`StateStore.commit_page` is **one transaction**: links, bases, change log, conflicts,
+  dead letters and the cursor land together or not at all. The engine calls it only after the
+  writes it describes have landed in the CRMs.
+* A cursor never moves backwards: committing an older cursor keeps the newer one.
+* Writers are serialised (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: row upserts), so concurrent
+  processes never lose an update.
+* All datetimes in and out are aware UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from sync_worker.model import Side
+
+
+@dataclass(frozen=True, slots=True)
+class LinkState:
+    """One linked shared deal as stored. ``status``: ``active`` or ``gone`` (a side was archived
+    or deleted; the link is kept as a tombstone so the worker never re-creates a counterpart)."""
+
+    partner_id: str
+    rep_id: str
+    status: str = "active"
+    base_json: str | None = None
+    base_at: datetime | None = None
+    partner_written_at: datetime | None = None
+    rep_written_at: datetime | None = None
+
+    def id_on(self, side: Side) -> str:
+        return self.partner_id if side is Side.PARTNER else self.rep_id
+
+    def written_at(self, side: Side) -> datetime | None:
+        return self.partner_written_at if side is Side.PARTNER else self.rep_written_at
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeEntry:
+    """One applied field change, for the audit log and ``explain``. Values are display strings."""
+
+    partner_id: str
+    rep_id: str
+    side_written: Side
+    field: str
+    old_value: str | None
+    new_value: str | None
+    rule: str
+    reason: str
+    at: datetime
+    run_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConflictEntry:
+    """A conflict the field's rule could not settle (``manual``), awaiting a person."""
+
+    partner_id: str
+    rep_id: str
+    field: str
+    partner_value: str | None
+    rep_value: str | None
+    base_value: str | None
+    detected_at: datetime
+    id: int | None = None
+    status: str = "open"
+    resolution: str | None = None
+    resolved_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A record that could not be synced, with why; retried on later cycles."""
+
+    side: Side
+    record_id: str
+    reason: str
+    attempts: int = 1
+    first_at: datetime | None = None
+    last_at: datetime | None = None
+    next_attempt_at: datetime | None = None
+    status: str = "open"
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """One cycle of one pair."""
+
+    run_id: str
+    pair: str
+    mode: str
+    started_at: datetime
+    ended_at: datetime | None = None
+    outcome: str | None = None
+    counts: Mapping[str, int] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PageCommit:
+    """Everything one processed page changes, committed atomically.
+
+    ``links`` are upserted by (pair, partner_id); a link's rep id may change only from a
+    pending state. ``dead_letters`` are added (or, for an existing open letter of the same side
+    and record, their ``attempts`` incremented and ``reason``/``next_attempt_at`` replaced).
+    ``resolved_dead_letters`` lists ``(side, record_id)`` whose open letters are now closed.
+    ``conflicts`` are opened (an open conflict for the same partner id and field is replaced).
+    ``closed_conflicts`` lists ``(partner_id, field)`` whose open conflicts are closed as
+    ``resolution='converged'`` (the sides agree again). ``cursor`` (when not None) is
+    advanced for ``cursor_side``. ``pending_done`` lists ``(origin_side, origin_id)`` creations
+    that completed.
+    """
+
+    links: Sequence[LinkState] = ()
+    changes: Sequence[ChangeEntry] = ()
+    conflicts: Sequence[ConflictEntry] = ()
+    closed_conflicts: Sequence[tuple[str, str]] = ()
+    dead_letters: Sequence[DeadLetter] = ()
+    resolved_dead_letters: Sequence[tuple[Side, str]] = ()
+    pending_done: Sequence[tuple[Side, str]] = ()
+    cursor_side: Side | None = None
+    cursor: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PairStatus:
+    """A row of ``sync-worker status``."""
+
+    pair: str
+    last_run: RunRecord | None
+    partner_cursor: datetime | None
+    rep_cursor: datetime | None
+    links: int
+    open_conflicts: int
+    dead_letters: int
+    consecutive_failures: int
+
+
+class StateStore(Protocol):
+    """Durable memory of the worker. Thread-safe: one store is shared by every pair's job."""
+
+    # cursors
+    def get_cursor(self, pair: str, side: Side) -> datetime | None: ...
+
+    # links
+    def links_by_ids(self, pair: str, side: Side, ids: Sequence[str]) -> dict[str, LinkState]:
+        """Links (any status) whose id on ``side`` is in ``ids``, keyed by that id."""
+        ...
+
+    def find_link(self, pair: str, deal_id: str) -> LinkState | None:
+        """The link holding ``deal_id`` on either side (for ``explain``)."""
+        ...
+
+    def count_links(self, pair: str) -> int: ...
+
+    # the atomic page commit
+    def commit_page(self, pair: str, commit: PageCommit) -> None: ...
+
+    # creations in flight (intent recorded before the create call, cleared by commit_page)
+    def add_pending(self, pair: str, origin_side: Side, origin_ids: Sequence[str], at: datetime) -> None: ...
+
+    def pending(self, pair: str, origin_side: Side, origin_ids: Sequence[str]) -> set[str]:
+        """Which of ``origin_ids`` have a creation in flight from an earlier, interrupted run."""
+        ...
+
+    # conflicts
+    def open_conflicts(self, pair: str | None = None) -> list[ConflictEntry]: ...
+
+    def resolve_conflict(self, conflict_id: int, resolution: str, at: datetime) -> ConflictEntry | None:
+        """Close an open conflict; ``resolution`` is ``partner``, ``rep`` or ``dismissed``.
+        Returns None when no open conflict has that id."""
+        ...
+
+    # dead letters
+    def dead_letters(self, pair: str | None = None, *, status: str = "open") -> list[tuple[str, DeadLetter]]:
+        """``(pair, letter)`` rows, oldest first."""
+        ...
+
+    def due_dead_letters(self, pair: str, now: datetime, limit: int = 500) -> list[DeadLetter]:
+        """Open letters of ``pair`` whose ``next_attempt_at`` has passed."""
+        ...
+
+    def retry_dead_letters_now(self, pair: str | None, ids: Sequence[int] | None, now: datetime) -> int:
+        """Make letters due at once (all of a pair's when ``ids`` is None); returns how many."""
+        ...
+
+    # audit log
+    def changes_for(self, pair: str, partner_id: str, limit: int = 50) -> list[ChangeEntry]:
+        """Newest first."""
+        ...
+
+    # run log
+    def start_run(self, run: RunRecord) -> None: ...
+
+    def finish_run(self, run_id: str, ended_at: datetime, outcome: str, counts: Mapping[str, int], error: str | None) -> None: ...
+
+    def status(self, pairs: Sequence[str]) -> list[PairStatus]: ...
+
+    # one process per pair
+    def try_lease(self, pair: str, owner: str, now: datetime, ttl_seconds: float) -> bool:
+        """Take or renew the pair's lease for ``owner``; False when another live owner holds it."""
+        ...
+
+    def release_lease(self, pair: str, owner: str) -> None: ...
+
+    def close(self) -> None: ...
