@@ -1,0 +1,74 @@
+"""Engines for the state store: URL forms, SQLite pragmas and serialised SQLite writers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from sync_worker.errors import ConfigError
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+_SQLITE_PRAGMAS = (
+    # busy_timeout first: switching to WAL needs a lock another process may hold.
+    f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+    "journal_mode=WAL",
+    "synchronous=NORMAL",
+    "foreign_keys=ON",
+)
+
+
+def parse_url(url: str) -> URL:
+    """Validate a store URL; ``postgresql://`` is rewritten to the psycopg 3 driver.
+
+    Raises ConfigError for anything but a SQLite file or PostgreSQL URL.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(f"state store URL is not a database URL: {exc}") from None
+    if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg"):
+        return parsed.set(drivername="postgresql+psycopg")
+    if parsed.drivername in ("sqlite", "sqlite+pysqlite"):
+        if not parsed.database or parsed.database == ":memory:":
+            raise ConfigError("state store: SQLite needs a file path, e.g. sqlite:///state.db")
+        return parsed
+    raise ConfigError(
+        f"state store URL scheme {parsed.drivername!r} is not supported; "
+        "use sqlite:///path/to/state.db or postgresql+psycopg://..."
+    )
+
+
+def make_engine(url: URL) -> Engine:
+    """An engine for ``url`` (from :func:`parse_url`), configured for the store's rules."""
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(url)
+    # pre_ping: a replica outlives database restarts without failing its next cycle.
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    Path(url.database or "").expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url)
+    event.listen(engine, "connect", _sqlite_on_connect)
+    event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
+    # pysqlite would otherwise BEGIN lazily before the first DML, letting a transaction's reads
+    # run outside its write lock (lost updates); we issue BEGIN IMMEDIATE ourselves instead.
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    try:
+        for pragma in _SQLITE_PRAGMAS:
+            cur.execute(f"PRAGMA {pragma}")
+    finally:
+        cur.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")

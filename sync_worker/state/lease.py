@@ -1,0 +1,156 @@
+"""Leases: at most one process works on a pair at a time.
+
+Two implementations behind one small interface:
+
+* :class:`AdvisoryLeases` (PostgreSQL, where replicas share a store): a session advisory lock
+  held on a **dedicated** psycopg connection per held lease. Pooled connections would keep the
+  lock after being returned to the pool, so they are never used for it. The lock lives as long
+  as that connection: a crashed or partitioned holder loses it without waiting for any expiry,
+  so ``now`` and ``ttl_seconds`` are not needed.
+* :class:`RowLeases` (SQLite, processes on one host): a lease row with an expiry, taken or
+  renewed by one conditional upsert inside a serialised write transaction. A crashed holder's
+  lease is free once it expires.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from datetime import datetime, timedelta
+from typing import Protocol
+
+import psycopg
+from psycopg.rows import TupleRow
+from sqlalchemy import Engine, or_
+from sqlalchemy.engine import URL
+
+from sync_worker.state.page import insert_for
+from sync_worker.state.schema import leases
+
+
+class Leases(Protocol):
+    def try_lease(self, pair: str, owner: str, now: datetime, ttl_seconds: float) -> bool: ...
+
+    def release(self, pair: str, owner: str) -> None: ...
+
+    def close(self) -> None:
+        """Release every lease this object holds."""
+        ...
+
+
+def lease_key(pair: str) -> int:
+    """The pair's advisory lock key: stable across processes (unlike the salted ``hash()``)."""
+    digest = hashlib.blake2b(f"sync-worker:pair:{pair}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class RowLeases:
+    """Lease rows with expiry. A lease is live while ``now < expires_at``."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._lock = threading.Lock()
+        self._held: set[tuple[str, str]] = set()
+
+    def try_lease(self, pair: str, owner: str, now: datetime, ttl_seconds: float) -> bool:
+        with self._engine.begin() as conn:
+            ins = insert_for(conn, leases).values(
+                pair=pair, owner=owner, expires_at=now + timedelta(seconds=ttl_seconds)
+            )
+            stmt = ins.on_conflict_do_update(
+                index_elements=[leases.c.pair],
+                set_={"owner": ins.excluded.owner, "expires_at": ins.excluded.expires_at},
+                where=or_(leases.c.owner == ins.excluded.owner, leases.c.expires_at <= now),
+            ).returning(leases.c.owner)
+            taken = conn.execute(stmt).first() is not None
+        with self._lock:
+            if taken:
+                self._held.add((pair, owner))
+            else:
+                self._held.discard((pair, owner))
+        return taken
+
+    def release(self, pair: str, owner: str) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(leases.delete().where(leases.c.pair == pair, leases.c.owner == owner))
+        with self._lock:
+            self._held.discard((pair, owner))
+
+    def close(self) -> None:
+        with self._lock:
+            held = sorted(self._held)
+        for pair, owner in held:
+            self.release(pair, owner)
+
+
+class AdvisoryLeases:
+    """PostgreSQL session advisory locks, one dedicated connection per held lease."""
+
+    def __init__(self, url: URL) -> None:
+        self._conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._lock = threading.Lock()
+        self._held: dict[str, tuple[str, psycopg.Connection[TupleRow]]] = {}
+
+    def try_lease(
+        self,
+        pair: str,
+        owner: str,
+        now: datetime,  # noqa: ARG002 - the lock lives as long as its connection
+        ttl_seconds: float,  # noqa: ARG002
+    ) -> bool:
+        with self._lock:
+            held = self._held.get(pair)
+            if held is not None:
+                if held[0] != owner:
+                    return False
+                if _alive(held[1]):
+                    return True
+                self._drop(pair)  # the connection died, and the lock with it: take it anew
+            conn = self._try_lock(pair)
+            if conn is None:
+                return False
+            self._held[pair] = (owner, conn)
+            return True
+
+    def _try_lock(self, pair: str) -> psycopg.Connection[TupleRow] | None:
+        conn = psycopg.connect(self._conninfo, autocommit=True)
+        try:
+            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (lease_key(pair),)).fetchone()
+        except BaseException:
+            conn.close()
+            raise
+        if row is not None and row[0] is True:
+            return conn
+        conn.close()
+        return None
+
+    def release(self, pair: str, owner: str) -> None:
+        with self._lock:
+            held = self._held.get(pair)
+            if held is not None and held[0] == owner:
+                self._drop(pair)
+
+    def _drop(self, pair: str) -> None:
+        _owner, conn = self._held.pop(pair)
+        try:
+            if not conn.closed:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (lease_key(pair),))
+        except psycopg.Error:
+            pass  # a broken connection holds no lock any more
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            for pair in list(self._held):
+                self._drop(pair)
+
+
+def _alive(conn: psycopg.Connection[TupleRow]) -> bool:
+    if conn.closed:
+        return False
+    try:
+        conn.execute("SELECT 1")
+    except psycopg.Error:
+        return False
+    return True

@@ -1,0 +1,217 @@
+"""The writes of :meth:`SqlStateStore.commit_page`, each one atomic SQL inside the caller's
+transaction. Upserts use the dialect's ``INSERT ... ON CONFLICT``, so the same code runs on
+SQLite and PostgreSQL and no value is read in Python and written back (no lost updates).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, Table, or_
+from sqlalchemy.dialects import postgresql, sqlite
+
+from sync_worker.model import Side
+from sync_worker.state.base import ChangeEntry, ConflictEntry, DeadLetter, LinkState, PageCommit
+from sync_worker.state.schema import changes, conflicts, cursors, dead_letters, links, pending
+
+
+class LinkRepIdChangedError(ValueError):
+    """A page tried to re-point a link that is not ``pending`` at another rep deal."""
+
+
+def insert_for(conn: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """``INSERT`` with ``on_conflict_*`` support for the connection's dialect."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def apply_page(conn: Connection, pair: str, commit: PageCommit, now: datetime) -> None:
+    """Write everything ``commit`` describes; the caller owns the transaction."""
+    upsert_links(conn, pair, commit.links, now)
+    _log_changes(conn, pair, commit.changes)
+    _close_conflicts(conn, pair, commit.closed_conflicts, now)
+    _open_conflicts(conn, pair, commit.conflicts)
+    _resolve_dead_letters(conn, pair, commit.resolved_dead_letters)
+    _add_dead_letters(conn, pair, commit.dead_letters, now)
+    _clear_pending(conn, pair, commit.pending_done)
+    if commit.cursor is not None:
+        if commit.cursor_side is None:
+            raise ValueError("PageCommit.cursor needs cursor_side")
+        advance_cursor(conn, pair, commit.cursor_side, commit.cursor, now)
+
+
+def upsert_links(conn: Connection, pair: str, items: Sequence[LinkState], now: datetime) -> None:
+    for link in items:
+        ins = insert_for(conn, links).values(
+            pair=pair,
+            partner_id=link.partner_id,
+            rep_id=link.rep_id,
+            status=link.status,
+            base_json=link.base_json,
+            base_at=link.base_at,
+            partner_written_at=link.partner_written_at,
+            rep_written_at=link.rep_written_at,
+            created_at=now,
+            updated_at=now,
+        )
+        new = ins.excluded
+        stmt = ins.on_conflict_do_update(
+            index_elements=[links.c.pair, links.c.partner_id],
+            set_={
+                "rep_id": new.rep_id,
+                "status": new.status,
+                "base_json": new.base_json,
+                "base_at": new.base_at,
+                "partner_written_at": new.partner_written_at,
+                "rep_written_at": new.rep_written_at,
+                "updated_at": new.updated_at,
+            },
+            where=or_(links.c.rep_id == new.rep_id, links.c.status == "pending"),
+        ).returning(links.c.partner_id)
+        if conn.execute(stmt).first() is None:
+            raise LinkRepIdChangedError(
+                f"pair {pair!r}: link of partner deal {link.partner_id} is not pending; "
+                f"its rep deal cannot change to {link.rep_id}"
+            )
+
+
+def _log_changes(conn: Connection, pair: str, items: Sequence[ChangeEntry]) -> None:
+    if not items:
+        return
+    rows = [
+        {
+            "pair": pair,
+            "partner_id": c.partner_id,
+            "rep_id": c.rep_id,
+            "side_written": c.side_written.value,
+            "field": c.field,
+            "old_value": c.old_value,
+            "new_value": c.new_value,
+            "rule": c.rule,
+            "reason": c.reason,
+            "at": c.at,
+            "run_id": c.run_id,
+        }
+        for c in items
+    ]
+    conn.execute(changes.insert(), rows)
+
+
+def _open_conflicts(conn: Connection, pair: str, items: Sequence[ConflictEntry]) -> None:
+    for c in items:
+        ins = insert_for(conn, conflicts).values(
+            pair=pair,
+            partner_id=c.partner_id,
+            rep_id=c.rep_id,
+            field=c.field,
+            partner_value=c.partner_value,
+            rep_value=c.rep_value,
+            base_value=c.base_value,
+            detected_at=c.detected_at,
+            status="open",
+        )
+        new = ins.excluded
+        conn.execute(
+            ins.on_conflict_do_update(
+                index_elements=[conflicts.c.pair, conflicts.c.partner_id, conflicts.c.field],
+                index_where=conflicts.c.status == "open",
+                set_={
+                    "rep_id": new.rep_id,
+                    "partner_value": new.partner_value,
+                    "rep_value": new.rep_value,
+                    "base_value": new.base_value,
+                    "detected_at": new.detected_at,
+                },
+            )
+        )
+
+
+def _close_conflicts(
+    conn: Connection, pair: str, keys: Sequence[tuple[str, str]], now: datetime
+) -> None:
+    for partner_id, field in keys:
+        conn.execute(
+            conflicts.update()
+            .where(
+                conflicts.c.pair == pair,
+                conflicts.c.partner_id == partner_id,
+                conflicts.c.field == field,
+                conflicts.c.status == "open",
+            )
+            .values(status="resolved", resolution="converged", resolved_at=now)
+        )
+
+
+def _add_dead_letters(
+    conn: Connection, pair: str, items: Sequence[DeadLetter], now: datetime
+) -> None:
+    for letter in items:
+        first_at = letter.first_at or letter.last_at or now
+        ins = insert_for(conn, dead_letters).values(
+            pair=pair,
+            side=letter.side.value,
+            record_id=letter.record_id,
+            reason=letter.reason,
+            attempts=letter.attempts,
+            first_at=first_at,
+            last_at=letter.last_at or first_at,
+            next_attempt_at=letter.next_attempt_at,
+            status="open",
+        )
+        new = ins.excluded
+        conn.execute(
+            ins.on_conflict_do_update(
+                index_elements=[dead_letters.c.pair, dead_letters.c.side, dead_letters.c.record_id],
+                index_where=dead_letters.c.status == "open",
+                set_={
+                    # Incremented by the database: concurrent writers cannot lose a count.
+                    "attempts": dead_letters.c.attempts + 1,
+                    "reason": new.reason,
+                    "last_at": new.last_at,
+                    "next_attempt_at": new.next_attempt_at,
+                },
+            )
+        )
+
+
+def _resolve_dead_letters(conn: Connection, pair: str, keys: Sequence[tuple[Side, str]]) -> None:
+    for side, record_id in keys:
+        conn.execute(
+            dead_letters.update()
+            .where(
+                dead_letters.c.pair == pair,
+                dead_letters.c.side == side.value,
+                dead_letters.c.record_id == record_id,
+                dead_letters.c.status == "open",
+            )
+            .values(status="resolved")
+        )
+
+
+def _clear_pending(conn: Connection, pair: str, keys: Sequence[tuple[Side, str]]) -> None:
+    for side, origin_id in keys:
+        conn.execute(
+            pending.delete().where(
+                pending.c.pair == pair,
+                pending.c.origin_side == side.value,
+                pending.c.origin_id == origin_id,
+            )
+        )
+
+
+def advance_cursor(
+    conn: Connection, pair: str, side: Side, cursor: datetime, now: datetime
+) -> None:
+    """Set the cursor unless the stored one is newer (a MAX done by the database)."""
+    ins = insert_for(conn, cursors).values(
+        pair=pair, side=side.value, cursor=cursor, updated_at=now
+    )
+    conn.execute(
+        ins.on_conflict_do_update(
+            index_elements=[cursors.c.pair, cursors.c.side],
+            set_={"cursor": ins.excluded.cursor, "updated_at": ins.excluded.updated_at},
+            where=cursors.c.cursor < ins.excluded.cursor,
+        )
+    )

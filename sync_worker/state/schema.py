@@ -1,0 +1,266 @@
+"""Tables of the SQL state store (SQLAlchemy Core) and their versioned migrations.
+
+Every datetime column is :class:`UtcMicros`: aware UTC in Python, a BIGINT of epoch
+microseconds in the database. Integers compare and sort the same on SQLite and PostgreSQL,
+round-trip without loss, and never come back naive (SQLite's ``DateTime`` does).
+
+The schema carries a version row. :func:`ensure_schema` creates a new database, upgrades an
+older one step by step inside **one** transaction (all steps land or none), and refuses a
+database written by newer code with a :class:`~sync_worker.errors.ConfigError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Connection,
+    Dialect,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    inspect,
+    select,
+    text,
+)
+from sqlalchemy.types import TypeDecorator
+
+from sync_worker.errors import ConfigError
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+class UtcMicros(TypeDecorator[datetime]):
+    """Aware datetime <-> epoch microseconds. Naive datetimes are refused, never guessed."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> int | None:  # noqa: ARG002
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the state store takes aware UTC only")
+        return (value - _EPOCH) // _MICROSECOND
+
+    def process_result_value(self, value: int | None, dialect: Dialect) -> datetime | None:  # noqa: ARG002
+        return None if value is None else _EPOCH + value * _MICROSECOND
+
+
+# SQLite only auto-increments an "INTEGER PRIMARY KEY"; PostgreSQL gets a 64-bit identity.
+_Id = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData()
+
+
+schema_version = Table(
+    "sw_schema_version",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", Integer, nullable=False),
+    CheckConstraint("id = 1", name="sw_schema_version_one_row"),
+)
+
+cursors = Table(
+    "sw_cursors",
+    metadata,
+    Column("pair", String, primary_key=True),
+    Column("side", String(16), primary_key=True),
+    Column("cursor", UtcMicros, nullable=False),
+    Column("updated_at", UtcMicros, nullable=False),
+)
+
+links = Table(
+    "sw_links",
+    metadata,
+    Column("pair", String, primary_key=True),
+    Column("partner_id", String, primary_key=True),
+    Column("rep_id", String, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("base_json", Text),
+    Column("base_at", UtcMicros),
+    Column("partner_written_at", UtcMicros),
+    Column("rep_written_at", UtcMicros),
+    Column("created_at", UtcMicros, nullable=False),
+    Column("updated_at", UtcMicros, nullable=False),
+    UniqueConstraint("pair", "rep_id", name="sw_links_rep_uq"),
+)
+
+pending = Table(
+    "sw_pending_creations",
+    metadata,
+    Column("pair", String, primary_key=True),
+    Column("origin_side", String(16), primary_key=True),
+    Column("origin_id", String, primary_key=True),
+    Column("created_at", UtcMicros, nullable=False),
+)
+
+conflicts = Table(
+    "sw_conflicts",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("pair", String, nullable=False),
+    Column("partner_id", String, nullable=False),
+    Column("rep_id", String, nullable=False),
+    Column("field", String, nullable=False),
+    Column("partner_value", Text),
+    Column("rep_value", Text),
+    Column("base_value", Text),
+    Column("detected_at", UtcMicros, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("resolution", String(32)),
+    Column("resolved_at", UtcMicros),
+    CheckConstraint("status IN ('open', 'resolved')", name="sw_conflicts_status"),
+)
+Index(
+    "sw_conflicts_open_uq",
+    conflicts.c.pair,
+    conflicts.c.partner_id,
+    conflicts.c.field,
+    unique=True,
+    sqlite_where=conflicts.c.status == "open",
+    postgresql_where=conflicts.c.status == "open",
+)
+
+dead_letters = Table(
+    "sw_dead_letters",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("pair", String, nullable=False),
+    Column("side", String(16), nullable=False),
+    Column("record_id", String, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("first_at", UtcMicros, nullable=False),
+    Column("last_at", UtcMicros, nullable=False),
+    Column("next_attempt_at", UtcMicros),
+    Column("status", String(16), nullable=False),
+    CheckConstraint("status IN ('open', 'resolved')", name="sw_dead_letters_status"),
+)
+Index(
+    "sw_dead_letters_open_uq",
+    dead_letters.c.pair,
+    dead_letters.c.side,
+    dead_letters.c.record_id,
+    unique=True,
+    sqlite_where=dead_letters.c.status == "open",
+    postgresql_where=dead_letters.c.status == "open",
+)
+Index(
+    "sw_dead_letters_due",
+    dead_letters.c.pair,
+    dead_letters.c.status,
+    dead_letters.c.next_attempt_at,
+)
+
+changes = Table(
+    "sw_changes",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("pair", String, nullable=False),
+    Column("partner_id", String, nullable=False),
+    Column("rep_id", String, nullable=False),
+    Column("side_written", String(16), nullable=False),
+    Column("field", String, nullable=False),
+    Column("old_value", Text),
+    Column("new_value", Text),
+    Column("rule", String, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("at", UtcMicros, nullable=False),
+    Column("run_id", String, nullable=False),
+)
+Index("sw_changes_by_deal", changes.c.pair, changes.c.partner_id, changes.c.at)
+
+runs = Table(
+    "sw_runs",
+    metadata,
+    Column("run_id", String, primary_key=True),
+    Column("pair", String, nullable=False),
+    Column("mode", String(32), nullable=False),
+    Column("started_at", UtcMicros, nullable=False),
+    Column("ended_at", UtcMicros),
+    Column("outcome", String(32)),
+    Column("counts", Text, nullable=False),
+    Column("error", Text),
+)
+Index("sw_runs_by_pair", runs.c.pair, runs.c.started_at)
+
+leases = Table(
+    "sw_leases",
+    metadata,
+    Column("pair", String, primary_key=True),
+    Column("owner", String, nullable=False),
+    Column("expires_at", UtcMicros, nullable=False),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One step: ``apply`` brings a database at ``version - 1`` to ``version``."""
+
+    version: int
+    description: str
+    apply: Callable[[Connection], None]
+
+
+def _v1_initial(conn: Connection) -> None:
+    # Version 1 is the whole current metadata. When a version 2 changes a table, freeze the
+    # version-1 DDL here so that an empty database still walks every step in order.
+    metadata.create_all(conn)
+
+
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _v1_initial),)
+SCHEMA_VERSION = MIGRATIONS[-1].version
+
+_MIGRATION_LOCK_KEY = int.from_bytes(
+    hashlib.blake2b(b"sync-worker:schema-migration", digest_size=8).digest(), "big", signed=True
+)
+
+
+def read_version(conn: Connection) -> int:
+    """The database's schema version; 0 for a database without the version table."""
+    if not inspect(conn).has_table(schema_version.name):
+        return 0
+    found = conn.execute(select(schema_version.c.version)).scalar_one_or_none()
+    return int(found or 0)
+
+
+def _write_version(conn: Connection, version: int) -> None:
+    updated = conn.execute(schema_version.update().values(version=version)).rowcount
+    if not updated:
+        conn.execute(schema_version.insert().values(id=1, version=version))
+
+
+def ensure_schema(engine: Engine, migrations: Sequence[Migration] = MIGRATIONS) -> int:
+    """Create or upgrade the schema to the last of ``migrations``; return that version.
+
+    Raises ConfigError when the database is newer than the code (nothing is changed then).
+    """
+    target = migrations[-1].version
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Two replicas starting at once must not both create the tables.
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
+        current = read_version(conn)
+        if current > target:
+            raise ConfigError(
+                f"the state database has schema version {current}, newer than version "
+                f"{target} known to this worker; upgrade the worker (the database was not changed)"
+            )
+        for step in migrations:
+            if step.version > current:
+                step.apply(conn)
+                _write_version(conn, step.version)
+    return target
