@@ -13,7 +13,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from sync_worker.model import Side
 from sync_worker.state.base import ChangeEntry, ConflictEntry, DeadLetter, LinkState, PageCommit
-from sync_worker.state.schema import changes, conflicts, cursors, dead_letters, links, pending
+from sync_worker.state.schema import (
+    OPEN_ONLY,
+    changes,
+    conflicts,
+    cursors,
+    dead_letters,
+    links,
+    pending,
+)
 
 
 class LinkRepIdChangedError(ValueError):
@@ -116,7 +124,7 @@ def _open_conflicts(conn: Connection, pair: str, items: Sequence[ConflictEntry])
         conn.execute(
             ins.on_conflict_do_update(
                 index_elements=[conflicts.c.pair, conflicts.c.partner_id, conflicts.c.field],
-                index_where=conflicts.c.status == "open",
+                index_where=OPEN_ONLY,
                 set_={
                     "rep_id": new.rep_id,
                     "partner_value": new.partner_value,
@@ -164,7 +172,7 @@ def _add_dead_letters(
         conn.execute(
             ins.on_conflict_do_update(
                 index_elements=[dead_letters.c.pair, dead_letters.c.side, dead_letters.c.record_id],
-                index_where=dead_letters.c.status == "open",
+                index_where=OPEN_ONLY,
                 set_={
                     # Incremented by the database: concurrent writers cannot lose a count.
                     "attempts": dead_letters.c.attempts + 1,

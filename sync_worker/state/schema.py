@@ -64,6 +64,11 @@ _Id = BigInteger().with_variant(Integer(), "sqlite")
 
 metadata = MetaData()
 
+# The predicate of the "one open row" partial unique indexes. It is a literal, not a bound
+# parameter: PostgreSQL cannot match ON CONFLICT ... WHERE status = $1 to a partial index once
+# psycopg prepares the statement server-side.
+OPEN_ONLY = text("status = 'open'")
+
 
 schema_version = Table(
     "sw_schema_version",
@@ -130,8 +135,8 @@ Index(
     conflicts.c.partner_id,
     conflicts.c.field,
     unique=True,
-    sqlite_where=conflicts.c.status == "open",
-    postgresql_where=conflicts.c.status == "open",
+    sqlite_where=OPEN_ONLY,
+    postgresql_where=OPEN_ONLY,
 )
 
 dead_letters = Table(
@@ -155,8 +160,8 @@ Index(
     dead_letters.c.side,
     dead_letters.c.record_id,
     unique=True,
-    sqlite_where=dead_letters.c.status == "open",
-    postgresql_where=dead_letters.c.status == "open",
+    sqlite_where=OPEN_ONLY,
+    postgresql_where=OPEN_ONLY,
 )
 Index(
     "sw_dead_letters_due",
