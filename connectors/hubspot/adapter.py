@@ -1,0 +1,276 @@
+"""``HubSpotConnector``: the :class:`connectors.base.Connector` port over HubSpot's CRM v3 API.
+
+It composes a :class:`HubSpotClient` (HTTP, pacing, the one retry policy), the pure
+:class:`SearchPaginator` (incremental pull) and pure JSON mappers; it holds no retry or paging
+loop of its own beyond driving those.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from connectors.base import (
+    ChangePage,
+    Filter,
+    Pipeline,
+    PropertyDef,
+    ReadResult,
+    RecordCreate,
+    RecordFailure,
+    RecordUpdate,
+    User,
+    WriteResult,
+)
+from connectors.hubspot.batch import WriteInput, match_outcome
+from connectors.hubspot.client import HubSpotClient
+from connectors.hubspot.paginator import MODIFIED, SearchPaginator
+from connectors.hubspot.records import (
+    deal_from_json,
+    pipeline_from_json,
+    property_from_json,
+    results_of,
+    user_from_json,
+)
+from sync_worker.clock import Clock, to_epoch_ms
+from sync_worker.errors import PermanentError
+from sync_worker.model import DealRecord
+
+__all__ = ["BATCH_SIZE", "HISTORY_BATCH_SIZE", "HubSpotConnector"]
+
+DEALS = "/crm/v3/objects/deals"
+BATCH_SIZE = 100
+HISTORY_BATCH_SIZE = 50
+OWNERS_PAGE = 100
+
+T = TypeVar("T")
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _is_batch_validation_error(error: PermanentError) -> bool:
+    return error.status == 400 and error.category in ("VALIDATION_ERROR", "INVALID_OPTION")
+
+
+class _TtlCache:
+    """Remembers each metadata answer (owners, pipelines, properties) for ``ttl``."""
+
+    def __init__(self, clock: Clock, ttl: timedelta) -> None:
+        self._clock = clock
+        self._ttl = ttl.total_seconds()
+        self._entries: dict[str, tuple[float, object]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str, load: Callable[[], T]) -> T:
+        with self._lock:
+            entry = self._entries.get(name)
+            if entry is not None and self._clock.monotonic() < entry[0]:
+                return entry[1]  # type: ignore[return-value]
+        value = load()
+        with self._lock:
+            self._entries[name] = (self._clock.monotonic() + self._ttl, value)
+        return value
+
+
+class HubSpotConnector:
+    """One HubSpot portal. See :mod:`connectors.base` for the behaviour of every method."""
+
+    def __init__(
+        self,
+        client: HubSpotClient,
+        *,
+        name: str,
+        overlap: timedelta,
+        clock: Clock,
+        page_size: int = 200,
+        metadata_ttl: timedelta = timedelta(minutes=5),
+    ) -> None:
+        self.name = name
+        self._client = client
+        self._overlap = overlap
+        self._page_size = page_size
+        self._cache = _TtlCache(clock, metadata_ttl)
+
+    def __repr__(self) -> str:
+        return f"HubSpotConnector(name={self.name!r}, client={self._client!r})"
+
+    # -- pull -----------------------------------------------------------------------------
+
+    def changes(
+        self, since: datetime | None, scope: Sequence[Filter], properties: Sequence[str]
+    ) -> Iterator[ChangePage]:
+        since_ms = to_epoch_ms(since - self._overlap) if since is not None else None
+        paginator = SearchPaginator(
+            scope=scope, since_ms=since_ms, properties=properties, page_size=self._page_size
+        )
+        while (request := paginator.next_request()) is not None:
+            response = self._client.send("POST", f"{DEALS}/search", json=request, kind="search")
+            hits = paginator.accept(response.body)
+            if hits:
+                yield ChangePage(
+                    records=tuple(deal_from_json(h.raw, properties) for h in hits),
+                    cursor=hits[-1].modified_at,
+                    total=paginator.total,
+                )
+
+    # -- read -----------------------------------------------------------------------------
+
+    def read(
+        self,
+        ids: Sequence[str],
+        properties: Sequence[str],
+        *,
+        id_property: str | None = None,
+        with_history: bool = False,
+    ) -> ReadResult:
+        found: dict[str, DealRecord] = {}
+        wanted = list(dict.fromkeys(ids))
+        size = HISTORY_BATCH_SIZE if with_history else BATCH_SIZE
+        for chunk in _chunks(wanted, size):
+            found.update(self._read_chunk(chunk, properties, id_property, with_history))
+        return ReadResult(found=found, missing=tuple(i for i in wanted if i not in found))
+
+    def _read_chunk(
+        self,
+        ids: Sequence[str],
+        properties: Sequence[str],
+        id_property: str | None,
+        with_history: bool,
+    ) -> dict[str, DealRecord]:
+        requested = list(
+            dict.fromkeys([*properties, MODIFIED, *([id_property] if id_property else [])])
+        )
+        body: dict[str, object] = {"inputs": [{"id": i} for i in ids], "properties": requested}
+        if with_history:
+            body["propertiesWithHistory"] = list(properties)
+        if id_property:
+            body["idProperty"] = id_property
+        response = self._client.send("POST", f"{DEALS}/batch/read", json=body)
+        asked = set(ids)
+        found: dict[str, DealRecord] = {}
+        for raw in results_of(response.body):
+            record = deal_from_json(raw, properties)
+            key = record.properties.get(id_property) if id_property else record.id
+            if key in asked and not record.archived:
+                found[str(key)] = record
+        return found
+
+    # -- write ----------------------------------------------------------------------------
+
+    def update(self, updates: Sequence[RecordUpdate]) -> WriteResult:
+        inputs = [
+            WriteInput(
+                u.id,
+                trace,
+                {"id": u.id, "properties": dict(u.properties), "objectWriteTraceId": trace},
+            )
+            for u in updates
+            for trace in [_trace_id()]
+        ]
+        return self._write(f"{DEALS}/batch/update", inputs, id_property=None)
+
+    def upsert(self, creates: Sequence[RecordCreate], id_property: str) -> WriteResult:
+        inputs = [
+            WriteInput(
+                c.key,
+                trace,
+                {
+                    "id": c.key,
+                    "idProperty": id_property,
+                    "properties": dict(c.properties),
+                    "objectWriteTraceId": trace,
+                },
+            )
+            for c in creates
+            for trace in [_trace_id()]
+        ]
+        return self._write(f"{DEALS}/batch/upsert", inputs, id_property=id_property)
+
+    def _write(
+        self, path: str, inputs: Sequence[WriteInput], *, id_property: str | None
+    ) -> WriteResult:
+        written: dict[str, DealRecord] = {}
+        failed: list[RecordFailure] = []
+        for chunk in _chunks(inputs, BATCH_SIZE):
+            chunk_written, chunk_failed = self._write_chunk(path, chunk, id_property)
+            written.update(chunk_written)
+            failed.extend(chunk_failed)
+        return WriteResult(written=written, failed=tuple(failed))
+
+    def _write_chunk(
+        self, path: str, inputs: Sequence[WriteInput], id_property: str | None
+    ) -> tuple[dict[str, DealRecord], list[RecordFailure]]:
+        """One batch call. If HubSpot rejects the whole batch with a validation error (its
+        all-or-nothing behaviour is undocumented), bisect so only the bad inputs fail."""
+        try:
+            response = self._client.send("POST", path, json={"inputs": [i.body for i in inputs]})
+        except PermanentError as error:
+            if not _is_batch_validation_error(error):
+                raise
+            if len(inputs) == 1:
+                return {}, [RecordFailure(inputs[0].key, str(error))]
+            middle = len(inputs) // 2
+            left = self._write_chunk(path, inputs[:middle], id_property)
+            right = self._write_chunk(path, inputs[middle:], id_property)
+            return left[0] | right[0], left[1] + right[1]
+        outcome = match_outcome(response.body, inputs, id_property=id_property)
+        return outcome.written, outcome.failed
+
+    # -- metadata (cached) ----------------------------------------------------------------
+
+    def users(self) -> tuple[User, ...]:
+        return self._cache.get("users", self._load_users)
+
+    def _load_users(self) -> tuple[User, ...]:
+        users: list[User] = []
+        after: str | None = None
+        seen: set[str] = set()
+        while True:
+            params = {"limit": str(OWNERS_PAGE), "archived": "false"}
+            if after is not None:
+                params["after"] = after
+            body = self._client.send("GET", "/crm/v3/owners", params=params).body
+            users.extend(u for raw in results_of(body) if (u := user_from_json(raw)))
+            after = _next_after(body)
+            if after is None or after in seen:
+                return tuple(users)
+            seen.add(after)
+
+    def pipelines(self) -> tuple[Pipeline, ...]:
+        return self._cache.get("pipelines", self._load_pipelines)
+
+    def _load_pipelines(self) -> tuple[Pipeline, ...]:
+        body = self._client.send("GET", "/crm/v3/pipelines/deals").body
+        return tuple(pipeline_from_json(raw) for raw in results_of(body) if not raw.get("archived"))
+
+    def property_definitions(self) -> Mapping[str, PropertyDef]:
+        return self._cache.get("properties", self._load_properties)
+
+    def _load_properties(self) -> Mapping[str, PropertyDef]:
+        body = self._client.send("GET", "/crm/v3/properties/deals").body
+        defs = (property_from_json(raw) for raw in results_of(body))
+        return {d.name: d for d in defs}
+
+    def api_calls(self) -> int:
+        return self._client.api_calls()
+
+    def close(self) -> None:
+        """Close the HTTP connection pool."""
+        self._client.close()
+
+
+def _trace_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def _next_after(body: Mapping[str, object]) -> str | None:
+    paging = body.get("paging")
+    nxt = paging.get("next") if isinstance(paging, dict) else None
+    after = nxt.get("after") if isinstance(nxt, dict) else None
+    return str(after) if after is not None else None

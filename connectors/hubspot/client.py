@@ -1,0 +1,121 @@
+"""The HTTP edge: one ``httpx.Client`` per portal, bearer auth, pacing, the one retry policy.
+
+Every request goes through :meth:`HubSpotClient.send`, which wraps a single send in the retry
+policy of :mod:`connectors.hubspot.retry`. One attempt = wait for the credential's limiter, send,
+let the limiter read the rate headers, classify the status. httpx timeouts and transport errors
+become :class:`~sync_worker.errors.TransientError` here, so nothing above sees httpx exceptions.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass
+
+import httpx
+from pydantic import SecretStr
+
+from connectors.hubspot.ratelimit import CredentialLimiter, RequestKind
+from connectors.hubspot.retry import RetrySettings, make_retrying
+from connectors.hubspot.status import classify, parse_body
+from sync_worker.clock import Clock
+from sync_worker.errors import DailyLimitReached, TransientError
+
+__all__ = ["BearerAuth", "HubSpotClient", "HubSpotResponse"]
+
+JsonBody = Mapping[str, object]
+
+
+class BearerAuth(httpx.Auth):
+    """``Authorization: Bearer <token>``; the token stays a ``SecretStr`` until the last moment."""
+
+    def __init__(self, token: SecretStr) -> None:
+        self._token = token
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self._token.get_secret_value()}"
+        yield request
+
+    def __repr__(self) -> str:
+        return "BearerAuth(token=SecretStr('**********'))"
+
+
+@dataclass(frozen=True, slots=True)
+class HubSpotResponse:
+    """A successful (2xx) response: its status and its JSON body (``{}`` when empty)."""
+
+    status: int
+    body: JsonBody
+
+
+class HubSpotClient:
+    """Sends requests to one portal. ``limiter`` may be ``None`` to disable pacing."""
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        *,
+        clock: Clock,
+        limiter: CredentialLimiter | None = None,
+        retry: RetrySettings | None = None,
+    ) -> None:
+        self._http = http
+        self._clock = clock
+        self._limiter = limiter
+        self._retry = retry or RetrySettings()
+        self._calls = 0
+        self._calls_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"HubSpotClient(base_url={str(self._http.base_url)!r})"
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: JsonBody | None = None,
+        params: Mapping[str, str] | None = None,
+        kind: RequestKind = "general",
+    ) -> HubSpotResponse:
+        """Send with pacing and the retry policy; raise a ``ConnectorError`` on failure."""
+        for attempt in make_retrying(self._clock.sleep, self._retry):
+            with attempt:
+                return self._send_once(method, path, json=json, params=params, kind=kind)
+        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+    def api_calls(self) -> int:
+        """HTTP requests actually sent (retries included, refused-by-limiter excluded)."""
+        with self._calls_lock:
+            return self._calls
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _send_once(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: JsonBody | None,
+        params: Mapping[str, str] | None,
+        kind: RequestKind,
+    ) -> HubSpotResponse:
+        if self._limiter is not None:
+            self._limiter.acquire(kind)
+        with self._calls_lock:
+            self._calls += 1
+        try:
+            response = self._http.request(method, path, json=json, params=params)
+        except httpx.TransportError as exc:  # includes TimeoutException
+            raise TransientError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
+        if self._limiter is not None:
+            self._limiter.observe(response.headers)
+        body = parse_body(response.content)
+        error = classify(response.status_code, body, response.headers, self._clock.now())
+        if error is None:
+            return HubSpotResponse(response.status_code, body)
+        if isinstance(error, DailyLimitReached) and self._limiter is not None:
+            self._limiter.trip_daily(error)
+        error.args = (f"{method} {path}: {error}",)
+        raise error

@@ -1,0 +1,61 @@
+"""Build a :class:`HubSpotConnector` for one portal from plain settings."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+from pydantic import SecretStr
+
+from connectors.hubspot.adapter import HubSpotConnector
+from connectors.hubspot.client import BearerAuth, HubSpotClient
+from connectors.hubspot.ratelimit import LimiterRegistry
+from connectors.hubspot.retry import RetrySettings
+from sync_worker.clock import Clock
+
+__all__ = ["make_hubspot_connector"]
+
+USER_AGENT = "shared-deal-sync/0.1"
+
+
+def make_hubspot_connector(
+    *,
+    name: str,
+    base_url: str,
+    token: SecretStr,
+    tier: str,
+    clock: Clock,
+    timeout: float = 30.0,
+    overlap_seconds: float = 120.0,
+    transport: httpx.BaseTransport | None = None,
+    limiter_registry: LimiterRegistry | None = None,
+    retry: RetrySettings | None = None,
+    page_size: int = 200,
+    metadata_ttl_seconds: float = 300.0,
+) -> HubSpotConnector:
+    """A connector for the portal at ``base_url`` (e.g. ``https://api.hubapi.com`` or a
+    sandbox's ``http://127.0.0.1:PORT/<portal>``).
+
+    Pass the process's one ``limiter_registry`` so every connector using the same credential
+    shares its pacing; without it the connector gets a private limiter. ``tier`` is one of
+    :data:`connectors.hubspot.ratelimit.TIER_LIMITS`.
+    """
+    registry = limiter_registry or LimiterRegistry()
+    limiter = registry.get(base_url=base_url, token=token, tier=tier, clock=clock)
+    http = httpx.Client(
+        base_url=base_url,
+        auth=BearerAuth(token),
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+        limits=httpx.Limits(max_connections=10, max_keepalive_connections=10),
+        headers={"Accept": "application/json", "User-Agent": USER_AGENT},
+        transport=transport,
+    )
+    client = HubSpotClient(http, clock=clock, limiter=limiter, retry=retry)
+    return HubSpotConnector(
+        client,
+        name=name,
+        overlap=timedelta(seconds=overlap_seconds),
+        clock=clock,
+        page_size=page_size,
+        metadata_ttl=timedelta(seconds=metadata_ttl_seconds),
+    )

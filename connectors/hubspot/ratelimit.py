@@ -1,0 +1,199 @@
+"""Client-side pacing per HubSpot credential, so the worker never causes a rate-limit storm.
+
+HubSpot counts requests per app per account in a rolling 10-second window (the tier's limit),
+separately at 5 requests/second for CRM search (exempt from the 10-second limit and without
+rate headers), and per account per day. Many pairs share the rep CRM's credential, so the limiter
+is shared by every connector using the same base URL and token: :class:`LimiterRegistry` hands
+out one :class:`CredentialLimiter` per credential. It is thread-safe.
+
+Pacing is a sliding window of actual grant times (not a token bucket), so no 10-second window
+ever holds more than ``limit - margin`` grants and no search window more than ``search_per_s``.
+Response headers tighten it: ``X-HubSpot-RateLimit-Max`` lowers the limit, and
+``X-HubSpot-RateLimit-Remaining`` at zero blocks the credential for the interval. After a
+``DAILY`` 429 the limiter refuses further requests (no HTTP call) until the reset time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import deque
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Literal
+
+import structlog
+from pydantic import SecretStr
+
+from sync_worker.clock import Clock
+from sync_worker.errors import ConfigError, DailyLimitReached
+
+__all__ = [
+    "TIER_LIMITS",
+    "CredentialLimiter",
+    "LimiterRegistry",
+    "RequestKind",
+    "SlidingWindow",
+    "token_fingerprint",
+]
+
+RequestKind = Literal["general", "search"]
+
+TIER_LIMITS: Mapping[str, int] = {
+    "free": 100,
+    "starter": 100,
+    "professional": 190,
+    "enterprise": 190,
+    "api_limit_increase": 250,
+    "oauth": 110,
+}
+"""Requests per 10 seconds per app, from HubSpot's usage guidelines."""
+
+TEN_SECONDS = 10.0
+SEARCH_PER_SECOND = 5
+# HubSpot measures windows on its side; a little slack absorbs network jitter.
+WINDOW_PAD_S = 0.1
+
+_log = structlog.get_logger(__name__)
+
+
+def token_fingerprint(token: SecretStr) -> str:
+    """A short, non-reversible name for a token (safe for logs and keys)."""
+    return hashlib.sha256(token.get_secret_value().encode()).hexdigest()[:12]
+
+
+class SlidingWindow:
+    """At most ``limit`` grants in any ``window_s`` seconds. Not locked: the owner locks."""
+
+    def __init__(self, limit: int, window_s: float) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self._grants: deque[float] = deque()
+
+    def try_grant(self, now: float) -> float:
+        """Record a grant at ``now`` and return 0, or return how long to wait first."""
+        while self._grants and self._grants[0] <= now - self.window_s:
+            self._grants.popleft()
+        if len(self._grants) < self.limit:
+            self._grants.append(now)
+            return 0.0
+        return self._grants[-self.limit] + self.window_s - now
+
+
+class CredentialLimiter:
+    """Paces one credential's requests; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        per_10s: int,
+        clock: Clock,
+        label: str,
+        margin: int = 5,
+        search_per_s: int = SEARCH_PER_SECOND,
+    ) -> None:
+        self._clock = clock
+        self._margin = margin
+        self._tier_limit = per_10s
+        self.label = label
+        self._general = SlidingWindow(max(1, per_10s - margin), TEN_SECONDS + WINDOW_PAD_S)
+        self._search = SlidingWindow(search_per_s, 1.0 + WINDOW_PAD_S)
+        self._lock = threading.Lock()
+        self._blocked_until = 0.0
+        self._daily_resets_at: datetime | None = None
+        self.daily_remaining: int | None = None
+
+    def acquire(self, kind: RequestKind = "general") -> float:
+        """Block (via the clock's sleep) until a request of ``kind`` may be sent; return the
+        monotonic time of the grant. Raises :class:`DailyLimitReached` while the daily budget
+        is known to be spent."""
+        while True:
+            with self._lock:
+                self._refuse_if_daily_spent()
+                now = self._clock.monotonic()
+                wait = self._blocked_until - now
+                if wait <= 0:
+                    window = self._search if kind == "search" else self._general
+                    wait = window.try_grant(now)
+                    if wait <= 0:
+                        return now
+            self._clock.sleep(wait)
+
+    def observe(self, headers: Mapping[str, str]) -> None:
+        """Tighten pacing from a response's ``X-HubSpot-RateLimit-*`` headers (if any)."""
+        daily = _int_header(headers, "x-hubspot-ratelimit-daily-remaining")
+        maximum = _int_header(headers, "x-hubspot-ratelimit-max")
+        remaining = _int_header(headers, "x-hubspot-ratelimit-remaining")
+        interval_ms = _int_header(headers, "x-hubspot-ratelimit-interval-milliseconds")
+        with self._lock:
+            if daily is not None:
+                self.daily_remaining = daily
+            if maximum is not None and maximum > 0:
+                self._general.limit = max(1, min(self._tier_limit, maximum) - self._margin)
+            if remaining is not None and remaining <= 0:
+                interval = (interval_ms or TEN_SECONDS * 1000) / 1000
+                self._blocked_until = max(self._blocked_until, self._clock.monotonic() + interval)
+
+    def trip_daily(self, error: DailyLimitReached) -> None:
+        """Remember that the daily budget is spent, until ``error.resets_at``."""
+        with self._lock:
+            self._daily_resets_at = error.resets_at
+            self.daily_remaining = 0
+        _log.error(
+            "hubspot.daily_limit_reached",
+            credential=self.label,
+            resets_at=error.resets_at.isoformat() if error.resets_at else None,
+        )
+
+    def _refuse_if_daily_spent(self) -> None:
+        resets_at = self._daily_resets_at
+        if resets_at is None:
+            return
+        if self._clock.now() >= resets_at:
+            self._daily_resets_at = None
+            return
+        raise DailyLimitReached(
+            f"HubSpot daily API limit reached for {self.label}; no requests are sent until "
+            f"{resets_at.isoformat()} (midnight UTC assumed unless HubSpot said otherwise; "
+            "the real reset is midnight in the account's time zone)",
+            resets_at=resets_at,
+        )
+
+
+def _int_header(headers: Mapping[str, str], name: str) -> int | None:
+    raw = headers.get(name)
+    try:
+        return int(raw) if raw is not None else None
+    except ValueError:
+        return None
+
+
+class LimiterRegistry:
+    """One :class:`CredentialLimiter` per (base URL, token). Create one per process and hand it
+    to every connector so that pairs sharing a credential share its budget."""
+
+    def __init__(self, *, margin: int = 5, search_per_s: int = SEARCH_PER_SECOND) -> None:
+        self._margin = margin
+        self._search_per_s = search_per_s
+        self._limiters: dict[str, CredentialLimiter] = {}
+        self._lock = threading.Lock()
+
+    def get(self, *, base_url: str, token: SecretStr, tier: str, clock: Clock) -> CredentialLimiter:
+        """The limiter for this credential; created (with ``clock``) on first use."""
+        if tier not in TIER_LIMITS:
+            raise ConfigError(
+                f"unknown HubSpot tier {tier!r}; valid: {', '.join(sorted(TIER_LIMITS))}"
+            )
+        label = f"{base_url.rstrip('/')}#{token_fingerprint(token)}"
+        with self._lock:
+            limiter = self._limiters.get(label)
+            if limiter is None:
+                limiter = CredentialLimiter(
+                    per_10s=TIER_LIMITS[tier],
+                    clock=clock,
+                    label=label,
+                    margin=self._margin,
+                    search_per_s=self._search_per_s,
+                )
+                self._limiters[label] = limiter
+            return limiter

@@ -1,0 +1,151 @@
+"""HubSpot HTTP status -> the project's error tree: one pure function, tested as a table.
+
+``classify(status, body, headers, now)`` returns ``None`` for a success and a
+:class:`~sync_worker.errors.ConnectorError` for everything else. Messages are built from HubSpot's
+error body only (category, message, correlationId) and never from request headers, so a token
+cannot leak through an exception.
+
+Daily limit caveat: HubSpot resets the daily budget at midnight in the *account's* time zone,
+which the API does not tell us. Without a header saying otherwise we assume the next midnight
+UTC; the real reset may be up to 14 hours earlier or 12 hours later.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+from collections.abc import Mapping
+from datetime import datetime, time, timedelta
+
+from sync_worker.errors import (
+    AuthError,
+    ConnectorError,
+    DailyLimitReached,
+    PermanentError,
+    RateLimited,
+    TransientError,
+)
+
+__all__ = ["RetryAfterError", "classify", "parse_body", "parse_retry_after"]
+
+LOCKED_WAIT_S = 2.0
+"""HubSpot: "Locks will last for 2 seconds" (423)."""
+
+POLICY_DEFAULT_WAIT_S: Mapping[str, float] = {
+    "TEN_SECONDLY_ROLLING": 10.0,
+    "SECONDLY": 1.0,
+}
+UNKNOWN_POLICY_WAIT_S = 10.0
+
+# 521/523/524: Cloudflare-side timeouts HubSpot tells clients to retry; 522/525/526 -> support.
+PERMANENT_5XX = frozenset({522, 525, 526})
+
+
+class RetryAfterError(TransientError):
+    """A transient failure that says how long to wait (423 Locked, 477 Migration in progress)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float,
+        status: int | None = None,
+        category: str | None = None,
+        correlation_id: str | None = None,
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, status=status, category=category, correlation_id=correlation_id)
+
+
+def parse_body(content: bytes) -> Mapping[str, object]:
+    """HubSpot's JSON body as a mapping; anything else (HTML, empty, a list) becomes ``{}``."""
+    try:
+        parsed = json.loads(content) if content else {}
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """``Retry-After`` in seconds: delta-seconds or an HTTP-date; ``None`` when absent/garbled."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isascii() and value.replace(".", "", 1).isdigit():
+        return float(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (moment - now).total_seconds())
+
+
+def _text(body: Mapping[str, object], key: str) -> str | None:
+    value = body.get(key)
+    return value if isinstance(value, str) and value else None
+
+
+def _message(status: int, body: Mapping[str, object]) -> str:
+    parts = [f"HubSpot {status}"]
+    category = _text(body, "category") or _text(body, "errorType")
+    if category:
+        parts.append(category)
+    parts.append(_text(body, "message") or "no error message")
+    correlation = _text(body, "correlationId")
+    text = ": ".join(parts)
+    return f"{text} (correlationId {correlation})" if correlation else text
+
+
+def _header_float(headers: Mapping[str, str], name: str) -> float | None:
+    raw = headers.get(name)
+    try:
+        return float(raw) if raw is not None else None
+    except ValueError:
+        return None
+
+
+def _next_midnight_utc(now: datetime) -> datetime:
+    return datetime.combine(now.date() + timedelta(days=1), time(0), tzinfo=now.tzinfo)
+
+
+def _rate_limited(
+    body: Mapping[str, object], headers: Mapping[str, str], now: datetime
+) -> ConnectorError:
+    policy = _text(body, "policyName") or "UNKNOWN"
+    message = _message(429, body)
+    correlation = _text(body, "correlationId")
+    retry_after = parse_retry_after(headers.get("retry-after"), now)
+    if policy == "DAILY":
+        resets_at = now + timedelta(seconds=retry_after) if retry_after else None
+        return DailyLimitReached(
+            message, resets_at=resets_at or _next_midnight_utc(now), correlation_id=correlation
+        )
+    if retry_after is None:
+        interval_ms = _header_float(headers, "x-hubspot-ratelimit-interval-milliseconds")
+        fallback = POLICY_DEFAULT_WAIT_S.get(policy, UNKNOWN_POLICY_WAIT_S)
+        retry_after = interval_ms / 1000 if interval_ms else fallback
+    return RateLimited(message, retry_after=retry_after, policy=policy, correlation_id=correlation)
+
+
+def classify(
+    status: int, body: Mapping[str, object], headers: Mapping[str, str], now: datetime
+) -> ConnectorError | None:
+    """The error a response stands for, or ``None`` for 2xx. ``headers`` must be
+    case-insensitive (``httpx.Headers``) or lower-cased."""
+    if status < 400:
+        return None
+    if status == 429:
+        return _rate_limited(body, headers, now)
+    message = _message(status, body)
+    category = _text(body, "category")
+    correlation = _text(body, "correlationId")
+    if status == 401 or (status == 403 and category == "MISSING_SCOPES"):
+        return AuthError(message, status=status, category=category, correlation_id=correlation)
+    if status in (423, 477):
+        floor = LOCKED_WAIT_S if status == 423 else 1.0
+        wait = max(parse_retry_after(headers.get("retry-after"), now) or floor, floor)
+        return RetryAfterError(
+            message, retry_after=wait, status=status, category=category, correlation_id=correlation
+        )
+    kind = TransientError if status >= 500 and status not in PERMANENT_5XX else PermanentError
+    return kind(message, status=status, category=category, correlation_id=correlation)
