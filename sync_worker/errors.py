@@ -3,8 +3,8 @@
 ::
 
     SyncError                      base; never raised directly
-    ├── ConfigError                bad config or mapping file      -> exit 2 before touching any CRM
-    ├── ConnectorError             raised at a connector's edge (HTTP errors are converted there)
+    ├── ConfigError                bad config or mapping file -> exit 2 before touching any CRM
+    ├── ConnectorError             raised at a connector's edge (HTTP errors converted there)
     │   ├── TransientError         retried by the one retry policy; if it persists the pair's
     │   │   │                      cycle fails and resumes from its committed cursor next cycle
     │   │   └── RateLimited        like Transient, but wait ``retry_after`` seconds first
@@ -83,9 +83,7 @@ class DailyLimitReached(ConnectorError):
         self, message: str, *, resets_at: datetime | None = None, correlation_id: str | None = None
     ) -> None:
         self.resets_at = resets_at
-        super().__init__(
-            message, status=429, category="RATE_LIMIT", correlation_id=correlation_id
-        )
+        super().__init__(message, status=429, category="RATE_LIMIT", correlation_id=correlation_id)
 
 
 class AuthError(ConnectorError):

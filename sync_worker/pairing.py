@@ -1,0 +1,111 @@
+"""Sorting one page of changed records into what must happen to each (no I/O).
+
+For every record the engine asks: is it linked (then it needs its counterpart, unless it is
+stale or an echo that equals the base), does it name a counterpart the store does not know yet
+(a *claim*: a link written by an interrupted run, or by hand), or is it a new shared deal
+originating on this side (it needs a counterpart created)?
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from sync_worker.canonical import RejectedValueError
+from sync_worker.mapping import SyncMapping
+from sync_worker.model import DealRecord, Side
+from sync_worker.plan import BaseSnapshot
+from sync_worker.state.base import LinkState
+
+
+@dataclass(slots=True)
+class Sorted:
+    """The records of one page, by what must happen to them."""
+
+    linked: list[tuple[DealRecord, LinkState]] = field(default_factory=list)
+    claims: list[tuple[DealRecord, str]] = field(default_factory=list)
+    origins: list[DealRecord] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
+    done_ids: list[str] = field(default_factory=list)
+
+    def skip(self, why: str, record: DealRecord) -> None:
+        self.skipped[why] = self.skipped.get(why, 0) + 1
+        self.done_ids.append(record.id)
+
+
+def latest_per_id(records: Iterable[DealRecord]) -> list[DealRecord]:
+    """One record per id (the most recently modified), in first-seen order."""
+    latest: dict[str, DealRecord] = {}
+    for record in records:
+        known = latest.get(record.id)
+        if known is None or record.modified_at >= known.modified_at:
+            latest[record.id] = record
+    return list(latest.values())
+
+
+def sort_page(
+    side: Side,
+    records: Iterable[DealRecord],
+    links: Mapping[str, LinkState],
+    mapping: SyncMapping,
+    *,
+    force: Collection[str] = (),
+) -> Sorted:
+    """Sort ``records`` (pulled from ``side``). Ids in ``force`` (dead letters being retried)
+    always get their counterpart read, even when they look like echoes."""
+    result = Sorted()
+    for record in records:
+        link = links.get(record.id)
+        if link is not None:
+            _sort_linked(side, record, link, mapping, forced=record.id in force, result=result)
+        elif counterpart := record.get(mapping.link_property(side)):
+            result.claims.append((record, counterpart))
+        elif mapping.may_originate(side):
+            result.origins.append(record)
+        else:
+            result.skip("not_an_origin", record)
+    return result
+
+
+def _sort_linked(
+    side: Side,
+    record: DealRecord,
+    link: LinkState,
+    mapping: SyncMapping,
+    *,
+    forced: bool,
+    result: Sorted,
+) -> None:
+    if link.status != "active":
+        result.skip("link_gone", record)
+        return
+    written = link.written_at(side)
+    if written is not None and record.modified_at < written and not forced:
+        # A snapshot older than our own last write: its fresher version comes next cycle.
+        result.skip("stale", record)
+        return
+    if not forced and equals_base(record, side, link, mapping):
+        result.skip("unchanged", record)
+        return
+    result.linked.append((record, link))
+
+
+def equals_base(record: DealRecord, side: Side, link: LinkState, mapping: SyncMapping) -> bool:
+    """Whether every mapped field of ``record`` equals the stored base (an echo or a no-op).
+
+    Then the record cannot originate a change; if its counterpart changed, the counterpart's own
+    pull brings it. Without a stored base, or on any undecodable value, the answer is False.
+    """
+    if link.base_json is None:
+        return False
+    base = BaseSnapshot.from_json(link.base_json, mapping)
+    link_value = record.get(mapping.link_property(side))
+    if link_value != link.id_on(side.other):
+        return False
+    try:
+        return all(
+            f.codec(side).read(record.get(f.property_on(side))) == base.values.get(f.name)
+            for f in mapping.fields
+        )
+    except RejectedValueError:
+        return False

@@ -1,0 +1,62 @@
+"""One pair's working set: its mapping, its two connectors, the store and the clock."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from connectors.base import Connector
+from sync_worker.clock import Clock
+from sync_worker.config import LoadedConfig, PairSettings
+from sync_worker.errors import ConfigError
+from sync_worker.mapping import SyncMapping, load_mapping
+from sync_worker.model import Side
+from sync_worker.state.base import StateStore
+
+
+@dataclass(frozen=True, slots=True)
+class PairContext:
+    """Everything one pair's cycle needs; built once, shared by every cycle of the pair."""
+
+    name: str
+    mapping: SyncMapping
+    partner: Connector
+    rep: Connector
+    store: StateStore
+    clock: Clock
+    interval_seconds: int = 300
+    dead_letter_max_attempts: int = 10
+    lease_ttl_seconds: float = 600.0
+
+    def connector(self, side: Side) -> Connector:
+        return self.partner if side is Side.PARTNER else self.rep
+
+
+def mapping_context(pair: PairSettings) -> dict[str, str]:
+    """Values for ``{placeholders}`` in the pair's mapping file."""
+    return {"partner_account": pair.partner_account}
+
+
+def load_pair_mappings(loaded: LoadedConfig) -> dict[str, SyncMapping]:
+    """Load every pair's mapping; raise one ConfigError listing every broken file."""
+    mappings: dict[str, SyncMapping] = {}
+    problems: list[str] = []
+    for name, pair in loaded.settings.pairs.items():
+        path = loaded.mapping_paths[name]
+        try:
+            mappings[name] = load_mapping(path, context=mapping_context(pair))
+        except ConfigError as error:
+            problems += [f"pairs.{name}.mapping: {path}: {p}" for p in error.problems]
+    if problems:
+        raise ConfigError(problems)
+    return mappings
+
+
+def pair_names(selected: str | None, available: Mapping[str, object]) -> list[str]:
+    """The pairs a command acts on: one named pair or all; an unknown name is a ConfigError."""
+    if selected is None:
+        return list(available)
+    if selected not in available:
+        known = ", ".join(sorted(available)) or "(none)"
+        raise ConfigError(f"unknown pair {selected!r}; configured pairs: {known}")
+    return [selected]

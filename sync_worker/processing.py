@@ -1,0 +1,347 @@
+"""One page of changed records: pair -> reconcile -> write -> one atomic state commit.
+
+The order is the safety argument:
+
+1. sort the page (:mod:`sync_worker.pairing`): echoes and stale snapshots cost nothing;
+2. read the counterparts the page needs, in batches; a missing counterpart tombstones the link
+   (deletes are never propagated);
+3. reconcile each pair (pure); re-read with property history only where newest-wins needs it;
+4. create missing counterparts by upsert on the unique link property, after recording the
+   intent, so a crash between create and link-back converges on the next run with no duplicate;
+5. push updates in batches (link properties ride along with field writes);
+6. commit links, bases, audit log, conflicts, dead letters and the cursor in one transaction,
+   with each pair's new base only if every write of that pair landed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import structlog
+
+from connectors.base import RecordCreate, RecordUpdate
+from sync_worker.model import DealRecord, Side
+from sync_worker.pairing import Sorted, latest_per_id, sort_page
+from sync_worker.pairs import PairContext
+from sync_worker.plan import BaseSnapshot, CreationPlan, Directory, PairPlan
+from sync_worker.reconcile import plan_creation, reconcile
+from sync_worker.recording import Ledger
+from sync_worker.state.base import LinkState
+from sync_worker.writes import Writer
+
+log = structlog.stdlib.get_logger("sync_worker.processing")
+
+
+@dataclass(slots=True)
+class Pair:
+    """Two records to reconcile, the stored link (None when new) and the ids they came from."""
+
+    partner: DealRecord
+    rep: DealRecord
+    link: LinkState | None
+
+    def record(self, side: Side) -> DealRecord:
+        return self.partner if side is Side.PARTNER else self.rep
+
+
+@dataclass(slots=True)
+class Planned:
+    pair: Pair
+    plan: PairPlan
+
+
+@dataclass(slots=True)
+class PageProcessor:
+    """Processes pages for one cycle of one pair."""
+
+    ctx: PairContext
+    directory: Directory
+    writer: Writer
+    ledger: Ledger
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def process(
+        self,
+        side: Side,
+        records: Sequence[DealRecord],
+        cursor: datetime | None,
+        *,
+        attempts: Mapping[str, int] | None = None,
+    ) -> None:
+        """Process ``records`` pulled from ``side``; ``attempts`` marks dead letters retried."""
+        retried = attempts or {}
+        now = self.ctx.clock.now()
+        unique = latest_per_id(records)
+        links = self.ctx.store.links_by_ids(self.ctx.name, side, [r.id for r in unique])
+        page = sort_page(side, unique, links, self.ctx.mapping, force=retried.keys())
+        self.ledger.begin(side, cursor, now, retried)
+        self._count_skips(page)
+        self.ledger.resolve(side, page.done_ids)
+        pairs = self._linked_pairs(side, page) + self._claimed_pairs(side, page)
+        created_pairs, creations = self._creations(side, page.origins)
+        planned = self._plan(pairs + created_pairs, now)
+        self._apply(side, planned, creations, now)
+        self.ledger.commit()
+
+    # --- 2. counterparts --------------------------------------------------------------------
+
+    def _linked_pairs(self, side: Side, page: Sorted) -> list[Pair]:
+        if not page.linked:
+            return []
+        other = side.other
+        wanted = [link.id_on(other) for _, link in page.linked]
+        found = self._read(other, wanted)
+        pairs = []
+        for record, link in page.linked:
+            counterpart = found.get(link.id_on(other))
+            if counterpart is None:
+                self._gone(side, record, link)
+                continue
+            pairs.append(_pair(side, record, counterpart, link))
+        return pairs
+
+    def _claimed_pairs(self, side: Side, page: Sorted) -> list[Pair]:
+        if not page.claims:
+            return []
+        other = side.other
+        found = self._read(other, [counterpart for _, counterpart in page.claims])
+        known = self.ctx.store.links_by_ids(self.ctx.name, other, list(found))
+        pairs: list[Pair] = []
+        taken: set[str] = set()
+        for record, counterpart_id in page.claims:
+            counterpart = found.get(counterpart_id)
+            problem = self._claim_problem(
+                side, record, counterpart_id, counterpart, known=known, taken=taken
+            )
+            if problem is not None:
+                continue
+            assert counterpart is not None  # noqa: S101 - _claim_problem checked it
+            taken.add(counterpart_id)
+            pairs.append(_pair(side, record, counterpart, None))
+        return pairs
+
+    def _claim_problem(
+        self,
+        side: Side,
+        record: DealRecord,
+        counterpart_id: str,
+        counterpart: DealRecord | None,
+        *,
+        known: Mapping[str, LinkState],
+        taken: set[str],
+    ) -> str | None:
+        if counterpart is None:
+            link = _link_of(side, record.id, counterpart_id, status="gone")
+            self.ledger.tombstone(link)
+            log.warning(
+                "counterpart_gone", side=str(side), deal_id=record.id, missing=counterpart_id
+            )
+            self.counts["gone"] += 1
+            return "gone"
+        back = counterpart.get(self.ctx.mapping.link_property(side.other))
+        existing = known.get(counterpart_id)
+        if (
+            back not in (None, record.id)
+            or counterpart_id in taken
+            or (existing is not None and existing.id_on(side) != record.id)
+        ):
+            owner = back if back not in (None, record.id) else "another deal"
+            reason = f"{side.other} deal {counterpart_id} is already linked to {owner}"
+            self.ledger.dead_letter(side, record.id, reason)
+            self.counts["rejected"] += 1
+            return reason
+        return None
+
+    def _gone(self, side: Side, record: DealRecord, link: LinkState) -> None:
+        log.warning(
+            "counterpart_gone",
+            side=str(side),
+            deal_id=record.id,
+            missing=link.id_on(side.other),
+            action="unlinked; the delete is not propagated",
+        )
+        self.ledger.tombstone(
+            LinkState(link.partner_id, link.rep_id, "gone", link.base_json, link.base_at)
+        )
+        self.counts["gone"] += 1
+
+    def _read(self, side: Side, ids: Sequence[str]) -> dict[str, DealRecord]:
+        unique = list(dict.fromkeys(ids))
+        result = self.ctx.connector(side).read(unique, self.ctx.mapping.properties(side))
+        return dict(result.found)
+
+    # --- 4. creations (decided here, written in _apply) --------------------------------------
+
+    def _creations(
+        self, side: Side, origins: Sequence[DealRecord]
+    ) -> tuple[list[Pair], list[CreationPlan]]:
+        if not origins:
+            return [], []
+        other = side.other
+        ids = [r.id for r in origins]
+        in_flight = self.ctx.store.pending(self.ctx.name, side, ids)
+        existing: dict[str, DealRecord] = {}
+        if in_flight:  # an earlier run may have created them before it stopped
+            existing = dict(
+                self.ctx.connector(other)
+                .read(
+                    sorted(in_flight),
+                    self.ctx.mapping.properties(other),
+                    id_property=self.ctx.mapping.link_property(other),
+                )
+                .found
+            )
+        pairs = [_pair(side, r, existing[r.id], None) for r in origins if r.id in existing]
+        now = self.ctx.clock.now()
+        plans = [
+            plan_creation(r, side, self.ctx.mapping, self.directory, now)
+            for r in origins
+            if r.id not in existing
+        ]
+        return pairs, plans
+
+    # --- 3. reconcile -----------------------------------------------------------------------
+
+    def _plan(self, pairs: list[Pair], now: datetime) -> list[Planned]:
+        planned = [Planned(p, self._reconcile(p, now)) for p in pairs]
+        needs = [item for item in planned if item.plan.needs_history]
+        if needs:
+            self._replan_with_history(needs, now)
+        return planned
+
+    def _reconcile(self, pair: Pair, now: datetime) -> PairPlan:
+        base = None
+        if pair.link is not None and pair.link.base_json is not None:
+            base = BaseSnapshot.from_json(pair.link.base_json, self.ctx.mapping)
+        return reconcile(pair.partner, pair.rep, base, self.ctx.mapping, self.directory, now)
+
+    def _replan_with_history(self, items: list[Planned], now: datetime) -> None:
+        fresh: dict[Side, Mapping[str, DealRecord]] = {}
+        for side in Side:
+            ids = [item.pair.record(side).id for item in items]
+            fresh[side] = (
+                self.ctx.connector(side)
+                .read(ids, self.ctx.mapping.properties(side), with_history=True)
+                .found
+            )
+        for item in items:
+            partner = fresh[Side.PARTNER].get(item.pair.partner.id)
+            rep = fresh[Side.REP].get(item.pair.rep.id)
+            if partner is None or rep is None:
+                continue  # vanished meanwhile: keep the plan made without history
+            item.pair = Pair(partner, rep, item.pair.link)
+            item.plan = self._reconcile(item.pair, now)
+
+    # --- 5. writes --------------------------------------------------------------------------
+
+    def _apply(
+        self, side: Side, planned: list[Planned], creations: list[CreationPlan], now: datetime
+    ) -> None:
+        updates: dict[Side, dict[str, dict[str, str]]] = {Side.PARTNER: {}, Side.REP: {}}
+        for item in planned:
+            self._collect_updates(item, updates)
+        created = self._create(side, creations, updates)
+        landed = {s: self._update(s, updates[s]) for s in Side}
+        for item in planned:
+            self.ledger.settle_pair(item.pair, item.plan, landed, now)
+        for plan, new_record in created:
+            self.ledger.settle_creation(plan, new_record, landed, now)
+        self._count_writes(landed, planned)
+
+    def _collect_updates(
+        self, item: Planned, updates: dict[Side, dict[str, dict[str, str]]]
+    ) -> None:
+        mapping = self.ctx.mapping
+        for target in Side:
+            record = item.pair.record(target)
+            props = dict(item.plan.updates.get(target, {}))
+            counterpart_id = item.pair.record(target.other).id
+            if record.get(mapping.link_property(target)) != counterpart_id:
+                props[mapping.link_property(target)] = counterpart_id
+            if props:
+                updates[target].setdefault(record.id, {}).update(props)
+
+    def _create(
+        self,
+        side: Side,
+        creations: list[CreationPlan],
+        updates: dict[Side, dict[str, dict[str, str]]],
+    ) -> list[tuple[CreationPlan, DealRecord]]:
+        if not creations:
+            return []
+        other = side.other
+        if not self.writer.dry_run:
+            self.ctx.store.add_pending(
+                self.ctx.name, side, [c.origin_id for c in creations], self.ctx.clock.now()
+            )
+        result = self.writer.upsert(
+            other,
+            [RecordCreate(c.key, c.properties) for c in creations],
+            self.ctx.mapping.link_property(other),
+        )
+        failures = {f.id: f.reason for f in result.failed}
+        created = []
+        for plan in creations:
+            new_record = result.written.get(plan.key)
+            if new_record is None:
+                reason = failures.get(plan.key, "the CRM returned no record")
+                self.ledger.dead_letter(side, plan.origin_id, f"creating counterpart: {reason}")
+                self.counts["rejected"] += 1
+                continue
+            link_property = self.ctx.mapping.link_property(side)
+            updates[side].setdefault(plan.origin_id, {})[link_property] = new_record.id
+            created.append((plan, new_record))
+            self.counts[f"created.{other}"] += 1
+            log.info(
+                "counterpart_created",
+                origin_side=str(side),
+                origin_id=plan.origin_id,
+                created_on=str(other),
+                created_id=new_record.id,
+                dry_run=self.writer.dry_run,
+            )
+        return created
+
+    def _update(self, side: Side, updates: Mapping[str, Mapping[str, str]]) -> Landed:
+        result = self.writer.update(side, [RecordUpdate(i, p) for i, p in updates.items()])
+        return Landed(
+            written=dict(result.written),
+            failed={f.id: f.reason for f in result.failed},
+            gone={f.id for f in result.failed if f.gone},
+        )
+
+    # --- counting ---------------------------------------------------------------------------
+
+    def _count_skips(self, page: Sorted) -> None:
+        for why, n in page.skipped.items():
+            self.counts[f"skipped.{why}"] += n
+
+    def _count_writes(self, landed: Mapping[Side, Landed], planned: list[Planned]) -> None:
+        for side, outcome in landed.items():
+            self.counts[f"updated.{side}"] += len(outcome.written)
+            self.counts["write_failed"] += len(outcome.failed)
+        self.counts["reconciled"] += len(planned)
+
+
+@dataclass(frozen=True, slots=True)
+class Landed:
+    """What one side's batch update did, per record id."""
+
+    written: dict[str, DealRecord]
+    failed: dict[str, str]
+    gone: set[str]
+
+
+def _pair(side: Side, record: DealRecord, counterpart: DealRecord, link: LinkState | None) -> Pair:
+    if side is Side.PARTNER:
+        return Pair(record, counterpart, link)
+    return Pair(counterpart, record, link)
+
+
+def _link_of(side: Side, record_id: str, counterpart_id: str, *, status: str) -> LinkState:
+    if side is Side.PARTNER:
+        return LinkState(record_id, counterpart_id, status)
+    return LinkState(counterpart_id, record_id, status)

@@ -1,0 +1,290 @@
+"""The ledger of one page: what landed becomes one atomic :class:`PageCommit`.
+
+A pair's new base is recorded only if every write of that pair landed; otherwise its old base
+stays and the record whose write failed is dead-lettered, so the next attempt plans the same
+writes again. Every applied change goes to the audit log (for ``explain``) and to the log as an
+event. In a dry run nothing is committed: the changes are kept for the report instead.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+import structlog
+
+from sync_worker.mapping import Rule
+from sync_worker.model import DealRecord, Side
+from sync_worker.pairs import PairContext
+from sync_worker.plan import CreationPlan, PairPlan, Rejection, format_value
+from sync_worker.state.base import ChangeEntry, ConflictEntry, DeadLetter, LinkState, PageCommit
+
+if TYPE_CHECKING:
+    from sync_worker.plan import FieldChange
+    from sync_worker.processing import Landed, Pair
+
+log = structlog.stdlib.get_logger("sync_worker.changes")
+
+
+@dataclass(slots=True)
+class _Page:
+    side: Side
+    cursor: datetime | None
+    now: datetime
+    attempts: dict[tuple[Side, str], int]
+    links: list[LinkState] = field(default_factory=list)
+    changes: list[ChangeEntry] = field(default_factory=list)
+    conflicts: list[ConflictEntry] = field(default_factory=list)
+    closed: list[tuple[str, str]] = field(default_factory=list)
+    dead: dict[tuple[Side, str], DeadLetter] = field(default_factory=dict)
+    resolved: set[tuple[Side, str]] = field(default_factory=set)
+    pending_done: list[tuple[Side, str]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Ledger:
+    """Accumulates one page's outcome, then commits it (or, in a dry run, reports it)."""
+
+    ctx: PairContext
+    run_id: str
+    counts: Counter[str]
+    dry_run: bool = False
+    retry_base_seconds: float = 300.0
+    planned: list[ChangeEntry] = field(default_factory=list)
+    _page: _Page | None = None
+
+    @property
+    def page(self) -> _Page:
+        if self._page is None:
+            raise RuntimeError("Ledger.begin() was not called for this page")
+        return self._page
+
+    def begin(
+        self, side: Side, cursor: datetime | None, now: datetime, attempts: Mapping[str, int]
+    ) -> None:
+        self._page = _Page(side, cursor, now, {(side, i): n for i, n in attempts.items()})
+
+    # --- record-level outcomes --------------------------------------------------------------
+
+    def resolve(self, side: Side, ids: Iterable[str]) -> None:
+        self.page.resolved.update((side, i) for i in ids)
+
+    def tombstone(self, link: LinkState) -> None:
+        self.page.links.append(link)
+
+    def dead_letter(self, side: Side, record_id: str, reason: str) -> None:
+        page = self.page
+        attempts = page.attempts.get((side, record_id), 0) + 1
+        parked = attempts >= self.ctx.dead_letter_max_attempts
+        page.dead[(side, record_id)] = DeadLetter(
+            side=side,
+            record_id=record_id,
+            reason=reason,
+            attempts=attempts,
+            first_at=page.now,
+            last_at=page.now,
+            next_attempt_at=None
+            if parked
+            else page.now + _backoff(attempts, self.retry_base_seconds),
+        )
+        page.resolved.discard((side, record_id))
+        self.counts["dead_lettered"] += 1
+        log.warning(
+            "record_dead_lettered",
+            side=str(side),
+            deal_id=record_id,
+            reason=reason,
+            attempts=attempts,
+            parked=parked,
+        )
+
+    # --- pairs ------------------------------------------------------------------------------
+
+    def settle_pair(
+        self, pair: Pair, plan: PairPlan, landed: Mapping[Side, Landed], now: datetime
+    ) -> None:
+        ids = {Side.PARTNER: pair.partner.id, Side.REP: pair.rep.id}
+        if any(ids[s] in landed[s].gone for s in Side):
+            self._gone_during_write(pair, ids)
+            return
+        failed = {s: landed[s].failed[ids[s]] for s in Side if ids[s] in landed[s].failed}
+        if failed:
+            for side, reason in failed.items():
+                self.dead_letter(side, ids[side], f"write rejected: {reason}")
+            if pair.link is None:  # remember the link itself; its base comes with a later success
+                self.page.links.append(LinkState(ids[Side.PARTNER], ids[Side.REP]))
+            return
+        written = {s: _written_at(landed[s].written.get(ids[s]), pair.link, s) for s in Side}
+        self.page.links.append(
+            LinkState(
+                ids[Side.PARTNER],
+                ids[Side.REP],
+                "active",
+                plan.new_base.to_json(),
+                now,
+                written[Side.PARTNER],
+                written[Side.REP],
+            )
+        )
+        if pair.link is None:
+            self.counts["linked"] += 1
+        self._record_plan(ids, plan)
+
+    def settle_creation(
+        self,
+        plan: CreationPlan,
+        created: DealRecord,
+        landed: Mapping[Side, Landed],
+        now: datetime,
+    ) -> None:
+        origin, target = plan.origin_side, plan.target_side
+        ids = {origin: plan.origin_id, target: created.id}
+        back = landed[origin]
+        if plan.origin_id in back.failed:
+            reason = f"writing the link back failed: {back.failed[plan.origin_id]}"
+            self.dead_letter(origin, plan.origin_id, reason)
+        written = {origin: _written_at(back.written.get(plan.origin_id), None, origin)}
+        written[target] = created.modified_at
+        self.page.links.append(
+            LinkState(
+                ids[Side.PARTNER],
+                ids[Side.REP],
+                "active",
+                plan.new_base.to_json(),
+                now,
+                written[Side.PARTNER],
+                written[Side.REP],
+            )
+        )
+        self.page.pending_done.append((origin, plan.origin_id))
+        self.counts["linked"] += 1
+        self._changes(ids, plan.changes)
+        self._rejections(ids, plan.rejections)
+
+    def _gone_during_write(self, pair: Pair, ids: Mapping[Side, str]) -> None:
+        link = pair.link or LinkState(ids[Side.PARTNER], ids[Side.REP])
+        log.warning("counterpart_gone", partner_id=ids[Side.PARTNER], rep_id=ids[Side.REP])
+        self.page.links.append(
+            LinkState(link.partner_id, link.rep_id, "gone", link.base_json, link.base_at)
+        )
+        self.counts["gone"] += 1
+
+    def _record_plan(self, ids: Mapping[Side, str], plan: PairPlan) -> None:
+        self._changes(ids, plan.changes)
+        for conflict in plan.conflicts:
+            self.page.conflicts.append(
+                ConflictEntry(
+                    partner_id=ids[Side.PARTNER],
+                    rep_id=ids[Side.REP],
+                    field=conflict.field,
+                    partner_value=format_value(conflict.partner_value),
+                    rep_value=format_value(conflict.rep_value),
+                    base_value=format_value(conflict.base_value),
+                    detected_at=self.page.now,
+                )
+            )
+            self.counts["conflicts"] += 1
+            log.warning(
+                "conflict_recorded",
+                partner_id=ids[Side.PARTNER],
+                rep_id=ids[Side.REP],
+                field=conflict.field,
+                reason=conflict.reason.describe(),
+            )
+        in_conflict = {c.field for c in plan.conflicts}
+        self.page.closed += [
+            (ids[Side.PARTNER], f.name)
+            for f in self.ctx.mapping.fields
+            if f.rule is Rule.MANUAL and f.name not in in_conflict
+        ]
+        for revert in plan.reverted:
+            log.warning(
+                "owned_set_edit_reverted",
+                partner_id=ids[Side.PARTNER],
+                rep_id=ids[Side.REP],
+                field=revert.field,
+                edited_by=str(revert.side),
+                added=sorted(revert.added),
+                removed=sorted(revert.removed),
+            )
+            self.counts["reverted"] += 1
+        self._rejections(ids, plan.rejections)
+
+    def _changes(self, ids: Mapping[Side, str], changes: Iterable[FieldChange]) -> None:
+        for change in changes:
+            entry = ChangeEntry(
+                partner_id=ids[Side.PARTNER],
+                rep_id=ids[Side.REP],
+                side_written=change.side,
+                field=change.field,
+                old_value=format_value(change.old),
+                new_value=format_value(change.new),
+                rule=change.rule,
+                reason=change.reason.describe(),
+                at=self.page.now,
+                run_id=self.run_id,
+            )
+            self.page.changes.append(entry)
+            self.counts["fields_changed"] += 1
+            log.info(
+                "field_changed",
+                partner_id=entry.partner_id,
+                rep_id=entry.rep_id,
+                side=str(change.side),
+                field=change.field,
+                old=entry.old_value,
+                new=entry.new_value,
+                rule=change.rule,
+                reason=entry.reason,
+                dry_run=self.dry_run,
+            )
+
+    def _rejections(self, ids: Mapping[Side, str], rejections: Iterable[Rejection]) -> None:
+        rejected: set[Side] = set()
+        for rejection in rejections:
+            rejected.add(rejection.side)
+            self.dead_letter(
+                rejection.side,
+                ids[rejection.side],
+                f"field {rejection.field}: {rejection.reason.describe()}",
+            )
+        for side in Side:
+            if side not in rejected and side in ids:
+                self.page.resolved.add((side, ids[side]))
+
+    # --- commit -----------------------------------------------------------------------------
+
+    def commit(self) -> None:
+        page = self.page
+        self._page = None
+        if self.dry_run:
+            self.planned += page.changes
+            return
+        resolved = sorted(page.resolved - set(page.dead))
+        self.ctx.store.commit_page(
+            self.ctx.name,
+            PageCommit(
+                links=page.links,
+                changes=page.changes,
+                conflicts=page.conflicts,
+                closed_conflicts=page.closed,
+                dead_letters=list(page.dead.values()),
+                resolved_dead_letters=resolved,
+                pending_done=page.pending_done,
+                cursor_side=page.side if page.cursor is not None else None,
+                cursor=page.cursor,
+            ),
+        )
+
+
+def _written_at(record: DealRecord | None, link: LinkState | None, side: Side) -> datetime | None:
+    if record is not None:
+        return record.modified_at
+    return link.written_at(side) if link is not None else None
+
+
+def _backoff(attempts: int, base_seconds: float) -> timedelta:
+    return timedelta(seconds=min(6 * 3600.0, base_seconds * 2 ** max(0, attempts - 1)))
