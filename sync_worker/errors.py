@@ -8,10 +8,10 @@
     │   ├── TransientError         retried by the one retry policy; if it persists the pair's
     │   │   │                      cycle fails and resumes from its committed cursor next cycle
     │   │   └── RateLimited        like Transient, but wait ``retry_after`` seconds first
-    │   ├── DailyLimitReached      stop this portal's work until ``resets_at``; never retried in a loop
+    │   ├── DailyLimitReached      stop the portal's work until ``resets_at``; no retry loop
     │   ├── AuthError              credentials rejected / scopes missing -> stop the pair
     │   └── PermanentError         the request itself is wrong -> fail the operation, do not retry
-    └── RecordRejected             one record cannot be synced -> dead-letter it, go on with the rest
+    └── RecordRejected             one record cannot be synced -> dead-letter it, go on
 
 Only the engine catches, and only what it can act on. Messages never contain secrets: the
 connector builds them from HubSpot's error body and the request path, never from headers.
