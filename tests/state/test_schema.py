@@ -1,0 +1,153 @@
+"""Schema creation, step-by-step upgrades that keep state, refusal of newer databases, URLs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Connection, Engine, inspect, select, text
+from sqlalchemy.exc import StatementError
+
+from sync_worker.errors import ConfigError
+from sync_worker.model import Side
+from sync_worker.state import SCHEMA_VERSION, LinkState, PageCommit, open_store
+from sync_worker.state.connect import make_engine, parse_url
+from sync_worker.state.schema import (
+    MIGRATIONS,
+    Migration,
+    ensure_schema,
+    links,
+    metadata,
+    read_version,
+    schema_version,
+)
+from tests.state.conftest import T0
+
+
+@pytest.fixture
+def engine(store_url: str) -> Iterator[Engine]:
+    eng = make_engine(parse_url(store_url))
+    yield eng
+    eng.dispose()
+
+
+def version_of(engine: Engine) -> int:
+    with engine.begin() as conn:
+        return read_version(conn)
+
+
+def add_note_column(conn: Connection) -> None:
+    conn.execute(text("ALTER TABLE sw_links ADD COLUMN note TEXT DEFAULT 'v2'"))
+
+
+def columns(engine: Engine, table: str) -> set[str]:
+    with engine.connect() as conn:
+        return {c["name"] for c in inspect(conn).get_columns(table)}
+
+
+def test_a_new_database_gets_every_table_at_the_current_version(
+    store_url: str, engine: Engine
+) -> None:
+    open_store(store_url).close()
+    assert version_of(engine) == SCHEMA_VERSION
+    with engine.connect() as conn:
+        assert set(metadata.tables) <= set(inspect(conn).get_table_names())
+    open_store(store_url).close()  # reopening is a no-op
+    assert version_of(engine) == SCHEMA_VERSION
+
+
+def test_a_version_0_database_is_upgraded(store_url: str, engine: Engine) -> None:
+    with engine.begin() as conn:
+        schema_version.create(conn)
+        conn.execute(schema_version.insert().values(id=1, version=0))
+    open_store(store_url).close()
+    assert version_of(engine) == SCHEMA_VERSION
+    with engine.connect() as conn:
+        assert inspect(conn).has_table(links.name)
+
+
+def test_upgrade_runs_the_missing_steps_and_keeps_state(store_url: str, engine: Engine) -> None:
+    store = open_store(store_url)
+    store.commit_page(
+        "acme", PageCommit(links=[LinkState("1", "r1")], cursor_side=Side.REP, cursor=T0)
+    )
+    store.close()
+
+    assert ensure_schema(engine, [*MIGRATIONS, Migration(2, "link notes", add_note_column)]) == 2
+    assert version_of(engine) == 2
+    assert "note" in columns(engine, links.name)
+    with engine.begin() as conn:
+        row = conn.execute(select(links.c.rep_id, text("note")).select_from(links)).one()
+    assert tuple(row) == ("r1", "v2")
+
+
+def test_a_failing_step_leaves_the_database_at_its_old_version(engine: Engine) -> None:
+    ensure_schema(engine)
+
+    def broken(conn: Connection) -> None:
+        raise RuntimeError("step 3 is broken")
+
+    steps = [*MIGRATIONS, Migration(2, "notes", add_note_column), Migration(3, "broken", broken)]
+    with pytest.raises(RuntimeError, match="step 3"):
+        ensure_schema(engine, steps)
+    assert version_of(engine) == SCHEMA_VERSION
+    assert "note" not in columns(engine, links.name)  # step 2 was rolled back with it
+
+
+def test_a_database_from_a_newer_worker_is_refused(store_url: str, engine: Engine) -> None:
+    newer = SCHEMA_VERSION + 1
+    ensure_schema(engine, [*MIGRATIONS, Migration(newer, "future", add_note_column)])
+    with pytest.raises(ConfigError) as err:
+        open_store(store_url)
+    assert f"version {newer}" in str(err.value)
+    assert f"version {SCHEMA_VERSION}" in str(err.value)
+    assert version_of(engine) == newer
+
+
+def test_naive_datetimes_are_refused_and_nothing_lands(store_url: str) -> None:
+    store = open_store(store_url)
+    try:
+        naive = T0.replace(tzinfo=None)
+        page = PageCommit(links=[LinkState("1", "r1")], cursor_side=Side.REP, cursor=naive)
+        with pytest.raises(StatementError, match="naive datetime"):
+            store.commit_page("acme", page)
+        assert store.count_links("acme") == 0
+    finally:
+        store.close()
+
+
+def test_sqlite_connections_use_wal_and_wait_for_locks(backend: str, engine: Engine) -> None:
+    if backend != "sqlite":
+        pytest.skip("SQLite pragmas")
+    with engine.connect() as conn:
+        pragmas = {
+            p: conn.exec_driver_sql(f"PRAGMA {p}").scalar()
+            for p in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
+        }
+    assert pragmas == {
+        "journal_mode": "wal",
+        "synchronous": 1,
+        "foreign_keys": 1,
+        "busy_timeout": 30000,
+    }
+
+
+@pytest.mark.parametrize(
+    ("url", "driver"),
+    [
+        ("postgresql://u@db/state", "postgresql+psycopg"),
+        ("postgres://u@db/state", "postgresql+psycopg"),
+        ("postgresql+psycopg://u@db/state", "postgresql+psycopg"),
+        ("sqlite:///var/state.db", "sqlite"),
+    ],
+)
+def test_url_forms(url: str, driver: str) -> None:
+    assert parse_url(url).drivername == driver
+
+
+@pytest.mark.parametrize(
+    "url", ["mysql://u@db/state", "sqlite://", "sqlite:///:memory:", "not a url"]
+)
+def test_unsupported_urls_are_config_errors(url: str) -> None:
+    with pytest.raises(ConfigError, match="state store"):
+        parse_url(url)
