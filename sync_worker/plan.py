@@ -1,0 +1,238 @@
+"""What the reconciler decides: frozen plans whose every item carries a :class:`Reason`.
+
+A :class:`PairPlan` says, for one linked pair, which raw property writes to make on each side,
+what changed and why, which conflicts wait for a person, which values were rejected and which
+foreign edits to an owned set were reverted, and the base to store once the writes have landed.
+A :class:`CreationPlan` says what to create on the other side for a newly originated deal.
+
+Values in :class:`FieldChange` and :class:`Conflict` are *canonical* (see
+``sync_worker.canonical``); :func:`format_value` renders them for people. The :class:`Reason`
+already holds display strings, so it can be logged or stored as is.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from sync_worker.canonical import RejectedValueError, format_value, from_jsonable, to_jsonable
+from sync_worker.mapping import SyncMapping
+from sync_worker.model import Side
+
+__all__ = [
+    "BaseSnapshot",
+    "Conflict",
+    "CreationPlan",
+    "Directory",
+    "FieldChange",
+    "Held",
+    "OwnedSetRevert",
+    "PairPlan",
+    "Reason",
+    "Rejection",
+    "format_value",
+]
+
+_BASE_FORMAT = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Directory:
+    """The user directories of a pair, as lower-cased emails, for owned-set fields."""
+
+    partner: frozenset[str]
+    rep: frozenset[str]
+
+    def owner(self, email: str) -> Side | None:
+        """The account that owns ``email``; ``None`` when both or neither directory holds it."""
+        in_partner = email in self.partner
+        if in_partner == (email in self.rep):
+            return None
+        return Side.PARTNER if in_partner else Side.REP
+
+
+@dataclass(frozen=True, slots=True)
+class BaseSnapshot:
+    """The last canonical value each field agreed on (a field absent = never agreed)."""
+
+    values: Mapping[str, object]
+    agreed_at: datetime | None = None
+
+    def to_json(self) -> str:
+        """Stable JSON (sorted keys, no spaces) for the state store."""
+        document = {
+            "format": _BASE_FORMAT,
+            "agreed_at": None if self.agreed_at is None else format_value(self.agreed_at),
+            "values": {name: to_jsonable(value) for name, value in self.values.items()},
+        }
+        return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str, mapping: SyncMapping) -> BaseSnapshot:
+        """Decode :meth:`to_json` output with ``mapping``'s field types.
+
+        Values of fields the mapping no longer has, or that no longer decode as the field's
+        type (its type was changed), are dropped: those fields sync as if for the first time.
+        Raises ``ValueError`` when ``text`` is not a stored base at all.
+        """
+        document = json.loads(text)
+        if not isinstance(document, dict) or not isinstance(document.get("values"), dict):
+            raise ValueError("not a stored base: expected an object with 'values'")  # noqa: TRY004
+        stored: dict[str, object] = document["values"]
+        values: dict[str, object] = {}
+        for spec in mapping.fields:
+            if spec.name not in stored:
+                continue
+            try:
+                values[spec.name] = from_jsonable(spec.type, stored[spec.name])
+            except RejectedValueError:
+                continue
+        agreed = document.get("agreed_at")
+        agreed_at = datetime.fromisoformat(agreed) if isinstance(agreed, str) else None
+        return cls(values=values, agreed_at=agreed_at)
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why the reconciler decided something: the rule, the three values it saw (display
+    strings), the timestamps it compared, and the decision in words."""
+
+    rule: str
+    decision: str
+    partner_value: str | None = None
+    rep_value: str | None = None
+    base_value: str | None = None
+    has_base: bool = False
+    partner_timestamp: datetime | None = None
+    rep_timestamp: datetime | None = None
+    timestamp_source: str | None = None
+
+    def describe(self) -> str:
+        """One line for people, e.g. for ``explain``."""
+        base = _quote(self.base_value) if self.has_base else "(none yet)"
+        text = (
+            f"rule {self.rule}: partner={_quote(self.partner_value)} "
+            f"rep={_quote(self.rep_value)} base={base}"
+        )
+        if self.timestamp_source is not None:
+            text += (
+                f"; {self.timestamp_source} partner={_when(self.partner_timestamp)} "
+                f"rep={_when(self.rep_timestamp)}"
+            )
+        return f"{text} -> {self.decision}"
+
+
+def _quote(value: str | None) -> str:
+    return "(empty)" if value is None else repr(value)
+
+
+def _when(moment: datetime | None) -> str:
+    return format_value(moment) or "(unknown)"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    """A write to ``side``: ``field`` goes from ``old`` to ``new`` (canonical values)."""
+
+    field: str
+    side: Side
+    old: object
+    new: object
+    rule: str
+    reason: Reason
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """Both sides changed ``field`` differently and the rule (``manual``) leaves it to a person."""
+
+    field: str
+    partner_value: object
+    rep_value: object
+    base_value: object
+    reason: Reason
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """``field`` cannot be synced for this pair: ``raw_value`` on ``side`` is malformed or cannot
+    be mapped. The rest of the pair's fields still sync."""
+
+    field: str
+    side: Side
+    raw_value: str | None
+    reason: Reason
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """The sides differ on ``field`` but the rules deliberately leave it (a one-way field's
+    target edited, a set-on-create field already set, a winner that may not push)."""
+
+    field: str
+    reason: Reason
+
+
+@dataclass(frozen=True, slots=True)
+class OwnedSetRevert:
+    """``side`` edited members of ``field`` that the other account owns; the edit is undone:
+    ``added`` are removed again, ``removed`` are restored."""
+
+    field: str
+    side: Side
+    added: frozenset[str]
+    removed: frozenset[str]
+    reason: Reason
+
+
+@dataclass(frozen=True, slots=True)
+class PairPlan:
+    """Everything to do for one linked pair.
+
+    ``updates`` holds raw property writes per side (only sides with writes; ``""`` clears).
+    ``new_base`` is what to store *once every update has landed*. ``needs_history``: a
+    newest-wins conflict was settled with ``modified_at`` because a per-property timestamp was
+    missing; re-read both records with history and reconcile again. ``archived_side``: a side
+    is archived (partner when both are), so nothing is pushed and the engine unlinks.
+    """
+
+    partner_id: str
+    rep_id: str
+    updates: Mapping[Side, Mapping[str, str]]
+    new_base: BaseSnapshot
+    changes: tuple[FieldChange, ...] = ()
+    conflicts: tuple[Conflict, ...] = ()
+    rejections: tuple[Rejection, ...] = ()
+    reverted: tuple[OwnedSetRevert, ...] = ()
+    held: tuple[Held, ...] = ()
+    needs_history: bool = False
+    base_changed: bool = False
+    archived_side: Side | None = None
+
+    @property
+    def is_noop(self) -> bool:
+        """Nothing to write and nothing to record (held differences do not count)."""
+        return not (self.updates or self.conflicts or self.rejections) and (
+            self.archived_side is None
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CreationPlan:
+    """Create the counterpart of ``origin_id`` (on ``origin_side``) on ``target_side``.
+
+    Upsert ``properties`` keyed by ``key`` (the origin's id) in the unique ``id_property`` (the
+    target's link property); store ``new_base`` for the new link once it exists.
+    """
+
+    origin_side: Side
+    origin_id: str
+    target_side: Side
+    key: str
+    id_property: str
+    properties: Mapping[str, str]
+    new_base: BaseSnapshot
+    changes: tuple[FieldChange, ...] = ()
+    rejections: tuple[Rejection, ...] = ()
