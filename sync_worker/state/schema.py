@@ -252,8 +252,12 @@ def ensure_schema(engine: Engine, migrations: Sequence[Migration] = MIGRATIONS) 
     """Create or upgrade the schema to the last of ``migrations``; return that version.
 
     Raises ConfigError when the database is newer than the code (nothing is changed then).
+    Every step runs in the same transaction: a failing step leaves the old version intact.
     """
-    target = migrations[-1].version
+    versions = [step.version for step in migrations]
+    if versions != list(range(1, len(versions) + 1)):
+        raise ValueError(f"migration versions must run 1, 2, 3 ... without gaps; got {versions}")
+    target = versions[-1]
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             # Two replicas starting at once must not both create the tables.

@@ -232,6 +232,7 @@ class SqlStateStore:
         counts: Mapping[str, int],
         error: str | None,
     ) -> None:
+        """Record how the run ended; KeyError when ``run_id`` was never started."""
         stmt = (
             runs.update()
             .where(runs.c.run_id == run_id)

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import insert
 
 from sync_worker.model import Side
-from sync_worker.state import SqlStateStore
+from sync_worker.state import SqlStateStore, open_store
 from tests.state import workers
 
 PROCESSES = 4
@@ -29,6 +29,16 @@ def run_processes(target: Callable[..., None], args: list[tuple[object, ...]]) -
     assert [p.exitcode for p in procs] == [0] * len(procs)
     for p in procs:
         p.close()
+
+
+@pytest.mark.slow
+def test_processes_creating_the_schema_at_once_all_succeed(store_url: str) -> None:
+    run_processes(workers.open_fresh, [(store_url,) for _ in range(PROCESSES)])
+    store = open_store(store_url)
+    try:
+        assert store.count_links("acme") == 0
+    finally:
+        store.close()
 
 
 @pytest.mark.slow

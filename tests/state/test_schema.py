@@ -151,3 +151,10 @@ def test_url_forms(url: str, driver: str) -> None:
 def test_unsupported_urls_are_config_errors(url: str) -> None:
     with pytest.raises(ConfigError, match="state store"):
         parse_url(url)
+
+
+def test_migration_versions_must_be_consecutive(engine: Engine) -> None:
+    with pytest.raises(ValueError, match="without gaps"):
+        ensure_schema(engine, [*MIGRATIONS, Migration(3, "skips 2", add_note_column)])
+    with engine.connect() as conn:
+        assert not inspect(conn).has_table(links.name)

@@ -37,6 +37,12 @@ def commit_increments(url: str, start: Barrier, pair: str, worker: int, times: i
         store.close()
 
 
+def open_fresh(url: str, start: Barrier) -> None:
+    """Open (and so create the schema of) a store at the same moment as the others."""
+    start.wait(timeout=60)
+    open_store(url).close()
+
+
 def read_modify_write(url: str, start: Barrier, times: int) -> None:
     """Increment a counter by reading it and writing it back inside one transaction."""
     engine = make_engine(parse_url(url))
