@@ -1,0 +1,37 @@
+"""The small request/reply values every endpoint handler works with."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+
+from sync_worker.sandbox.portal import Portal
+from sync_worker.sandbox.wire import parse_json
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One authenticated API call to ``portal``."""
+
+    portal: Portal
+    request: Request
+
+    async def json(self) -> Any:
+        return parse_json(await self.request.body())
+
+    def path(self, name: str) -> str:
+        return str(self.request.path_params[name])
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """Status and JSON body (None = empty body, e.g. 204)."""
+
+    status: int
+    body: Any = None
+
+
+Handler = Callable[[Call], Awaitable[Reply]]
