@@ -8,13 +8,14 @@ originating on this side (it needs a counterpart created)?
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from sync_worker.canonical import RejectedValueError
 from sync_worker.mapping import SyncMapping
 from sync_worker.model import DealRecord, Side
-from sync_worker.plan import BaseSnapshot
+from sync_worker.plan import format_value
 from sync_worker.state.base import LinkState
 
 
@@ -84,28 +85,31 @@ def _sort_linked(
         # A snapshot older than our own last write: its fresher version comes next cycle.
         result.skip("stale", record)
         return
-    if not forced and equals_base(record, side, link, mapping):
+    if not forced and unchanged(record, side, link, mapping):
         result.skip("unchanged", record)
         return
     result.linked.append((record, link))
 
 
-def equals_base(record: DealRecord, side: Side, link: LinkState, mapping: SyncMapping) -> bool:
-    """Whether every mapped field of ``record`` equals the stored base (an echo or a no-op).
+def fingerprint(properties: Mapping[str, str | None], side: Side, mapping: SyncMapping) -> str:
+    """A digest of ``side``'s link property and mapped values, canonical where readable, so
+    formatting noise (``"1500"`` vs ``"1500.00"``) does not count as a change."""
+    digest = hashlib.blake2b(digest_size=16)
+    link = properties.get(mapping.link_property(side)) or ""
+    digest.update(link.encode())
+    for spec in mapping.fields:
+        raw = properties.get(spec.property_on(side))
+        try:
+            shown = format_value(spec.codec(side).read(raw))
+        except RejectedValueError:
+            shown = f"raw:{raw}"
+        digest.update(b"\x1f" + spec.name.encode() + b"=" + (shown or "").encode())
+    return digest.hexdigest()
 
-    Then the record cannot originate a change; if its counterpart changed, the counterpart's own
-    pull brings it. Without a stored base, or on any undecodable value, the answer is False.
-    """
-    if link.base_json is None:
-        return False
-    base = BaseSnapshot.from_json(link.base_json, mapping)
-    link_value = record.get(mapping.link_property(side))
-    if link_value != link.id_on(side.other):
-        return False
-    try:
-        return all(
-            f.codec(side).read(record.get(f.property_on(side))) == base.values.get(f.name)
-            for f in mapping.fields
-        )
-    except RejectedValueError:
-        return False
+
+def unchanged(record: DealRecord, side: Side, link: LinkState, mapping: SyncMapping) -> bool:
+    """Whether ``record`` holds exactly what the worker last saw or wrote on ``side`` (an echo of
+    its own write, or a change to properties the mapping ignores). Then it cannot originate a
+    change; if its counterpart changed, the counterpart's own pull brings that."""
+    seen = link.seen(side)
+    return seen is not None and seen == fingerprint(record.properties, side, mapping)

@@ -83,7 +83,8 @@ class PageProcessor:
         pairs = self._linked_pairs(side, page) + self._claimed_pairs(side, page)
         created_pairs, creations = self._creations(side, page.origins)
         planned = self._plan(pairs + created_pairs, now)
-        self._apply(side, planned, creations, now)
+        origins = {r.id: r for r in page.origins}
+        self._apply(side, planned, creations, origins, now)
         self.ledger.commit()
 
     # --- 2. counterparts --------------------------------------------------------------------
@@ -238,7 +239,12 @@ class PageProcessor:
     # --- 5. writes --------------------------------------------------------------------------
 
     def _apply(
-        self, side: Side, planned: list[Planned], creations: list[CreationPlan], now: datetime
+        self,
+        side: Side,
+        planned: list[Planned],
+        creations: list[CreationPlan],
+        origins: Mapping[str, DealRecord],
+        now: datetime,
     ) -> None:
         updates: dict[Side, dict[str, dict[str, str]]] = {Side.PARTNER: {}, Side.REP: {}}
         for item in planned:
@@ -246,9 +252,12 @@ class PageProcessor:
         created = self._create(side, creations, updates)
         landed = {s: self._update(s, updates[s]) for s in Side}
         for item in planned:
-            self.ledger.settle_pair(item.pair, item.plan, landed, now)
+            self.ledger.settle_pair(item.pair, item.plan, landed, updates, now)
         for plan, new_record in created:
-            self.ledger.settle_creation(plan, new_record, landed, now)
+            origin = origins[plan.origin_id]
+            self.ledger.settle_creation(
+                plan, origin, new_record, landed=landed, sent=updates, now=now
+            )
         self._count_writes(landed, planned)
 
     def _collect_updates(

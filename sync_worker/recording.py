@@ -18,6 +18,7 @@ import structlog
 
 from sync_worker.mapping import Rule
 from sync_worker.model import DealRecord, Side
+from sync_worker.pairing import fingerprint
 from sync_worker.pairs import PairContext
 from sync_worker.plan import CreationPlan, PairPlan, Rejection, format_value
 from sync_worker.state.base import ChangeEntry, ConflictEntry, DeadLetter, LinkState, PageCommit
@@ -27,6 +28,9 @@ if TYPE_CHECKING:
     from sync_worker.processing import Landed, Pair
 
 log = structlog.stdlib.get_logger("sync_worker.changes")
+
+Sent = Mapping[Side, Mapping[str, Mapping[str, str]]]
+"""The property writes sent per side, by record id."""
 
 
 @dataclass(slots=True)
@@ -104,7 +108,12 @@ class Ledger:
     # --- pairs ------------------------------------------------------------------------------
 
     def settle_pair(
-        self, pair: Pair, plan: PairPlan, landed: Mapping[Side, Landed], now: datetime
+        self,
+        pair: Pair,
+        plan: PairPlan,
+        landed: Mapping[Side, Landed],
+        sent: Sent,
+        now: datetime,
     ) -> None:
         ids = {Side.PARTNER: pair.partner.id, Side.REP: pair.rep.id}
         if any(ids[s] in landed[s].gone for s in Side):
@@ -118,6 +127,7 @@ class Ledger:
                 self.page.links.append(LinkState(ids[Side.PARTNER], ids[Side.REP]))
             return
         written = {s: _written_at(landed[s].written.get(ids[s]), pair.link, s) for s in Side}
+        seen = {s: self._seen(pair.record(s).properties, sent[s].get(ids[s]), s) for s in Side}
         self.page.links.append(
             LinkState(
                 ids[Side.PARTNER],
@@ -127,6 +137,8 @@ class Ledger:
                 now,
                 written[Side.PARTNER],
                 written[Side.REP],
+                seen[Side.PARTNER],
+                seen[Side.REP],
             )
         )
         if pair.link is None:
@@ -136,16 +148,25 @@ class Ledger:
     def settle_creation(
         self,
         plan: CreationPlan,
+        origin_record: DealRecord,
         created: DealRecord,
+        *,
         landed: Mapping[Side, Landed],
+        sent: Sent,
         now: datetime,
     ) -> None:
         origin, target = plan.origin_side, plan.target_side
         ids = {origin: plan.origin_id, target: created.id}
         back = landed[origin]
+        seen: dict[Side, str | None] = {target: self._seen(plan.properties, None, target)}
         if plan.origin_id in back.failed:
             reason = f"writing the link back failed: {back.failed[plan.origin_id]}"
             self.dead_letter(origin, plan.origin_id, reason)
+            seen[origin] = None
+        else:
+            seen[origin] = self._seen(
+                origin_record.properties, sent[origin].get(ids[origin]), origin
+            )
         written = {origin: _written_at(back.written.get(plan.origin_id), None, origin)}
         written[target] = created.modified_at
         self.page.links.append(
@@ -157,12 +178,23 @@ class Ledger:
                 now,
                 written[Side.PARTNER],
                 written[Side.REP],
+                seen[Side.PARTNER],
+                seen[Side.REP],
             )
         )
         self.page.pending_done.append((origin, plan.origin_id))
         self.counts["linked"] += 1
         self._changes(ids, plan.changes)
         self._rejections(ids, plan.rejections)
+
+    def _seen(
+        self,
+        properties: Mapping[str, str | None],
+        written: Mapping[str, str] | None,
+        side: Side,
+    ) -> str:
+        merged = {**properties, **(written or {})}
+        return fingerprint(merged, side, self.ctx.mapping)
 
     def _gone_during_write(self, pair: Pair, ids: Mapping[Side, str]) -> None:
         link = pair.link or LinkState(ids[Side.PARTNER], ids[Side.REP])

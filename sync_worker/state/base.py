@@ -30,7 +30,9 @@ from sync_worker.model import Side
 @dataclass(frozen=True, slots=True)
 class LinkState:
     """One linked shared deal as stored. ``status``: ``active`` or ``gone`` (a side was archived
-    or deleted; the link is kept as a tombstone so the worker never re-creates a counterpart)."""
+    or deleted; the link is kept as a tombstone so the worker never re-creates a counterpart).
+    ``*_seen`` fingerprint each side's mapped values after the worker's last look or write: a
+    pulled record with the same fingerprint changed nothing the worker cares about."""
 
     partner_id: str
     rep_id: str
@@ -39,12 +41,18 @@ class LinkState:
     base_at: datetime | None = None
     partner_written_at: datetime | None = None
     rep_written_at: datetime | None = None
+    partner_seen: str | None = None
+    rep_seen: str | None = None
 
     def id_on(self, side: Side) -> str:
         return self.partner_id if side is Side.PARTNER else self.rep_id
 
     def written_at(self, side: Side) -> datetime | None:
         return self.partner_written_at if side is Side.PARTNER else self.rep_written_at
+
+    def seen(self, side: Side) -> str | None:
+        """Fingerprint of ``side``'s mapped values as the worker last saw or wrote them."""
+        return self.partner_seen if side is Side.PARTNER else self.rep_seen
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +178,9 @@ class StateStore(Protocol):
     def commit_page(self, pair: str, commit: PageCommit) -> None: ...
 
     # creations in flight (intent recorded before the create call, cleared by commit_page)
-    def add_pending(self, pair: str, origin_side: Side, origin_ids: Sequence[str], at: datetime) -> None: ...
+    def add_pending(
+        self, pair: str, origin_side: Side, origin_ids: Sequence[str], at: datetime
+    ) -> None: ...
 
     def pending(self, pair: str, origin_side: Side, origin_ids: Sequence[str]) -> set[str]:
         """Which of ``origin_ids`` have a creation in flight from an earlier, interrupted run."""
@@ -179,13 +189,17 @@ class StateStore(Protocol):
     # conflicts
     def open_conflicts(self, pair: str | None = None) -> list[ConflictEntry]: ...
 
-    def resolve_conflict(self, conflict_id: int, resolution: str, at: datetime) -> ConflictEntry | None:
+    def resolve_conflict(
+        self, conflict_id: int, resolution: str, at: datetime
+    ) -> ConflictEntry | None:
         """Close an open conflict; ``resolution`` is ``partner``, ``rep`` or ``dismissed``.
         Returns None when no open conflict has that id."""
         ...
 
     # dead letters
-    def dead_letters(self, pair: str | None = None, *, status: str = "open") -> list[tuple[str, DeadLetter]]:
+    def dead_letters(
+        self, pair: str | None = None, *, status: str = "open"
+    ) -> list[tuple[str, DeadLetter]]:
         """``(pair, letter)`` rows, oldest first."""
         ...
 
@@ -193,7 +207,9 @@ class StateStore(Protocol):
         """Open letters of ``pair`` whose ``next_attempt_at`` has passed."""
         ...
 
-    def retry_dead_letters_now(self, pair: str | None, ids: Sequence[int] | None, now: datetime) -> int:
+    def retry_dead_letters_now(
+        self, pair: str | None, ids: Sequence[int] | None, now: datetime
+    ) -> int:
         """Make letters due at once (all of a pair's when ``ids`` is None); returns how many."""
         ...
 
@@ -205,7 +221,14 @@ class StateStore(Protocol):
     # run log
     def start_run(self, run: RunRecord) -> None: ...
 
-    def finish_run(self, run_id: str, ended_at: datetime, outcome: str, counts: Mapping[str, int], error: str | None) -> None: ...
+    def finish_run(
+        self,
+        run_id: str,
+        ended_at: datetime,
+        outcome: str,
+        counts: Mapping[str, int],
+        error: str | None,
+    ) -> None: ...
 
     def status(self, pairs: Sequence[str]) -> list[PairStatus]: ...
 

@@ -1,0 +1,130 @@
+"""Build the running objects from a validated config: the store, connectors, pair contexts.
+
+Each pair gets its own connector per side (so per-cycle API-call counts are its own), while
+every connector using the same credential shares one rate limiter through the process's
+:class:`LimiterRegistry`: the rep CRM's budget is shared by all the pairs that use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from connectors.base import Connector
+from connectors.hubspot.factory import make_hubspot_connector
+from connectors.hubspot.ratelimit import LimiterRegistry
+from connectors.hubspot.retry import RetrySettings
+from sync_worker.clock import Clock, SystemClock
+from sync_worker.config import EndpointSettings, LoadedConfig
+from sync_worker.errors import ConfigError
+from sync_worker.mapping import SyncMapping
+from sync_worker.pairs import PairContext, load_pair_mappings
+from sync_worker.state import open_store
+from sync_worker.state.base import StateStore
+
+
+@dataclass(slots=True)
+class Runtime:
+    """The process's store and pair contexts; close it to release connections and leases."""
+
+    config: LoadedConfig
+    store: StateStore
+    pairs: dict[str, PairContext]
+    clock: Clock
+    limiters: LimiterRegistry = field(default_factory=LimiterRegistry)
+
+    def close(self) -> None:
+        for ctx in self.pairs.values():
+            for connector in (ctx.partner, ctx.rep):
+                close = getattr(connector, "close", None)
+                if callable(close):
+                    close()
+        self.store.close()
+
+
+def make_connector(
+    name: str, endpoint: EndpointSettings, clock: Clock, limiters: LimiterRegistry
+) -> Connector:
+    """A connector for ``endpoint`` (only HubSpot so far)."""
+    if endpoint.kind != "hubspot":  # pragma: no cover - the config model admits only hubspot
+        raise ConfigError(f"endpoints.{name}.kind: unsupported CRM kind {endpoint.kind!r}")
+    if endpoint.token is None:  # load_config guarantees a token; keep mypy and readers honest
+        raise ConfigError(f"endpoints.{name}: no token")
+    return make_hubspot_connector(
+        name=name,
+        base_url=endpoint.base_url,
+        token=endpoint.token,
+        tier=endpoint.rate_limit_tier,
+        clock=clock,
+        timeout=endpoint.timeout_seconds,
+        overlap_seconds=endpoint.search_overlap_seconds,
+        limiter_registry=limiters,
+        retry=RetrySettings(attempts=endpoint.max_attempts),
+    )
+
+
+def build_runtime(
+    loaded: LoadedConfig,
+    *,
+    clock: Clock | None = None,
+    store: StateStore | None = None,
+    only_enabled: bool = True,
+) -> Runtime:
+    """Open the store and build a :class:`PairContext` per (enabled) pair."""
+    mappings = load_pair_mappings(loaded)
+    the_clock = clock or SystemClock()
+    the_store = store or open_store(loaded.settings.worker.state_url)
+    runtime = Runtime(loaded, the_store, {}, the_clock)
+    try:
+        runtime.pairs = _contexts(loaded, mappings, runtime, only_enabled=only_enabled)
+    except BaseException:
+        the_store.close()
+        raise
+    return runtime
+
+
+def _contexts(
+    loaded: LoadedConfig,
+    mappings: Mapping[str, SyncMapping],
+    runtime: Runtime,
+    *,
+    only_enabled: bool,
+) -> dict[str, PairContext]:
+    settings = loaded.settings
+    pairs = settings.enabled_pairs() if only_enabled else settings.pairs
+    contexts = {}
+    for name, pair in pairs.items():
+        connectors = {
+            role: make_connector(
+                endpoint, settings.endpoints[endpoint], runtime.clock, runtime.limiters
+            )
+            for role, endpoint in (("partner", pair.partner), ("rep", pair.rep))
+        }
+        contexts[name] = PairContext(
+            name=name,
+            mapping=mappings[name],
+            partner=connectors["partner"],
+            rep=connectors["rep"],
+            store=runtime.store,
+            clock=runtime.clock,
+            interval_seconds=pair.interval_seconds or settings.worker.interval_seconds,
+            dead_letter_max_attempts=settings.worker.dead_letter_max_attempts,
+        )
+    return contexts
+
+
+@contextmanager
+def runtime_for(
+    loaded: LoadedConfig,
+    *,
+    clock: Clock | None = None,
+    store: StateStore | None = None,
+    only_enabled: bool = True,
+) -> Iterator[Runtime]:
+    """``build_runtime`` as a context manager that always closes."""
+    runtime = build_runtime(loaded, clock=clock, store=store, only_enabled=only_enabled)
+    try:
+        yield runtime
+    finally:
+        runtime.close()
