@@ -55,9 +55,7 @@ def deal_from_json(raw: Mapping[str, object], requested: Sequence[str] = ()) -> 
     """A ``SimplePublicObject`` as a :class:`DealRecord`. Requested properties HubSpot left out
     (the docs disagree on whether empty values are ``null`` or absent) come back as ``None``."""
     props = _mapping(raw.get("properties"))
-    properties = dict.fromkeys(requested) | {
-        str(k): _raw_value(v) for k, v in props.items()
-    }
+    properties = dict.fromkeys(requested) | {str(k): _raw_value(v) for k, v in props.items()}
     modified = parse_hubspot_datetime(props.get(MODIFIED)) or parse_hubspot_datetime(
         raw.get("updatedAt")
     )

@@ -1,0 +1,89 @@
+"""The connector contract suite's backends: one factory function per implementation.
+
+A backend is a :class:`Backend`: the connector under test plus the hooks the suite needs to
+act as a CRM user (create, edit, archive a deal) and the :class:`FakeClock` that stamps those
+edits. To add an implementation, write one more ``@contextmanager`` factory taking a FakeClock
+and append it to :data:`BACKENDS`; every test in ``test_connector_contract.py`` then runs on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+import respx
+from pydantic import SecretStr
+
+from connectors.base import Connector, User
+from connectors.hubspot import make_hubspot_connector
+from connectors.memory import InMemoryConnector
+from sync_worker.clock import FakeClock
+from tests.connectors.fake_hubspot import TOKEN, FakeHubSpot
+
+USERS = (User("11", "Ann@Partner.example"), User("12", "bob@partner.example"))
+
+
+@dataclass
+class Backend:
+    """A connector under test and the hooks a CRM user would have."""
+
+    name: str
+    connector: Connector
+    clock: FakeClock
+    create: Callable[[Mapping[str, str]], str]
+    edit: Callable[[str, Mapping[str, str]], None]
+    archive: Callable[[str], None]
+
+
+BackendFactory = Callable[[FakeClock], AbstractContextManager[Backend]]
+
+
+def _backend(
+    name: str, connector: Connector, clock: FakeClock, store: InMemoryConnector
+) -> Backend:
+    def edit(deal_id: str, properties: Mapping[str, str]) -> None:
+        store.edit(deal_id, properties)
+
+    return Backend(name, connector, clock, create=store.put, edit=edit, archive=store.archive)
+
+
+@contextmanager
+def memory_backend(clock: FakeClock) -> Iterator[Backend]:
+    store = InMemoryConnector(clock, name="memory", users=USERS)
+    yield _backend("memory", store, clock, store)
+
+
+@contextmanager
+def hubspot_respx_backend(clock: FakeClock) -> Iterator[Backend]:
+    """HubSpotConnector over HTTP to a stateful fake HubSpot, intercepted by respx."""
+    fake = FakeHubSpot(clock, store=InMemoryConnector(clock, users=USERS))
+    base_url = "https://api.hubapi.test/portal-1"
+    with respx.mock(base_url=base_url, assert_all_called=False) as router:
+        router.route().mock(side_effect=fake.handle)
+        connector = make_hubspot_connector(
+            name="hubspot-respx",
+            base_url=base_url,
+            token=SecretStr(TOKEN),
+            tier="professional",
+            clock=clock,
+        )
+        yield _backend("hubspot-respx", connector, clock, fake.store)
+        connector.close()
+
+
+BACKENDS: list[BackendFactory] = [memory_backend, hubspot_respx_backend]
+
+
+@pytest.fixture(params=BACKENDS, ids=lambda f: f.__name__.removesuffix("_backend"))
+def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    clock = FakeClock(datetime(2026, 3, 1, 9, 0, tzinfo=UTC))
+    with request.param(clock) as built:
+        yield built
+
+
+@pytest.fixture
+def connector(backend: Backend) -> Connector:
+    return backend.connector
