@@ -61,6 +61,8 @@ def upsert_links(conn: Connection, pair: str, items: Sequence[LinkState], now: d
             base_at=link.base_at,
             partner_written_at=link.partner_written_at,
             rep_written_at=link.rep_written_at,
+            partner_seen=link.partner_seen,
+            rep_seen=link.rep_seen,
             created_at=now,
             updated_at=now,
         )
@@ -74,6 +76,8 @@ def upsert_links(conn: Connection, pair: str, items: Sequence[LinkState], now: d
                 "base_at": new.base_at,
                 "partner_written_at": new.partner_written_at,
                 "rep_written_at": new.rep_written_at,
+                "partner_seen": new.partner_seen,
+                "rep_seen": new.rep_seen,
                 "updated_at": new.updated_at,
             },
             where=or_(links.c.rep_id == new.rep_id, links.c.status == "pending"),

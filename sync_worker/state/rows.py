@@ -20,6 +20,8 @@ def link(row: Row[Any]) -> LinkState:
         base_at=row.base_at,
         partner_written_at=row.partner_written_at,
         rep_written_at=row.rep_written_at,
+        partner_seen=row.partner_seen,
+        rep_seen=row.rep_seen,
     )
 
 

@@ -98,6 +98,8 @@ links = Table(
     Column("base_at", UtcMicros),
     Column("partner_written_at", UtcMicros),
     Column("rep_written_at", UtcMicros),
+    Column("partner_seen", Text),
+    Column("rep_seen", Text),
     Column("created_at", UtcMicros, nullable=False),
     Column("updated_at", UtcMicros, nullable=False),
     UniqueConstraint("pair", "rep_id", name="sw_links_rep_uq"),

@@ -89,7 +89,16 @@ def test_commit_page_is_all_or_nothing(store: SqlStateStore) -> None:
 
 def test_link_upsert_and_lookup_by_either_side(store: SqlStateStore) -> None:
     store.commit_page(P, PageCommit(links=[LinkState("1", "r1"), LinkState("2", "r2")]))
-    updated = LinkState("1", "r1", base_json='{"amount": "5"}', base_at=T0, partner_written_at=T0)
+    updated = LinkState(
+        "1",
+        "r1",
+        base_json='{"amount": "5"}',
+        base_at=T0,
+        partner_written_at=T0,
+        rep_written_at=T0 + timedelta(seconds=1),
+        partner_seen="fp-partner",
+        rep_seen="fp-rep",
+    )
     store.commit_page(P, PageCommit(links=[updated, LinkState("2", "r2", status="gone")]))
     assert store.links_by_ids(P, Side.PARTNER, ["1", "x"]) == {"1": updated}
     by_rep = store.links_by_ids(P, Side.REP, ["r1", "r2"])
