@@ -177,16 +177,14 @@ class SqlStateStore:
             return [(row.pair, rows.dead_letter(row)) for row in conn.execute(query)]
 
     def due_dead_letters(self, pair: str, now: datetime, limit: int = 500) -> list[DeadLetter]:
-        """Open letters of ``pair`` whose ``next_attempt_at`` has passed (or was never set),
-        the longest-waiting first."""
+        """Open letters of ``pair`` whose ``next_attempt_at`` has passed, the longest-waiting
+        first. A letter without ``next_attempt_at`` is parked: only a retry-now makes it due."""
         query = (
             select(dead_letters)
             .where(
                 dead_letters.c.pair == pair,
                 dead_letters.c.status == "open",
-                or_(
-                    dead_letters.c.next_attempt_at.is_(None), dead_letters.c.next_attempt_at <= now
-                ),
+                dead_letters.c.next_attempt_at <= now,
             )
             .order_by(dead_letters.c.next_attempt_at, dead_letters.c.id)
             .limit(limit)
@@ -197,8 +195,8 @@ class SqlStateStore:
     def retry_dead_letters_now(
         self, pair: str | None, ids: Sequence[int] | None, now: datetime
     ) -> int:
-        """Make open letters due at ``now`` (all of ``pair``'s, or every pair's when ``pair`` is
-        None, when ``ids`` is None); returns how many."""
+        """Make open letters (parked ones too) due at ``now``: those in ``ids``, or all of
+        ``pair``'s (every pair's when ``pair`` is None) when ``ids`` is None; returns how many."""
         stmt = dead_letters.update().where(dead_letters.c.status == "open")
         if pair is not None:
             stmt = stmt.where(dead_letters.c.pair == pair)

@@ -189,29 +189,31 @@ def test_dead_letters_due_retry_now_and_resolve(store: SqlStateStore) -> None:
         DeadLetter(Side.REP, "a", "x", next_attempt_at=T0 + timedelta(minutes=1)),
         DeadLetter(Side.REP, "b", "x", next_attempt_at=T0 + timedelta(hours=1)),
         DeadLetter(Side.PARTNER, "c", "x", next_attempt_at=T0 + timedelta(hours=2)),
+        DeadLetter(Side.PARTNER, "parked", "x", next_attempt_at=None),
     ]
     store.commit_page(P, PageCommit(dead_letters=letters))
     store.commit_page("other", PageCommit(dead_letters=letters[:1]))
     now = T0 + timedelta(minutes=2)
     assert [d.record_id for d in store.due_dead_letters(P, now)] == ["a"]
+    assert len(store.due_dead_letters(P, T0 + timedelta(days=365))) == 3  # not "parked"
     b_id = next(d.id for _, d in store.dead_letters(P) if d.record_id == "b")
     assert b_id is not None
     assert store.retry_dead_letters_now(P, [b_id], now) == 1
     assert [d.record_id for d in store.due_dead_letters(P, now)] == ["a", "b"]
     assert store.due_dead_letters(P, now, limit=1)[0].record_id == "a"
-    assert store.retry_dead_letters_now(P, None, now) == 3
-    assert len(store.due_dead_letters(P, now)) == 3
+    assert store.retry_dead_letters_now(P, None, now) == 4  # the parked one too
+    assert len(store.due_dead_letters(P, now)) == 4
     assert len(store.due_dead_letters("other", T0)) == 0
 
     store.commit_page(P, PageCommit(resolved_dead_letters=[(Side.REP, "a")]))
-    assert {d.record_id for _, d in store.dead_letters(P)} == {"b", "c"}
+    assert {d.record_id for _, d in store.dead_letters(P)} == {"b", "c", "parked"}
     assert [d.record_id for _, d in store.dead_letters(P, status="resolved")] == ["a"]
     assert {p for p, _ in store.dead_letters()} == {P, "other"}
     # A record failing again after being resolved starts a new letter.
     store.commit_page(P, PageCommit(dead_letters=[DeadLetter(Side.REP, "a", "again")]))
     fresh = next(d for _, d in store.dead_letters(P) if d.record_id == "a")
     assert (fresh.attempts, fresh.reason) == (1, "again")
-    assert store.retry_dead_letters_now(None, None, now) == 4
+    assert store.retry_dead_letters_now(None, None, now) == 5
 
 
 def test_pending_creations(store: SqlStateStore) -> None:
