@@ -1,19 +1,27 @@
 """The command line: parse, build objects, call, map errors to exit codes.
 
-Exit codes: 0 ok, 1 a sync failed, 2 usage or configuration error.
+Exit codes: 0 ok, 1 a sync failed, 2 usage or configuration error. Tables go to stdout, logs to
+stderr (JSON lines unless stderr is a terminal).
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from sync_worker import __version__
 from sync_worker.config import LoadedConfig, load_config
-from sync_worker.errors import ConfigError
+from sync_worker.errors import ConfigError, ConnectorError, RecordRejected
+from sync_worker.logging import configure_logging
+
+if TYPE_CHECKING:  # imported lazily at run time: `--version` and `--help` stay fast
+    from sync_worker.wiring import Runtime
 
 EXIT_OK = 0
 EXIT_SYNC_FAILED = 1
@@ -27,6 +35,12 @@ app = typer.Typer(
     # Rich tracebacks print frame locals by default, which would leak tokens.
     pretty_exceptions_enable=False,
 )
+conflicts_app = typer.Typer(
+    help="List and resolve conflicts awaiting a person.", no_args_is_help=True
+)
+dead_letters_app = typer.Typer(help="List and retry dead-lettered records.", no_args_is_help=True)
+app.add_typer(conflicts_app, name="conflicts")
+app.add_typer(dead_letters_app, name="dead-letters")
 
 ConfigOption = Annotated[
     Path | None,
@@ -37,6 +51,7 @@ ConfigOption = Annotated[
         dir_okay=False,
     ),
 ]
+PairOption = Annotated[str | None, typer.Option("--pair", "-p", help="Only this pair.")]
 
 
 def _version(value: bool) -> None:
@@ -65,29 +80,275 @@ def fail_config(error: ConfigError) -> typer.Exit:
 
 def load_or_exit(config: Path | None) -> LoadedConfig:
     try:
-        return load_config(config)
+        loaded = load_config(config)
+    except ConfigError as error:
+        raise fail_config(error) from None
+    worker = loaded.settings.worker
+    configure_logging(
+        fmt=worker.log_format, level=worker.log_level, secrets=loaded.settings.secret_values()
+    )
+    return loaded
+
+
+@contextmanager
+def runtime(config: Path | None, *, only_enabled: bool = True) -> Iterator[Runtime]:
+    """Load the config and build the runtime; ConfigError anywhere becomes exit 2."""
+    from sync_worker.wiring import build_runtime
+
+    loaded = load_or_exit(config)
+    try:
+        built = build_runtime(loaded, only_enabled=only_enabled)
+    except ConfigError as error:
+        raise fail_config(error) from None
+    try:
+        yield built
+    finally:
+        built.close()
+
+
+def _pairs(rt: Runtime, pair: str | None) -> list[str]:
+    from sync_worker.pairs import pair_names
+
+    try:
+        return pair_names(pair, rt.pairs)
     except ConfigError as error:
         raise fail_config(error) from None
 
 
 @app.command()
-def check(config: ConfigOption = None) -> None:
-    """Validate the config and every mapping file it names."""
-    loaded = load_or_exit(config)
+def check(
+    config: ConfigOption = None,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Only validate files; do not contact the CRMs.")
+    ] = False,
+) -> None:
+    """Validate the config and every mapping; then probe each CRM's credentials and schema."""
     from sync_worker.pairs import load_pair_mappings
 
+    loaded = load_or_exit(config)
     try:
         mappings = load_pair_mappings(loaded)
     except ConfigError as error:
         raise fail_config(error) from None
-    settings = loaded.settings
     typer.echo(f"config ok: {loaded.path}")
-    for name, pair in settings.pairs.items():
+    for name, pair in loaded.settings.pairs.items():
         state = "enabled" if pair.enabled else "disabled"
         typer.echo(
             f"  pair {name}: {pair.partner} <-> {pair.rep}, mapping {mappings[name].name} "
             f"({len(mappings[name].fields)} fields), {state}"
         )
+    if offline:
+        return
+    _probe(config)
+
+
+def _probe(config: Path | None) -> None:
+    from sync_worker.probe import probe_pair
+
+    with runtime(config) as rt:
+        problems = [f"pair {n}: {p}" for n, ctx in rt.pairs.items() for p in probe_pair(ctx)]
+    for problem in problems:
+        typer.echo(f"check failed: {problem}", err=True)
+    if problems:
+        raise typer.Exit(EXIT_SYNC_FAILED)
+    typer.echo("CRMs ok: credentials accepted, mapped properties present")
+
+
+@app.command()
+def run(config: ConfigOption = None) -> None:
+    """Run the daemon: every enabled pair on its schedule, until SIGTERM/SIGINT."""
+    from sync_worker.scheduler import Daemon
+
+    with runtime(config) as rt:
+        daemon = Daemon(rt)
+        daemon.install_signal_handlers()
+        daemon.start()
+        daemon.wait()
+
+
+@app.command()
+def once(config: ConfigOption = None, pair: PairOption = None) -> None:
+    """Run one cycle for every enabled pair (or one); exit 1 if any pair failed."""
+    from sync_worker.engine import run_cycle
+    from sync_worker.report import console, cycle_table
+
+    with runtime(config) as rt:
+        reports = [run_cycle(rt.pairs[name]) for name in _pairs(rt, pair)]
+    console().print(cycle_table(reports))
+    if any(r.failed for r in reports):
+        raise typer.Exit(EXIT_SYNC_FAILED)
+
+
+def parse_since(text: str) -> datetime:
+    """``2024-05-01`` (midnight UTC) or an ISO-8601 datetime (naive = UTC)."""
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime(day.year, day.month, day.day, tzinfo=UTC)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not a date (YYYY-MM-DD) or an ISO-8601 datetime"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@app.command()
+def backfill(
+    pair: Annotated[str, typer.Option("--pair", "-p", help="The pair to backfill.")],
+    since: Annotated[
+        datetime,
+        typer.Option(parser=parse_since, help="Reconcile everything modified since (YYYY-MM-DD)."),
+    ],
+    config: ConfigOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would change; write nothing anywhere.")
+    ] = False,
+) -> None:
+    """A full reconcile of everything in scope since a date, with a progress bar."""
+    from sync_worker.backfill import run_backfill
+
+    with runtime(config) as rt:
+        (name,) = _pairs(rt, pair)
+        report = run_backfill(rt.pairs[name], since=since, dry_run=dry_run)
+    if report.failed:
+        raise typer.Exit(EXIT_SYNC_FAILED)
+
+
+@app.command()
+def status(config: ConfigOption = None, pair: PairOption = None) -> None:
+    """A table per pair: last run, outcome, cursor lag, links, conflicts, dead letters."""
+    from sync_worker.report import console, status_table
+
+    with runtime(config, only_enabled=False) as rt:
+        rows = rt.store.status(_pairs(rt, pair))
+        now = rt.clock.now()
+    console().print(status_table(rows, now))
+
+
+@app.command()
+def explain(
+    deal_id: Annotated[str, typer.Argument(help="A partner or rep deal id.")],
+    pair: Annotated[str, typer.Option("--pair", "-p", help="The pair the deal belongs to.")],
+    config: ConfigOption = None,
+) -> None:
+    """Per field: the three values, the rule, the decision, and the changes made, with times."""
+    from sync_worker.explain import explain as explain_deal
+    from sync_worker.report import console, explanation_tables
+
+    with runtime(config, only_enabled=False) as rt:
+        (name,) = _pairs(rt, pair)
+        try:
+            result = explain_deal(rt.pairs[name], deal_id)
+        except ConnectorError as exc:
+            typer.echo(f"cannot read the deals: {exc}", err=True)
+            raise typer.Exit(EXIT_SYNC_FAILED) from None
+    out = console()
+    for item in explanation_tables(result):
+        out.print(item)
+
+
+@conflicts_app.command("list")
+def conflicts_list(config: ConfigOption = None, pair: PairOption = None) -> None:
+    """Open conflicts (fields whose rule is manual and both sides changed)."""
+    from sync_worker.report import conflicts_table, console
+
+    with runtime(config, only_enabled=False) as rt:
+        rows = [c for name in _pairs(rt, pair) for c in rt.store.open_conflicts(name)]
+    console().print(conflicts_table(rows))
+
+
+@conflicts_app.command("resolve")
+def conflicts_resolve(
+    conflict_id: Annotated[int, typer.Argument(help="The conflict's id (see `conflicts list`).")],
+    pair: Annotated[str, typer.Option("--pair", "-p", help="The conflict's pair.")],
+    take: Annotated[str, typer.Option("--take", help="partner, rep or dismiss.")],
+    config: ConfigOption = None,
+) -> None:
+    """Take one side's current value (written to the other side), or dismiss the conflict."""
+    from sync_worker.resolution import resolve_conflict
+
+    with runtime(config, only_enabled=False) as rt:
+        (name,) = _pairs(rt, pair)
+        try:
+            done = resolve_conflict(rt.pairs[name], conflict_id, take, run_id="manual")
+        except ConfigError as error:
+            raise fail_config(error) from None
+        except (RecordRejected, ConnectorError) as exc:
+            typer.echo(f"not resolved: {exc}", err=True)
+            raise typer.Exit(EXIT_SYNC_FAILED) from None
+    where = f"; wrote {done.value!r} to the {done.written_to}" if done.written_to else ""
+    typer.echo(f"conflict {conflict_id} ({done.conflict.field}) resolved: {done.taken}{where}")
+
+
+@dead_letters_app.command("list")
+def dead_letters_list(config: ConfigOption = None, pair: PairOption = None) -> None:
+    """Records that could not be synced, with the reason and the next attempt."""
+    from sync_worker.report import console, dead_letters_table
+
+    with runtime(config, only_enabled=False) as rt:
+        rows = [row for name in _pairs(rt, pair) for row in rt.store.dead_letters(name)]
+    console().print(dead_letters_table(rows))
+
+
+@dead_letters_app.command("retry")
+def dead_letters_retry(
+    ids: Annotated[list[int] | None, typer.Argument(help="Letter ids (default: all).")] = None,
+    config: ConfigOption = None,
+    pair: PairOption = None,
+) -> None:
+    """Make dead letters due now: the next cycle (or `once`) retries them."""
+
+    with runtime(config, only_enabled=False) as rt:
+        names = _pairs(rt, pair) if pair else [None]
+        count = sum(
+            rt.store.retry_dead_letters_now(name, ids or None, rt.clock.now()) for name in names
+        )
+    typer.echo(f"{count} dead letter(s) will be retried on the next cycle")
+
+
+@app.command()
+def health(config: ConfigOption = None) -> None:
+    """Ask the running daemon's /healthz (for container health checks); exit 1 if unhealthy."""
+    import httpx
+
+    loaded = load_or_exit(config)
+    worker = loaded.settings.worker
+    host = "127.0.0.1" if worker.metrics_host in ("0.0.0.0", "::") else worker.metrics_host  # noqa: S104
+    try:
+        response = httpx.get(f"http://{host}:{worker.metrics_port}/healthz", timeout=5)
+    except httpx.HTTPError as exc:
+        typer.echo(f"unhealthy: {type(exc).__name__}", err=True)
+        raise typer.Exit(EXIT_SYNC_FAILED) from None
+    typer.echo(response.text)
+    if response.status_code != 200:
+        raise typer.Exit(EXIT_SYNC_FAILED)
+
+
+@app.command()
+def sandbox(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (portals at http://HOST:PORT/<portal>).")] = 8765,
+    seed_demo: Annotated[
+        bool, typer.Option("--seed-demo/--empty", help="Seed demo shared deals.")
+    ] = True,
+    tier: Annotated[str, typer.Option(help="Rate-limit tier of both portals.")] = "free",
+    deals: Annotated[int, typer.Option(help="How many demo shared deals to seed.")] = 300,
+) -> None:
+    """Serve two local HubSpot-like portals (partner and rep) for trying the worker."""
+    from sync_worker.sandbox import serve
+
+    configure_logging(fmt="auto", level="info")
+    serve(host, port, seed_demo=seed_demo, tier=tier, deals=deals)
+
+
+@app.command()
+def demo(config: ConfigOption = None) -> None:
+    """Start the sandbox CRMs, sync, make edits on both sides, sync again, show what and why."""
+    from sync_worker.demo import run_demo
+
+    code = run_demo(config or Path("config.example.toml"))
+    raise typer.Exit(code)
 
 
 def main() -> None:

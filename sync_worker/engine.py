@@ -161,7 +161,7 @@ def _cycle_body(
     ledger: Ledger,
     counts: Counter[str],
 ) -> None:
-    processor = PageProcessor(ctx, _directory(ctx), writer, ledger, counts)
+    processor = PageProcessor(ctx, user_directory(ctx), writer, ledger, counts)
     if opts.since is None:
         _retry_dead_letters(ctx, processor, counts)
     sources = {
@@ -181,7 +181,8 @@ def _cycle_body(
             ctx.store.try_lease(ctx.name, opts.owner, ctx.clock.now(), ctx.lease_ttl_seconds)
 
 
-def _directory(ctx: PairContext) -> Directory:
+def user_directory(ctx: PairContext) -> Directory:
+    """Both accounts' users by email: who owns which deal-team member."""
     return Directory(
         partner=frozenset(u.email for u in ctx.partner.users() if u.email),
         rep=frozenset(u.email for u in ctx.rep.users() if u.email),
