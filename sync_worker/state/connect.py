@@ -12,6 +12,8 @@ from sqlalchemy.exc import ArgumentError
 from sync_worker.errors import ConfigError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Execution option marking a transaction that only reads (SQLite then BEGINs DEFERRED).
+READ_ONLY = "sync_worker_read_only"
 _SQLITE_PRAGMAS = (
     # busy_timeout first: switching to WAL needs a lock another process may hold.
     f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
@@ -71,4 +73,6 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _sqlite_on_begin(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # IMMEDIATE takes the write lock up front, so writers queue instead of interleaving.
+    read_only = conn.get_execution_options().get(READ_ONLY, False)
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, func, or_, select
+from sqlalchemy import Connection, Engine, or_, select
 
 from sync_worker.clock import Clock
 from sync_worker.model import Side
@@ -24,6 +25,7 @@ from sync_worker.state.base import (
     PairStatus,
     RunRecord,
 )
+from sync_worker.state.connect import READ_ONLY
 from sync_worker.state.lease import Leases
 from sync_worker.state.page import apply_page, insert_for
 from sync_worker.state.schema import (
@@ -35,6 +37,7 @@ from sync_worker.state.schema import (
     pending,
     runs,
 )
+from sync_worker.state.status import count_active_links, pair_status
 
 # Stay far below SQLite's and PostgreSQL's limits on bound parameters per statement.
 _CHUNK = 500
@@ -62,9 +65,18 @@ class SqlStateStore:
     def engine(self) -> Engine:
         return self._engine
 
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A read-only transaction; on SQLite a deferred BEGIN, so WAL readers never wait for
+        a writer (a transaction that only reads cannot lose an update)."""
+        with self._engine.connect() as conn:
+            conn.execution_options(**{READ_ONLY: True})
+            with conn.begin():
+                yield conn
+
     # cursors
     def get_cursor(self, pair: str, side: Side) -> datetime | None:
-        with self._engine.begin() as conn:
+        with self._read() as conn:
             found: datetime | None = conn.execute(
                 select(cursors.c.cursor).where(cursors.c.pair == pair, cursors.c.side == side.value)
             ).scalar_one_or_none()
@@ -75,7 +87,7 @@ class SqlStateStore:
         """Links (any status) whose id on ``side`` is in ``ids``, keyed by that id."""
         column = links.c.partner_id if side is Side.PARTNER else links.c.rep_id
         found: dict[str, LinkState] = {}
-        with self._engine.begin() as conn:
+        with self._read() as conn:
             for chunk in _chunks(ids):
                 query = select(links).where(links.c.pair == pair, column.in_(chunk))
                 for row in conn.execute(query):
@@ -93,14 +105,14 @@ class SqlStateStore:
             .order_by((links.c.partner_id == deal_id).desc())
             .limit(1)
         )
-        with self._engine.begin() as conn:
+        with self._read() as conn:
             row = conn.execute(query).first()
         return None if row is None else rows.link(row)
 
     def count_links(self, pair: str) -> int:
         """Active links of ``pair`` (tombstones of gone deals are not counted)."""
-        with self._engine.begin() as conn:
-            return _count_links(conn, pair)
+        with self._read() as conn:
+            return count_active_links(conn, pair)
 
     # the atomic page commit
     def commit_page(self, pair: str, commit: PageCommit) -> None:
@@ -129,7 +141,7 @@ class SqlStateStore:
     def pending(self, pair: str, origin_side: Side, origin_ids: Sequence[str]) -> set[str]:
         """Which of ``origin_ids`` have a creation in flight from an earlier, interrupted run."""
         found: set[str] = set()
-        with self._engine.begin() as conn:
+        with self._read() as conn:
             for chunk in _chunks(origin_ids):
                 query = select(pending.c.origin_id).where(
                     pending.c.pair == pair,
@@ -145,7 +157,7 @@ class SqlStateStore:
         query = select(conflicts).where(conflicts.c.status == "open")
         if pair is not None:
             query = query.where(conflicts.c.pair == pair)
-        with self._engine.begin() as conn:
+        with self._read() as conn:
             found = conn.execute(query.order_by(conflicts.c.detected_at, conflicts.c.id))
             return [rows.conflict(row) for row in found]
 
@@ -173,7 +185,7 @@ class SqlStateStore:
         if pair is not None:
             query = query.where(dead_letters.c.pair == pair)
         query = query.order_by(dead_letters.c.first_at, dead_letters.c.id)
-        with self._engine.begin() as conn:
+        with self._read() as conn:
             return [(row.pair, rows.dead_letter(row)) for row in conn.execute(query)]
 
     def due_dead_letters(self, pair: str, now: datetime, limit: int = 500) -> list[DeadLetter]:
@@ -189,7 +201,7 @@ class SqlStateStore:
             .order_by(dead_letters.c.next_attempt_at, dead_letters.c.id)
             .limit(limit)
         )
-        with self._engine.begin() as conn:
+        with self._read() as conn:
             return [rows.dead_letter(row) for row in conn.execute(query)]
 
     def retry_dead_letters_now(
@@ -214,7 +226,7 @@ class SqlStateStore:
             .order_by(changes.c.at.desc(), changes.c.id.desc())
             .limit(limit)
         )
-        with self._engine.begin() as conn:
+        with self._read() as conn:
             return [rows.change(row) for row in conn.execute(query)]
 
     # run log
@@ -245,8 +257,8 @@ class SqlStateStore:
     def status(self, pairs: Sequence[str]) -> list[PairStatus]:
         """One row per pair, in the order given; ``consecutive_failures`` counts the ``failed``
         runs since the last run that finished with any other outcome."""
-        with self._engine.begin() as conn:
-            return [_pair_status(conn, pair) for pair in pairs]
+        with self._read() as conn:
+            return [pair_status(conn, pair) for pair in pairs]
 
     # one process per pair
     def try_lease(self, pair: str, owner: str, now: datetime, ttl_seconds: float) -> bool:
@@ -262,46 +274,3 @@ class SqlStateStore:
             self._leases.close()
         finally:
             self._engine.dispose()
-
-
-def _count_links(conn: Connection, pair: str) -> int:
-    query = select(func.count()).where(links.c.pair == pair, links.c.status == "active")
-    return int(conn.execute(query).scalar_one())
-
-
-def _pair_status(conn: Connection, pair: str) -> PairStatus:
-    query = select(cursors.c.side, cursors.c.cursor).where(cursors.c.pair == pair)
-    found: dict[str, datetime] = {row.side: row.cursor for row in conn.execute(query)}
-    last = conn.execute(
-        select(runs).where(runs.c.pair == pair).order_by(runs.c.started_at.desc()).limit(1)
-    ).first()
-    open_conflicts = select(func.count()).where(
-        conflicts.c.pair == pair, conflicts.c.status == "open"
-    )
-    open_letters = select(func.count()).where(
-        dead_letters.c.pair == pair, dead_letters.c.status == "open"
-    )
-    return PairStatus(
-        pair=pair,
-        last_run=None if last is None else rows.run(last),
-        partner_cursor=found.get(Side.PARTNER.value),
-        rep_cursor=found.get(Side.REP.value),
-        links=_count_links(conn, pair),
-        open_conflicts=int(conn.execute(open_conflicts).scalar_one()),
-        dead_letters=int(conn.execute(open_letters).scalar_one()),
-        consecutive_failures=_consecutive_failures(conn, pair),
-    )
-
-
-def _consecutive_failures(conn: Connection, pair: str) -> int:
-    last_good = (
-        select(func.max(runs.c.started_at))
-        .where(runs.c.pair == pair, runs.c.outcome.is_not(None), runs.c.outcome != "failed")
-        .scalar_subquery()
-    )
-    query = select(func.count()).where(
-        runs.c.pair == pair,
-        runs.c.outcome == "failed",
-        or_(last_good.is_(None), runs.c.started_at > last_good),
-    )
-    return int(conn.execute(query).scalar_one())

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
+import time
 from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import insert
+from sqlalchemy.engine import make_url
 
 from sync_worker.model import Side
-from sync_worker.state import SqlStateStore, open_store
+from sync_worker.state import PageCommit, SqlStateStore, open_store
 from tests.state import workers
 
 PROCESSES = 4
@@ -67,3 +70,23 @@ def test_sqlite_read_modify_write_is_serialised(
     with store.engine.begin() as conn:
         n = conn.execute(workers.counter.select()).one().n
     assert n == PROCESSES * TIMES
+
+
+def test_sqlite_reads_do_not_wait_for_a_writer(
+    backend: str, store: SqlStateStore, store_url: str
+) -> None:
+    if backend != "sqlite":
+        pytest.skip("SQLite locking")
+    store.commit_page("acme", PageCommit(cursor_side=Side.REP, cursor=workers.T0))
+    path = make_url(store_url).database
+    assert path is not None
+    writer = sqlite3.connect(path, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # another process in the middle of a commit
+        started = time.monotonic()
+        assert store.get_cursor("acme", Side.REP) == workers.T0
+        assert store.status(["acme"])[0].rep_cursor == workers.T0
+        assert time.monotonic() - started < 5  # far below the 30 s busy timeout
+        writer.execute("ROLLBACK")
+    finally:
+        writer.close()
