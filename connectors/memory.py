@@ -12,12 +12,13 @@ per 100 reads (50 with history), per 100 writes, per owners page, one per metada
 Time comes from the injected :class:`~sync_worker.clock.Clock`, truncated to milliseconds.
 Test hooks (not part of the port): :meth:`put`, :meth:`edit`, :meth:`archive`, :meth:`get`,
 :meth:`all`, :meth:`reject_property`, :meth:`define_property`, :meth:`set_users`,
-:meth:`set_pipelines`, :meth:`problem_with`, :meth:`matching`.
+:meth:`set_pipelines`, :meth:`problem_with`, :meth:`search`.
 """
 
 from __future__ import annotations
 
 import math
+import operator
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -119,6 +120,13 @@ DEFAULT_PIPELINES: tuple[Pipeline, ...] = (
 )
 
 Predicate = Callable[[str], bool]
+_ORDERED: dict[str, Callable[[int, int], bool]] = {
+    "EQ": operator.eq,
+    "GT": operator.gt,
+    "GTE": operator.ge,
+    "LT": operator.lt,
+    "LTE": operator.le,
+}
 
 
 @dataclass(slots=True)
@@ -138,6 +146,13 @@ class _Deal:
         if name == OBJECT_ID:
             return self.id
         return self.values.get(name)
+
+
+_KEY_FILTERS: dict[str, Callable[[_Deal], int]] = {
+    # Fast paths for the connector's own window filters (epoch-ms and numeric-id values).
+    MODIFIED: lambda d: d.modified_ms,
+    OBJECT_ID: lambda d: int(d.id),
+}
 
 
 def _iso(ms: int) -> str:
@@ -241,10 +256,22 @@ class InMemoryConnector:
         with self._lock:
             return self._problem(properties, self._deals.get(deal_id) if deal_id else None)
 
-    def matching(self, filters: Sequence[Filter]) -> list[DealRecord]:
-        """Live, non-archived deals passing every filter, ascending by (modified, id)."""
+    def search(
+        self,
+        filters: Sequence[Filter],
+        *,
+        by_id: bool = False,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> tuple[int, list[DealRecord]]:
+        """Live deals passing every filter, ascending by (modified, id) or by id: how many in
+        all, and the slice ``[offset, offset + limit)`` of them (for fakes of search)."""
         with self._lock:
-            return [self._record(d, None) for d in self._select(filters, None)]
+            chosen = self._select(filters, None)
+            if by_id:
+                chosen.sort(key=lambda d: int(d.id))
+            end = None if limit is None else offset + limit
+            return len(chosen), [self._record(d, None) for d in chosen[offset:end]]
 
     # -- the port -------------------------------------------------------------------------
 
@@ -352,12 +379,14 @@ class InMemoryConnector:
             for d in self._deals.values()
             if not d.archived and (floor is None or d.modified_ms >= floor)
         )
-        chosen = [
-            d
-            for d in live
-            if all(matches(f, d.value(f.property), self._defs.get(f.property)) for f in filters)
-        ]
+        chosen = [d for d in live if all(self._passes(f, d) for f in filters)]
         return sorted(chosen, key=_Deal.sort_key)
+
+    def _passes(self, item: Filter, deal: _Deal) -> bool:
+        fast = _KEY_FILTERS.get(item.property)
+        if fast and item.operator in _ORDERED and item.value and item.value.isdigit():
+            return _ORDERED[item.operator](fast(deal), int(item.value))
+        return matches(item, deal.value(item.property), self._defs.get(item.property))
 
     def _find(self, key: str, id_property: str | None) -> _Deal | None:
         if id_property is None:

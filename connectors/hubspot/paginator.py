@@ -13,8 +13,8 @@ How it avoids every known way to miss a record:
   silently skips a record. Each page therefore overlaps the previous one by one record (``after``
   = offset - 1); if the first result is not the record expected there, the page is discarded and
   the window restarts at the last timestamp seen.
-* **Ties.** When a window's first full page holds a single timestamp ``t`` (up to more than
-  10,000 records modified in one millisecond), the paginator switches to a keyset query
+* **Ties.** When a full page holds a single timestamp ``t`` (up to more than 10,000 records
+  modified in one millisecond), the paginator switches to a keyset query
   ``hs_lastmodifieddate EQ t AND hs_object_id GT <last id>`` sorted by id (no offsets, so no cap
   and no shifting), then continues with ``hs_lastmodifieddate GT t``.
 * **Loops.** A request identical to one already sent raises instead of looping forever.
@@ -141,6 +141,11 @@ class SearchPaginator:
         self._done = False
         self.total: int | None = None
 
+    @property
+    def remembered_ids(self) -> int:
+        """How many ids are kept for de-duplication (at most about twice the cap)."""
+        return len(self._boundary_ids)
+
     def next_request(self) -> dict[str, object] | None:
         """The next search body, or ``None`` when the pull is complete."""
         if self._done:
@@ -203,7 +208,7 @@ class SearchPaginator:
         fresh = [hit for hit in hits[1 if overlapping else 0 :] if self._remember(hit)]
         if not has_next or not hits:
             self._done = True
-        elif not overlapping and len(hits) > 1 and hits[0].modified_ms == hits[-1].modified_ms:
+        elif len(hits) > 1 and hits[0].modified_ms == hits[-1].modified_ms:
             self._enter_tie(hits[0].modified_ms)
         elif position + len(hits) - 1 + self._page_size > self._cap:
             self._restart_window()

@@ -129,9 +129,12 @@ class FakeHubSpot:
         offset = int(body.get("after") or 0)
         if limit > 200 or offset + limit > self.cap:
             return 400, error_body("VALIDATION_ERROR", f"Cannot page past {self.cap} results.")
-        found = {r.id: r for g in groups for r in self.store.matching(_filters(g))}
-        ordered = sorted(found.values(), key=self._sort_key(body.get("sorts") or []))
-        page = ordered[offset : offset + limit]
+        if len(groups) > 1:
+            return 400, error_body("VALIDATION_ERROR", "The fake supports one filter group.")
+        by_id = (body.get("sorts") or [{}])[0].get("propertyName") == "hs_object_id"
+        total, page = self.store.search(
+            _filters(groups[0]), by_id=by_id, offset=offset, limit=limit
+        )
         props = body.get("properties") or [
             "dealname",
             "amount",
@@ -139,19 +142,13 @@ class FakeHubSpot:
             "pipeline",
             "dealstage",
         ]
-        payload: Json = {"total": len(ordered), "results": [self.deal_json(r, props) for r in page]}
-        if offset + limit < len(ordered):
+        payload: Json = {"total": total, "results": [self.deal_json(r, props) for r in page]}
+        if offset + limit < total:
             payload["paging"] = {"next": {"after": str(offset + limit), "link": "?after=x"}}
         self._searches += 1
         if self.after_search is not None:
             self.after_search(self._searches)
         return 200, payload
-
-    @staticmethod
-    def _sort_key(sorts: Sequence[Json]) -> Callable[[DealRecord], tuple[int, int]]:
-        if sorts and sorts[0].get("propertyName") == "hs_object_id":
-            return lambda r: (int(r.id), 0)
-        return lambda r: (int(r.modified_at.timestamp() * 1000), int(r.id))
 
     def deal_json(
         self, record: DealRecord, props: Sequence[str], history: Sequence[str] = ()

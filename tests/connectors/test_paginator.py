@@ -1,0 +1,242 @@
+"""The search-window paginator, driven against the fake's search handler (no HTTP)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from connectors.base import Filter
+from connectors.hubspot.paginator import SearchHit, SearchPaginator, parse_hubspot_datetime
+from sync_worker.clock import FakeClock, to_epoch_ms
+from sync_worker.errors import ConfigError, PermanentError
+from tests.connectors.fake_hubspot import FakeHubSpot
+
+REGISTERED = Filter("hs_num_associated_active_deal_registrations", "GT", "0")
+
+
+def fake(cap: int = 10_000) -> FakeHubSpot:
+    return FakeHubSpot(FakeClock(datetime(2026, 3, 1, tzinfo=UTC)), cap=cap)
+
+
+def seed(hub: FakeHubSpot, count: int, *, step: float = 0.0) -> list[str]:
+    ids = []
+    for _ in range(count):
+        ids.append(hub.store.put({"hs_num_associated_active_deal_registrations": "1"}))
+        hub.clock.advance(step)
+    return ids
+
+
+def drain(
+    hub: FakeHubSpot,
+    *,
+    since_ms: int | None = None,
+    page_size: int = 200,
+    on_page: Callable[[int], None] | None = None,
+) -> tuple[list[SearchHit], list[dict[str, Any]]]:
+    paginator = SearchPaginator(
+        scope=[REGISTERED],
+        since_ms=since_ms,
+        properties=["dealname"],
+        page_size=page_size,
+        cap=hub.cap,
+    )
+    hits: list[SearchHit] = []
+    requests: list[dict[str, Any]] = []
+    while (request := paginator.next_request()) is not None:
+        requests.append(request)
+        status, body = hub.search(request)
+        assert status == 200, body  # never hits the 10k cap or the filter limits
+        hits.extend(paginator.accept(body))
+        if on_page is not None:
+            on_page(len(requests))
+    return hits, requests
+
+
+def test_small_pull_is_one_request_per_page() -> None:
+    hub = fake()
+    ids = seed(hub, 450, step=0.01)
+
+    hits, requests = drain(hub)
+
+    assert [h.id for h in hits] == ids
+    assert len(requests) == 3
+    assert requests[0]["sorts"] == [
+        {"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}
+    ]
+    assert requests[1]["after"] == "199"  # one record of overlap to detect shifts
+
+
+def test_restarts_the_window_before_the_cap_and_drops_duplicates() -> None:
+    hub = fake(cap=1_000)
+    ids = seed(hub, 2_500, step=0.0005)  # two deals share each millisecond
+
+    hits, requests = drain(hub)
+
+    assert Counter(h.id for h in hits) == Counter(ids)
+    assert all(int(r.get("after", 0)) + r["limit"] <= 1_000 for r in requests)
+    windows = [r for r in requests if "after" not in r]
+    assert len(windows) >= 3
+    assert len(requests) <= 2_500 / 199 + len(windows) + 1
+
+
+def test_more_than_ten_thousand_records_in_one_millisecond() -> None:
+    hub = fake()
+    before = seed(hub, 30, step=0.01)
+    tie = seed(hub, 10_450)
+    hub.clock.advance(0.01)
+    after = seed(hub, 30, step=0.01)
+
+    hits, requests = drain(hub)
+
+    assert Counter(h.id for h in hits) == Counter(before + tie + after)
+    tiebreak = [r for r in requests if r["sorts"][0]["propertyName"] == "hs_object_id"]
+    assert tiebreak, "the tiebreak query was used"
+    assert all(len(r["filterGroups"][0]["filters"]) <= 6 for r in requests)
+    assert len(requests) <= 10_510 / 200 + 4
+
+
+def test_a_pull_starting_inside_a_huge_tie_uses_the_tiebreak_at_once() -> None:
+    hub = fake()
+    tie = seed(hub, 1_000)
+    moment = to_epoch_ms(hub.clock.now())
+
+    hits, requests = drain(hub, since_ms=moment)
+
+    assert {h.id for h in hits} == set(tie)
+    assert len(hits) == 1_000
+    assert len(requests) == 1 + 5 + 1  # first page, 5 tiebreak pages, GT t
+
+
+def test_records_modified_during_the_pull_shift_no_record_out_of_sight() -> None:
+    hub = fake()
+    ids = seed(hub, 1_000, step=0.001)
+
+    def edit_early_records(pages_done: int) -> None:
+        if pages_done in (1, 3):
+            hub.clock.advance(1)
+            for deal_id in ids[pages_done * 10 : pages_done * 10 + 25]:
+                hub.store.edit(deal_id, {"dealname": "edited"})
+
+    hits, _ = drain(hub, on_page=edit_early_records)
+
+    assert set(ids) <= {h.id for h in hits}
+
+
+def test_plain_offset_paging_would_have_missed_them() -> None:
+    """The scenario above, without the overlap check: proves the test can fail."""
+    hub = fake()
+    ids = seed(hub, 600, step=0.001)
+    seen: set[str] = set()
+    for page in range(3):
+        body = {"filterGroups": [], "sorts": [{"propertyName": "hs_lastmodifieddate"}]}
+        status, reply = hub.search({**body, "limit": 200, "after": str(page * 200)})
+        assert status == 200
+        seen |= {r["id"] for r in reply["results"]}
+        if page == 0:
+            hub.clock.advance(1)
+            for deal_id in ids[:10]:
+                hub.store.edit(deal_id, {"dealname": "edited"})
+    assert set(ids) - seen
+
+
+def test_an_idle_pull_is_one_request() -> None:
+    hub = fake()
+    seed(hub, 3)
+
+    hits, requests = drain(hub, since_ms=to_epoch_ms(hub.clock.now()) + 1)
+
+    assert hits == []
+    assert len(requests) == 1
+
+
+def test_boundary_memory_is_bounded_by_the_cap() -> None:
+    hub = fake(cap=400)
+    seed(hub, 3_000)  # all in one millisecond
+    paginator = SearchPaginator(scope=[], since_ms=None, properties=[], cap=400)
+    largest = 0
+    while (request := paginator.next_request()) is not None:
+        paginator.accept(hub.search(request)[1])
+        largest = max(largest, paginator.remembered_ids)
+    assert largest <= 400
+
+
+def test_a_server_ignoring_the_query_cannot_make_it_loop_forever() -> None:
+    paginator = SearchPaginator(scope=[], since_ms=5, properties=[], page_size=2)
+    same_page = {
+        "total": 4,
+        "results": [
+            {"id": "1", "properties": {"hs_lastmodifieddate": "10"}},
+            {"id": "2", "properties": {"hs_lastmodifieddate": "11"}},
+        ],
+        "paging": {"next": {"after": "2"}},
+    }
+    sent: list[int] = []
+
+    def pull() -> None:
+        while paginator.next_request() is not None and len(sent) < 50:
+            sent.append(1)
+            paginator.accept(same_page)
+
+    with pytest.raises(PermanentError, match="repeat"):
+        pull()
+    assert len(sent) < 10
+
+
+def test_scope_may_hold_at_most_four_filters() -> None:
+    with pytest.raises(ConfigError, match="at most 4"):
+        SearchPaginator(scope=[REGISTERED] * 5, since_ms=None, properties=[])
+
+
+def test_scope_filters_are_sent_in_hubspot_shape() -> None:
+    paginator = SearchPaginator(
+        scope=[
+            REGISTERED,
+            Filter("pipeline", "IN", values=("default", "referred")),
+            Filter("amount", "HAS_PROPERTY"),
+        ],
+        since_ms=1_700_000_000_000,
+        properties=["amount"],
+    )
+
+    request = paginator.next_request()
+
+    assert request is not None
+    assert request["filterGroups"] == [
+        {
+            "filters": [
+                {
+                    "propertyName": "hs_num_associated_active_deal_registrations",
+                    "operator": "GT",
+                    "value": "0",
+                },
+                {"propertyName": "pipeline", "operator": "IN", "values": ["default", "referred"]},
+                {"propertyName": "amount", "operator": "HAS_PROPERTY"},
+                {
+                    "propertyName": "hs_lastmodifieddate",
+                    "operator": "GTE",
+                    "value": "1700000000000",
+                },
+            ]
+        }
+    ]
+    assert request["properties"] == ["amount", "hs_lastmodifieddate"]
+    assert request["limit"] == 200
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("2024-01-17T19:55:04.281Z", datetime(2024, 1, 17, 19, 55, 4, 281000, tzinfo=UTC)),
+        ("1705521304281", datetime(2024, 1, 17, 19, 55, 4, 281000, tzinfo=UTC)),
+        ("2024-01-17T19:55:04", None),
+        ("", None),
+        (None, None),
+        ("yesterday", None),
+    ],
+)
+def test_parse_hubspot_datetime(raw: object, expected: datetime | None) -> None:
+    assert parse_hubspot_datetime(raw) == expected
