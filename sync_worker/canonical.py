@@ -83,7 +83,7 @@ def _parse_enum(raw: str) -> str | None:
 
 def _parse_number(raw: str) -> Decimal:
     try:
-        value = Decimal(raw.strip())
+        value = Decimal(raw)  # surrounding whitespace is allowed by Decimal itself
     except InvalidOperation:
         raise RejectedValueError(f"not a number: {raw!r}") from None
     if not value.is_finite():
@@ -113,7 +113,8 @@ def _parse_datetime(raw: str) -> datetime:
         if isinstance(exc, RejectedValueError):
             raise
         raise RejectedValueError(f"not a datetime: {raw!r}") from None
-    return moment.replace(microsecond=moment.microsecond - moment.microsecond % 1000)
+    extra = moment.microsecond % 1000
+    return moment.replace(microsecond=moment.microsecond - extra) if extra else moment
 
 
 def _parse_date(raw: str) -> date:
@@ -137,11 +138,11 @@ def _parse_bool(raw: str) -> bool:
 
 
 def _split(raw: str) -> frozenset[str]:
-    return frozenset(part for item in raw.split(";") if (part := item.strip()))
+    return frozenset(filter(None, map(str.strip, raw.split(";"))))
 
 
 def _parse_users(raw: str) -> frozenset[str]:
-    return frozenset(part.lower() for part in _split(raw))
+    return _split(raw.lower())
 
 
 # --- formatters: canonical value (never None) -> raw string ------------------------------------

@@ -171,10 +171,13 @@ def reconcile(  # noqa: PLR0917 - the engine's call, fixed by the issue
 def _reconcile_field(
     spec: FieldMapping, partner: DealRecord, rep: DealRecord, out: _Builder
 ) -> None:
-    p = out.read(spec, Side.PARTNER, partner)
-    r = out.read(spec, Side.REP, rep)
-    if p is _UNREADABLE or r is _UNREADABLE:
-        return
+    try:  # the hot path: no rejection bookkeeping unless a value is unreadable
+        p = spec.partner_codec.read(partner.properties.get(spec.partner))
+        r = spec.rep_codec.read(rep.properties.get(spec.rep))
+    except RejectedValueError:
+        p, r = out.read(spec, Side.PARTNER, partner), out.read(spec, Side.REP, rep)
+        if p is _UNREADABLE or r is _UNREADABLE:
+            return
     if p == r:
         out.base[spec.name] = p
         return

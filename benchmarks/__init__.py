@@ -1,0 +1,1 @@
+"""Reproducible measurements (run as modules), not timed tests."""
