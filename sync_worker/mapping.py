@@ -34,7 +34,14 @@ from sync_worker.canonical import (
 from sync_worker.errors import ConfigError
 from sync_worker.model import Side
 
-__all__ = ["Direction", "FieldMapping", "Rule", "SyncMapping", "load_mapping"]
+__all__ = [
+    "Direction",
+    "FieldMapping",
+    "Rule",
+    "SyncMapping",
+    "compile_mapping",
+    "load_mapping",
+]
 
 
 class Direction(StrEnum):

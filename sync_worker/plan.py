@@ -13,7 +13,7 @@ already holds display strings, so it can be logged or stored as is.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -44,6 +44,14 @@ class Directory:
 
     partner: frozenset[str]
     rep: frozenset[str]
+
+    @classmethod
+    def from_emails(cls, partner: Iterable[str], rep: Iterable[str]) -> Directory:
+        """Build from each account's user emails (e.g. ``Connector.users()``), normalised."""
+        return cls(
+            partner=frozenset(e.strip().lower() for e in partner if e.strip()),
+            rep=frozenset(e.strip().lower() for e in rep if e.strip()),
+        )
 
     def owner(self, email: str) -> Side | None:
         """The account that owns ``email``; ``None`` when both or neither directory holds it."""
@@ -192,10 +200,12 @@ class PairPlan:
     """Everything to do for one linked pair.
 
     ``updates`` holds raw property writes per side (only sides with writes; ``""`` clears).
-    ``new_base`` is what to store *once every update has landed*. ``needs_history``: a
-    newest-wins conflict was settled with ``modified_at`` because a per-property timestamp was
-    missing; re-read both records with history and reconcile again. ``archived_side``: a side
-    is archived (partner when both are), so nothing is pushed and the engine unlinks.
+    ``new_base`` is what to store *once every update has landed*; ``base_changed`` says whether
+    it differs from the base given (store it even when there are no updates). ``needs_history``:
+    a newest-wins conflict was settled with ``modified_at`` because a per-property timestamp was
+    missing; re-read both records with history and reconcile again, once: if the timestamps are
+    still missing, that second plan (settled by ``modified_at``) is final. ``archived_side``: a
+    side is archived (partner when both are), so nothing is pushed and the engine unlinks.
     """
 
     partner_id: str

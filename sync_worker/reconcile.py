@@ -37,7 +37,7 @@ target's default, if any. An owned set is copied whole from the origin.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sync_worker.canonical import RejectedValueError, format_value
@@ -97,7 +97,7 @@ class _Builder:
         try:
             raw = spec.codec(side).write(new)
         except RejectedValueError as exc:
-            reason = Reason(why.rule, f"rejected: {exc}", why.partner_value, why.rep_value)
+            reason = replace(why, decision=f"{why.decision}, but rejected: {exc}")
             self.rejections.append(Rejection(spec.name, side, format_value(new), reason))
             return False
         self.updates.setdefault(side, {})[spec.property_on(side)] = raw

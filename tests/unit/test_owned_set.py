@@ -20,6 +20,11 @@ OWNED = {
 TEAMS = st.frozensets(st.sampled_from([PIA, PETE, RITA, ROB, DUAL, GUEST]))
 
 
+def test_directory_from_emails_normalises() -> None:
+    directory = Directory.from_emails([" Pia@Agency.test", ""], ["RITA@hubspot.test"])
+    assert directory == Directory(partner=frozenset({PIA}), rep=frozenset({RITA}))
+
+
 def test_directory_owner() -> None:
     assert DIRECTORY.owner(PIA) is Side.PARTNER
     assert DIRECTORY.owner(RITA) is Side.REP

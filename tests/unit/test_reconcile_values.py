@@ -116,6 +116,11 @@ def test_a_value_the_target_map_cannot_hold_is_rejected_on_the_target() -> None:
     assert plan.updates == {}
     (rejection,) = plan.rejections
     assert (rejection.side, rejection.raw_value) == (Side.PARTNER, "won")
+    assert rejection.reason.decision == (
+        "only the rep changed: copy to the partner, but rejected: "
+        "unmappable: 'won' has no entry in the fields.stage.value_map.partner"
+    )
+    assert (rejection.reason.rep_value, rejection.reason.base_value) == ("won", "open")
     assert plan.new_base.values == {"stage": "open"}
 
 
