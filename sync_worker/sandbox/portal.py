@@ -17,7 +17,7 @@ from sync_worker.sandbox.faults import FaultInjector, FaultSpec
 from sync_worker.sandbox.properties import ALWAYS_RETURNED, PropertyBook
 from sync_worker.sandbox.ratelimit import RateLimiter
 from sync_worker.sandbox.records import Deal
-from sync_worker.sandbox.search import SearchCache
+from sync_worker.sandbox.search_cache import SearchCache
 from sync_worker.sandbox.spec import PortalSpec
 from sync_worker.sandbox.store import DealStore
 

@@ -7,6 +7,7 @@ uvicorn and joins the thread; nothing is left open (no ResourceWarning under pyt
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -37,15 +38,24 @@ def _config(sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0) -> uvicorn
     )
 
 
+def bind(host: str, port: int) -> socket.socket:
+    """A bound TCP socket for uvicorn (port 0 = any free port)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted connections inherit TCP_NODELAY: without it a response written as headers then
+    # body waits for the client's delayed ACK (about 40 ms per request on Linux).
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind((host, port))
+    return sock
+
+
 class SandboxServer:
     """``with SandboxServer(sandbox) as server: httpx.get(server.base_url("partner") + ...)``."""
 
     def __init__(self, sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0) -> None:
         self.sandbox = sandbox
         self.host = host
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind((host, port))
+        self._socket = bind(host, port)
         self.port: int = self._socket.getsockname()[1]
         self._server = uvicorn.Server(_config(sandbox))
         self._thread = threading.Thread(target=self._run, name="sandbox-server", daemon=True)
@@ -111,8 +121,12 @@ def serve(
 ) -> None:
     """Blocking entry for ``sync-worker sandbox``: build portals, print their URLs, serve until ^C.
 
+    Returns normally on ^C (SIGINT); SIGTERM stops uvicorn gracefully, then the process exits
+    by the signal.
+
     Without ``portals`` it serves the demo "partner" and "rep" portals at ``tier`` (seeded with
-    ``deals`` shared deals when ``seed_demo``).
+    ``deals`` shared deals when ``seed_demo``). ``port=0`` picks a free port; the printed lines
+    carry the real one.
     """
     from sync_worker.sandbox.seed import demo_portals
     from sync_worker.sandbox.seed import seed_demo as fill
@@ -120,6 +134,8 @@ def serve(
     sandbox = Sandbox(portals if portals is not None else demo_portals(tier=tier), seed=seed)
     if seed_demo and portals is None:
         fill(sandbox, deals=deals, seed=seed)
-    lines = describe(sandbox, f"http://{host}:{port}")
-    print("HubSpot sandbox serving:", *lines, sep="\n  ", file=out, flush=True)
-    uvicorn.Server(_config(sandbox, host, port)).run()
+    with bind(host, port) as sock:
+        url = f"http://{host}:{sock.getsockname()[1]}"
+        print("HubSpot sandbox serving:", *describe(sandbox, url), sep="\n  ", file=out, flush=True)
+        with contextlib.suppress(KeyboardInterrupt):  # ^C is the normal way to stop it
+            uvicorn.Server(_config(sandbox, host, port)).run(sockets=[sock])

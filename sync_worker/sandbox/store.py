@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -24,6 +25,8 @@ from sync_worker.sandbox.properties import PropertyBook, iso_ms
 from sync_worker.sandbox.records import REGISTERED_KEY, Deal, Write
 
 API = "API"
+CHANGE_LOG = 20_000
+"""How many recent changes a search cache can catch up with instead of recomputing."""
 
 
 class DealStore:
@@ -41,7 +44,8 @@ class DealStore:
         self._unique: dict[str, dict[str, int]] = {name: {} for name in book.unique}
         self._next_id = id_base + 1
         self.version = 0
-        """Bumped on every write; search caches are valid for one version."""
+        """Bumped on every create, write and archive (one change = one version)."""
+        self._changes: deque[int] = deque(maxlen=CHANGE_LOG)
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -110,7 +114,7 @@ class DealStore:
             values = {k: v for k, v in changes.items() if v != ""}
             deal = Deal(deal_id, values, [Write(at, source, source_id, changes)])
             self._deals[deal_id] = deal
-            self.version += 1
+            self._changed(deal_id)
             self._active_ids.append(deal_id)
             self._index_unique(deal, changes)
             bisect.insort(self._by_modified, (at, deal_id))
@@ -159,7 +163,7 @@ class DealStore:
             if deal.archived:
                 return
             deal.archived = True
-            self.version += 1
+            self._changed(deal.id)
             deal.archived_ms = self.now_ms()
             self._active_ids.pop(bisect.bisect_left(self._active_ids, deal.id))
             self._by_modified.pop(
@@ -179,11 +183,23 @@ class DealStore:
 
     # -- helpers ---------------------------------------------------------------------------
 
+    def changed_since(self, version: int) -> list[int] | None:
+        """Ids changed after ``version`` (oldest first), or None if the log no longer reaches it."""
+        with self.lock:
+            count = self.version - version
+            if count > len(self._changes) or count < 0:
+                return None
+            return list(self._changes)[len(self._changes) - count :] if count else []
+
+    def _changed(self, deal_id: int) -> None:
+        self.version += 1
+        self._changes.append(deal_id)
+
     def _stamp(self, at_ms: int | None) -> int:
         return self.now_ms() if at_ms is None else at_ms
 
     def _write(self, deal: Deal, write: Write) -> None:
-        self.version += 1
+        self._changed(deal.id)
         self._by_modified.pop(bisect.bisect_left(self._by_modified, (deal.modified_ms, deal.id)))
         self._unindex_unique(deal, write.changes)
         deal.apply(write)

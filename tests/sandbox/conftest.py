@@ -1,0 +1,73 @@
+"""Fixtures: a two-portal sandbox on a fake clock, served over loopback HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any
+
+import httpx
+import pytest
+
+from sync_worker.clock import FakeClock
+from sync_worker.sandbox import PortalSpec, Sandbox, SandboxServer, demo_portals
+
+DEALS = "/crm/v3/objects/deals"
+ClientFor = Callable[[str], httpx.Client]
+
+
+def specs(**changes: Any) -> list[PortalSpec]:
+    """The demo partner/rep portals, rate limiting off unless ``changes`` say otherwise."""
+    return [replace(spec, **{"tier": "unlimited", **changes}) for spec in demo_portals()]
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def sandbox(clock: FakeClock) -> Sandbox:
+    return Sandbox(specs(), clock=clock)
+
+
+@pytest.fixture
+def server(sandbox: Sandbox) -> Iterator[SandboxServer]:
+    with SandboxServer(sandbox) as running:
+        yield running
+
+
+@pytest.fixture
+def client_for(server: SandboxServer) -> Iterator[ClientFor]:
+    """``client_for("partner")``: an httpx client with the portal's base URL and token."""
+    clients: list[httpx.Client] = []
+
+    def make(name: str) -> httpx.Client:
+        token = server.sandbox.portal(name).spec.token
+        client = httpx.Client(
+            base_url=server.base_url(name), headers={"Authorization": f"Bearer {token}"}
+        )
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def partner(client_for: ClientFor) -> httpx.Client:
+    return client_for("partner")
+
+
+@pytest.fixture
+def rep(client_for: ClientFor) -> httpx.Client:
+    return client_for("rep")
+
+
+def create(client: httpx.Client, **props: str) -> dict[str, Any]:
+    """POST a deal (dealname defaults to "Deal") and return the 201 body."""
+    response = client.post(DEALS, json={"properties": {"dealname": "Deal", **props}})
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
