@@ -27,11 +27,15 @@ class Sorted:
     claims: list[tuple[DealRecord, str]] = field(default_factory=list)
     origins: list[DealRecord] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)
-    done_ids: list[str] = field(default_factory=list)
+    settled_ids: list[str] = field(default_factory=list)
 
-    def skip(self, why: str, record: DealRecord) -> None:
+    def skip(self, why: str, record: DealRecord, *, settled: bool = False) -> None:
+        """Count a record that needs nothing now. Only a ``settled`` one (its link is a
+        tombstone: nothing will ever be retried) may close its dead letter; an echo or a stale
+        snapshot may not, since the failure it would hide is still there."""
         self.skipped[why] = self.skipped.get(why, 0) + 1
-        self.done_ids.append(record.id)
+        if settled:
+            self.settled_ids.append(record.id)
 
 
 def latest_per_id(records: Iterable[DealRecord]) -> list[DealRecord]:
@@ -78,7 +82,7 @@ def _sort_linked(
     result: Sorted,
 ) -> None:
     if link.status != "active":
-        result.skip("link_gone", record)
+        result.skip("link_gone", record, settled=True)
         return
     written = link.written_at(side)
     if written is not None and record.modified_at < written and not forced:

@@ -79,7 +79,7 @@ class PageProcessor:
         page = sort_page(side, unique, links, self.ctx.mapping, force=retried.keys())
         self.ledger.begin(side, cursor, now, retried)
         self._count_skips(page)
-        self.ledger.resolve(side, page.done_ids)
+        self.ledger.resolve(side, page.settled_ids)
         pairs = self._linked_pairs(side, page) + self._claimed_pairs(side, page)
         created_pairs, creations = self._creations(side, page.origins)
         planned = self._plan(pairs + created_pairs, now)
