@@ -83,12 +83,26 @@ class _Builder:
     held: list[Held] = field(default_factory=list)
     needs_history: bool = False
 
-    def read(self, spec: FieldMapping, side: Side, record: DealRecord) -> object:
+    def read(
+        self, spec: FieldMapping, side: Side, record: DealRecord, other: DealRecord | None = None
+    ) -> object:
+        """``side``'s canonical value, or a rejection (whose reason shows the raw values seen
+        on ``record`` and, when given, on the ``other`` side's record)."""
         raw = record.properties.get(spec.property_on(side))
         try:
             return spec.codec(side).read(raw)
         except RejectedValueError as exc:
-            reason = Reason(spec.rule.value, f"rejected: {exc}")
+            seen = {side: raw}
+            if other is not None:
+                seen[side.other] = other.properties.get(spec.property_on(side.other))
+            reason = Reason(
+                rule=spec.rule.value,
+                decision=f"rejected: {exc}",
+                partner_value=seen.get(Side.PARTNER),
+                rep_value=seen.get(Side.REP),
+                base_value=format_value(self.old.get(spec.name)),
+                has_base=spec.name in self.old,
+            )
             self.rejections.append(Rejection(spec.name, side, raw, reason))
             return _UNREADABLE
 
@@ -175,7 +189,8 @@ def _reconcile_field(
         p = spec.partner_codec.read(partner.properties.get(spec.partner))
         r = spec.rep_codec.read(rep.properties.get(spec.rep))
     except RejectedValueError:
-        p, r = out.read(spec, Side.PARTNER, partner), out.read(spec, Side.REP, rep)
+        p = out.read(spec, Side.PARTNER, partner, rep)
+        r = out.read(spec, Side.REP, rep, partner)
         if p is _UNREADABLE or r is _UNREADABLE:
             return
     if p == r:

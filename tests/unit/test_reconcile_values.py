@@ -57,7 +57,10 @@ def test_unmappable_value_rejects_that_field_only() -> None:
     plan = reconcile(partner, rep, old, mapping, NO_USERS, NOW)
     (rejection,) = plan.rejections
     assert (rejection.field, rejection.side, rejection.raw_value) == ("stage", Side.PARTNER, "Lost")
-    assert "unmappable: 'Lost'" in rejection.reason.decision
+    assert rejection.reason.describe() == (
+        "rule newest_wins: partner='Lost' rep='closedwon' base='closedwon' -> rejected: "
+        "unmappable: 'Lost' is not in the fields.stage.value_map.partner"
+    )
     assert plan.updates == {Side.REP: {"amount": "200"}}
     assert plan.new_base.values == {"stage": "closedwon", "amount": Decimal(200)}
 
