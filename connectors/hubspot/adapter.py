@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
 
@@ -165,30 +165,15 @@ class HubSpotConnector:
 
     def update(self, updates: Sequence[RecordUpdate]) -> WriteResult:
         inputs = [
-            WriteInput(
-                u.id,
-                trace,
-                {"id": u.id, "properties": dict(u.properties), "objectWriteTraceId": trace},
-            )
-            for u in updates
-            for trace in [_trace_id()]
+            _write_input(deal_id, {"id": deal_id, "properties": props})
+            for deal_id, props in _merged((u.id, u.properties) for u in updates).items()
         ]
         return self._write(f"{DEALS}/batch/update", inputs, id_property=None)
 
     def upsert(self, creates: Sequence[RecordCreate], id_property: str) -> WriteResult:
         inputs = [
-            WriteInput(
-                c.key,
-                trace,
-                {
-                    "id": c.key,
-                    "idProperty": id_property,
-                    "properties": dict(c.properties),
-                    "objectWriteTraceId": trace,
-                },
-            )
-            for c in creates
-            for trace in [_trace_id()]
+            _write_input(key, {"id": key, "idProperty": id_property, "properties": props})
+            for key, props in _merged((c.key, c.properties) for c in creates).items()
         ]
         return self._write(f"{DEALS}/batch/upsert", inputs, id_property=id_property)
 
@@ -265,8 +250,18 @@ class HubSpotConnector:
         self._client.close()
 
 
-def _trace_id() -> str:
-    return uuid.uuid4().hex[:16]
+def _merged(items: Iterable[tuple[str, Mapping[str, str]]]) -> dict[str, dict[str, str]]:
+    """One input per id (HubSpot rejects a batch naming an id twice); later values win."""
+    merged: dict[str, dict[str, str]] = {}
+    for key, properties in items:
+        merged.setdefault(key, {}).update(properties)
+    return merged
+
+
+def _write_input(key: str, body: dict[str, object]) -> WriteInput:
+    """A batch input with its own ``objectWriteTraceId``, which opts into 207 partial results."""
+    trace = uuid.uuid4().hex[:16]
+    return WriteInput(key, trace, {**body, "objectWriteTraceId": trace})
 
 
 def _next_after(body: Mapping[str, object]) -> str | None:

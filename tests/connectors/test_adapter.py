@@ -1,0 +1,278 @@
+"""HubSpotConnector over respx: request shapes, 207 handling, bisection, caching, mapping."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+import respx
+from pydantic import SecretStr
+
+from connectors.base import RecordCreate, RecordUpdate, User
+from connectors.hubspot import HubSpotConnector, make_hubspot_connector
+from connectors.memory import InMemoryConnector
+from sync_worker.clock import FakeClock, to_epoch_ms
+from sync_worker.errors import PermanentError
+from tests.connectors.fake_hubspot import TOKEN, FakeHubSpot, error_body
+
+BASE = "https://api.hubapi.test/portal-9"
+START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@dataclass
+class Hub:
+    fake: FakeHubSpot
+    connector: HubSpotConnector
+    clock: FakeClock
+    router: respx.MockRouter
+
+    def bodies(self, suffix: str) -> list[dict[str, object]]:
+        return [json.loads(r.content) for r in self.fake.requests if r.url.path.endswith(suffix)]
+
+
+@pytest.fixture
+def hub() -> Iterator[Hub]:
+    clock = FakeClock(START)
+    users = [User(str(100 + n), f"User{n}@Example.COM") for n in range(250)]
+    fake = FakeHubSpot(clock, store=InMemoryConnector(clock, users=users))
+    with respx.mock(base_url=BASE, assert_all_called=False) as router:
+        router.route().mock(side_effect=fake.handle)
+        connector = make_hubspot_connector(
+            name="rep",
+            base_url=BASE,
+            token=SecretStr(TOKEN),
+            tier="enterprise",
+            clock=clock,
+            overlap_seconds=120,
+        )
+        yield Hub(fake, connector, clock, router)
+        connector.close()
+
+
+def seed(hub: Hub, count: int) -> list[str]:
+    ids = []
+    for n in range(count):
+        ids.append(hub.fake.store.put({"dealname": f"D{n}", "amount": "10"}))
+        hub.clock.advance(0.01)
+    return ids
+
+
+def test_changes_subtracts_the_overlap_and_maps_records(hub: Hub) -> None:
+    ids = seed(hub, 3)
+    since = START + timedelta(minutes=10)
+
+    pages = list(hub.connector.changes(since, [], ["dealname"]))
+
+    (request,) = hub.bodies("/search")
+    window = request["filterGroups"][0]["filters"][-1]  # type: ignore[index]
+    assert window == {
+        "propertyName": "hs_lastmodifieddate",
+        "operator": "GTE",
+        "value": str(to_epoch_ms(since - timedelta(seconds=120))),
+    }
+    assert pages == []
+    hub.clock.advance(600)
+    hub.fake.store.edit(ids[1], {"dealname": "new"})
+    (page,) = list(hub.connector.changes(since, [], ["dealname"]))
+    assert [r.id for r in page.records] == [ids[1]]
+    assert page.records[0].modified_at == hub.clock.now()
+    assert page.records[0].properties["dealname"] == "new"
+    assert page.cursor == hub.clock.now()
+    assert page.total == 1
+
+
+def test_read_sends_the_right_batch_shape_and_maps_missing_ids(hub: Hub) -> None:
+    ids = seed(hub, 3)
+
+    result = hub.connector.read([ids[0], "404", ids[2]], ["dealname"])
+
+    (body,) = hub.bodies("/batch/read")
+    assert body["inputs"] == [{"id": ids[0]}, {"id": "404"}, {"id": ids[2]}]
+    assert "propertiesWithHistory" not in body
+    assert "idProperty" not in body
+    assert set(result.found) == {ids[0], ids[2]}
+    assert result.missing == ("404",)
+
+
+def test_read_with_history_uses_batches_of_fifty(hub: Hub) -> None:
+    ids = seed(hub, 120)
+
+    result = hub.connector.read(ids, ["dealname"], with_history=True)
+
+    bodies = hub.bodies("/batch/read")
+    assert [len(b["inputs"]) for b in bodies] == [50, 50, 20]  # type: ignore[arg-type]
+    assert all(b["propertiesWithHistory"] == ["dealname"] for b in bodies)
+    assert len(result.found) == 120
+
+
+def test_history_takes_the_newest_entry_whatever_the_order(hub: Hub) -> None:
+    hub.fake.inject(
+        httpx.Response(
+            200,
+            json={
+                "status": "COMPLETE",
+                "results": [
+                    {
+                        "id": "7",
+                        "properties": {"amount": "3", "hs_lastmodifieddate": "1772366400000"},
+                        "propertiesWithHistory": {
+                            "amount": [
+                                {
+                                    "value": "1",
+                                    "timestamp": "2026-01-01T00:00:00Z",
+                                    "sourceType": "API",
+                                },
+                                {
+                                    "value": "3",
+                                    "timestamp": "2026-02-01T00:00:00.000Z",
+                                    "sourceType": "CRM_UI",
+                                },
+                                {
+                                    "value": "2",
+                                    "timestamp": "2026-01-15T00:00:00Z",
+                                    "sourceType": "API",
+                                },
+                            ]
+                        },
+                        "createdAt": "2025-12-01T00:00:00Z",
+                        "updatedAt": "2026-03-01T12:00:00Z",
+                        "archived": False,
+                    }
+                ],
+            },
+        )
+    )
+
+    record = hub.connector.read(["7"], ["amount", "dealname"], with_history=True).found["7"]
+
+    assert record.property_timestamps == {"amount": datetime(2026, 2, 1, tzinfo=UTC)}
+    assert record.properties["dealname"] is None  # asked for, absent from the response
+    assert record.modified_at == datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def test_update_sends_unique_trace_ids_and_classifies_207_errors(hub: Hub) -> None:
+    good, bad, gone = seed(hub, 3)
+    hub.fake.store.archive(gone)
+    hub.fake.store.reject_property("dealname", "forbidden", "INVALID_OPTION: not allowed")
+
+    result = hub.connector.update(
+        [
+            RecordUpdate(good, {"dealname": "fine"}),
+            RecordUpdate(bad, {"dealname": "forbidden"}),
+            RecordUpdate(gone, {"dealname": "fine"}),
+        ]
+    )
+
+    (body,) = hub.bodies("/batch/update")
+    traces = [i["objectWriteTraceId"] for i in body["inputs"]]  # type: ignore[attr-defined]
+    assert len(set(traces)) == 3
+    assert set(result.written) == {good}
+    failures = {f.id: f for f in result.failed}
+    assert failures[gone].gone
+    assert "INVALID_OPTION: not allowed" in failures[bad].reason
+    assert not failures[bad].gone
+
+
+def test_update_splits_into_batches_of_one_hundred(hub: Hub) -> None:
+    ids = seed(hub, 250)
+
+    result = hub.connector.update([RecordUpdate(i, {"amount": "5"}) for i in ids])
+
+    assert [len(b["inputs"]) for b in hub.bodies("/batch/update")] == [100, 100, 50]  # type: ignore[arg-type]
+    assert len(result.written) == 250
+
+
+def test_an_all_or_nothing_400_is_bisected_so_only_bad_records_fail(hub: Hub) -> None:
+    ids = seed(hub, 64)
+    hub.fake.all_or_nothing = True
+    bad = {ids[5], ids[40]}
+    updates = [RecordUpdate(i, {"amount": "oops" if i in bad else "7"}) for i in ids]
+
+    result = hub.connector.update(updates)
+
+    assert {f.id for f in result.failed} == bad
+    assert len(result.written) == 62
+    assert all("INVALID_FLOAT" in f.reason for f in result.failed)
+    assert hub.fake.count("/batch/update") <= 2 * 2 * 6 + 1  # ~2 bad records x log2(64) levels
+
+
+def test_other_whole_batch_errors_are_raised(hub: Hub) -> None:
+    ids = seed(hub, 2)
+    hub.fake.inject(httpx.Response(400, json=error_body("INVALID_JSON", "Bad body")))
+
+    with pytest.raises(PermanentError, match="INVALID_JSON"):
+        hub.connector.update([RecordUpdate(i, {"amount": "1"}) for i in ids])
+
+
+@pytest.mark.parametrize("echo", [False, True])
+def test_upsert_shape_and_keys(hub: Hub, echo: bool) -> None:
+    hub.fake.echo_trace_ids = echo
+    creates = [RecordCreate(f"P-{n}", {"dealname": f"n{n}"}) for n in range(3)]
+
+    result = hub.connector.upsert(creates, "partner_deal_id")
+
+    (body,) = hub.bodies("/batch/upsert")
+    first = body["inputs"][0]  # type: ignore[index]
+    assert first["id"] == "P-0"
+    assert first["idProperty"] == "partner_deal_id"
+    assert first["properties"] == {"dealname": "n0"}
+    assert first["objectWriteTraceId"]
+    assert set(result.written) == {"P-0", "P-1", "P-2"}
+    assert result.written["P-1"].properties["partner_deal_id"] == "P-1"
+
+
+def test_users_are_paged_lower_cased_and_cached_per_ttl(hub: Hub) -> None:
+    users = hub.connector.users()
+    again = hub.connector.users()
+
+    assert len(users) == 250
+    assert users == again
+    assert all(u.email == u.email.lower() for u in users)
+    assert hub.fake.count("/owners") == 3
+    hub.clock.advance(301)
+    hub.connector.users()
+    assert hub.fake.count("/owners") == 6  # refetched (3 pages) once the TTL passed
+
+
+def test_pipelines_and_properties_are_mapped_and_cached(hub: Hub) -> None:
+    pipelines = hub.connector.pipelines()
+    defs = hub.connector.property_definitions()
+    hub.connector.pipelines()
+    hub.connector.property_definitions()
+
+    assert [p.id for p in pipelines] == ["default", "referred_deals"]
+    assert pipelines[1].stages[0].id == "referred_new"
+    assert defs["product_interest"].type == "enumeration"
+    assert defs["product_interest"].field_type == "checkbox"
+    assert "HubSpot CMS" in defs["product_interest"].options
+    assert defs["rep_deal_id"].unique
+    assert defs["createdate"].read_only
+    assert hub.fake.count("/pipelines/deals") == 1
+    assert hub.fake.count("/properties/deals") == 1
+
+
+def test_api_calls_count_every_request_including_retries(hub: Hub) -> None:
+    (deal_id,) = seed(hub, 1)
+    hub.fake.inject(httpx.Response(502), httpx.Response(503))
+
+    hub.connector.read([deal_id], ["dealname"])
+
+    assert hub.connector.api_calls() == 3
+    assert len(hub.fake.requests) == 3
+
+
+def test_an_id_named_twice_is_sent_once_with_merged_properties(hub: Hub) -> None:
+    (deal_id,) = seed(hub, 1)
+
+    result = hub.connector.update(
+        [RecordUpdate(deal_id, {"amount": "1"}), RecordUpdate(deal_id, {"dealname": "x"})]
+    )
+
+    (body,) = hub.bodies("/batch/update")
+    assert body["inputs"][0]["properties"] == {"amount": "1", "dealname": "x"}  # type: ignore[index]
+    assert len(body["inputs"]) == 1  # type: ignore[arg-type]
+    assert result.written[deal_id].properties["dealname"] == "x"
