@@ -27,6 +27,8 @@ from sqlalchemy.engine import URL
 from sync_worker.state.page import insert_for
 from sync_worker.state.schema import leases
 
+_CONNECT_TIMEOUT_S = 10
+
 
 class Leases(Protocol):
     def try_lease(self, pair: str, owner: str, now: datetime, ttl_seconds: float) -> bool: ...
@@ -113,7 +115,7 @@ class AdvisoryLeases:
             return True
 
     def _try_lock(self, pair: str) -> psycopg.Connection[TupleRow] | None:
-        conn = psycopg.connect(self._conninfo, autocommit=True)
+        conn = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=_CONNECT_TIMEOUT_S)
         try:
             row = conn.execute("SELECT pg_try_advisory_lock(%s)", (lease_key(pair),)).fetchone()
         except BaseException:

@@ -5,10 +5,10 @@ SQLite and PostgreSQL and no value is read in Python and written back (no lost u
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, Table, or_
+from sqlalchemy import Connection, Table, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from sync_worker.model import Side
@@ -23,9 +23,18 @@ from sync_worker.state.schema import (
     pending,
 )
 
+CHUNK = 500
+
 
 class LinkRepIdChangedError(ValueError):
     """A page tried to re-point a link that is not ``pending`` at another rep deal."""
+
+
+def chunks(ids: Sequence[str]) -> Iterator[list[str]]:
+    """``ids`` without repeats, in slices small enough for any database's parameter limit."""
+    unique = list(dict.fromkeys(ids))
+    for start in range(0, len(unique), CHUNK):
+        yield unique[start : start + CHUNK]
 
 
 def insert_for(conn: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
@@ -51,42 +60,59 @@ def apply_page(conn: Connection, pair: str, commit: PageCommit, now: datetime) -
 
 
 def upsert_links(conn: Connection, pair: str, items: Sequence[LinkState], now: datetime) -> None:
-    for link in items:
-        ins = insert_for(conn, links).values(
-            pair=pair,
-            partner_id=link.partner_id,
-            rep_id=link.rep_id,
-            status=link.status,
-            base_json=link.base_json,
-            base_at=link.base_at,
-            partner_written_at=link.partner_written_at,
-            rep_written_at=link.rep_written_at,
-            partner_seen=link.partner_seen,
-            rep_seen=link.rep_seen,
-            created_at=now,
-            updated_at=now,
+    """Upsert by (pair, partner_id); raises LinkRepIdChangedError if a non-pending link's rep
+    id would change (the guarded update skips such a row, and the read-back catches it)."""
+    if not items:
+        return
+    ins = insert_for(conn, links)
+    new = ins.excluded
+    stmt = ins.on_conflict_do_update(
+        index_elements=[links.c.pair, links.c.partner_id],
+        set_={name: new[name] for name in _LINK_UPDATES},
+        where=or_(links.c.rep_id == new.rep_id, links.c.status == "pending"),
+    )
+    conn.execute(stmt, [_link_row(pair, link, now) for link in items])
+    wanted = {link.partner_id: link.rep_id for link in items}
+    for chunk in chunks(list(wanted)):
+        query = select(links.c.partner_id, links.c.rep_id).where(
+            links.c.pair == pair, links.c.partner_id.in_(chunk)
         )
-        new = ins.excluded
-        stmt = ins.on_conflict_do_update(
-            index_elements=[links.c.pair, links.c.partner_id],
-            set_={
-                "rep_id": new.rep_id,
-                "status": new.status,
-                "base_json": new.base_json,
-                "base_at": new.base_at,
-                "partner_written_at": new.partner_written_at,
-                "rep_written_at": new.rep_written_at,
-                "partner_seen": new.partner_seen,
-                "rep_seen": new.rep_seen,
-                "updated_at": new.updated_at,
-            },
-            where=or_(links.c.rep_id == new.rep_id, links.c.status == "pending"),
-        ).returning(links.c.partner_id)
-        if conn.execute(stmt).first() is None:
-            raise LinkRepIdChangedError(
-                f"pair {pair!r}: link of partner deal {link.partner_id} is not pending; "
-                f"its rep deal cannot change to {link.rep_id}"
-            )
+        for partner_id, rep_id in conn.execute(query):
+            if wanted[partner_id] != rep_id:
+                raise LinkRepIdChangedError(
+                    f"pair {pair!r}: link of partner deal {partner_id} is not pending; "
+                    f"its rep deal cannot change from {rep_id} to {wanted[partner_id]}"
+                )
+
+
+_LINK_UPDATES = (
+    "rep_id",
+    "status",
+    "base_json",
+    "base_at",
+    "partner_written_at",
+    "rep_written_at",
+    "partner_seen",
+    "rep_seen",
+    "updated_at",
+)
+
+
+def _link_row(pair: str, link: LinkState, now: datetime) -> dict[str, object]:
+    return {
+        "pair": pair,
+        "partner_id": link.partner_id,
+        "rep_id": link.rep_id,
+        "status": link.status,
+        "base_json": link.base_json,
+        "base_at": link.base_at,
+        "partner_written_at": link.partner_written_at,
+        "rep_written_at": link.rep_written_at,
+        "partner_seen": link.partner_seen,
+        "rep_seen": link.rep_seen,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def _log_changes(conn: Connection, pair: str, items: Sequence[ChangeEntry]) -> None:

@@ -1,7 +1,8 @@
 """The SQL state store: one class for SQLite and PostgreSQL (SQLAlchemy Core).
 
-Thread-safe because it keeps no mutable state of its own besides the engine's pool and the
-lease holder; every method runs in its own transaction (``BEGIN IMMEDIATE`` on SQLite).
+Thread-safe: it keeps no mutable state of its own besides the engine's pool and the lease
+holder, and every method runs in a transaction of its own. On SQLite, writers BEGIN IMMEDIATE
+and readers a deferred BEGIN.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from sync_worker.state.base import (
 )
 from sync_worker.state.connect import READ_ONLY
 from sync_worker.state.lease import Leases
-from sync_worker.state.page import apply_page, insert_for
+from sync_worker.state.page import apply_page, chunks, insert_for
 from sync_worker.state.schema import (
     changes,
     conflicts,
@@ -38,15 +39,6 @@ from sync_worker.state.schema import (
     runs,
 )
 from sync_worker.state.status import count_active_links, pair_status
-
-# Stay far below SQLite's and PostgreSQL's limits on bound parameters per statement.
-_CHUNK = 500
-
-
-def _chunks(ids: Sequence[str]) -> Iterator[list[str]]:
-    unique = list(dict.fromkeys(ids))
-    for start in range(0, len(unique), _CHUNK):
-        yield unique[start : start + _CHUNK]
 
 
 class SqlStateStore:
@@ -88,7 +80,7 @@ class SqlStateStore:
         column = links.c.partner_id if side is Side.PARTNER else links.c.rep_id
         found: dict[str, LinkState] = {}
         with self._read() as conn:
-            for chunk in _chunks(ids):
+            for chunk in chunks(ids):
                 query = select(links).where(links.c.pair == pair, column.in_(chunk))
                 for row in conn.execute(query):
                     link = rows.link(row)
@@ -142,7 +134,7 @@ class SqlStateStore:
         """Which of ``origin_ids`` have a creation in flight from an earlier, interrupted run."""
         found: set[str] = set()
         with self._read() as conn:
-            for chunk in _chunks(origin_ids):
+            for chunk in chunks(origin_ids):
                 query = select(pending.c.origin_id).where(
                     pending.c.pair == pair,
                     pending.c.origin_side == origin_side.value,

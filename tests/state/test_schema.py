@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Connection, Engine, inspect, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import StatementError
 
 from sync_worker.errors import ConfigError
@@ -130,6 +131,18 @@ def test_sqlite_connections_use_wal_and_wait_for_locks(backend: str, engine: Eng
         "foreign_keys": 1,
         "busy_timeout": 30000,
     }
+
+
+def test_plain_postgresql_urls_use_psycopg(backend: str, store_url: str) -> None:
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL URL form")
+    plain = make_url(store_url).set(drivername="postgresql")
+    store = open_store(plain.render_as_string(hide_password=False))
+    try:
+        assert store.engine.dialect.driver == "psycopg"
+        assert store.count_links("acme") == 0
+    finally:
+        store.close()
 
 
 @pytest.mark.parametrize(
