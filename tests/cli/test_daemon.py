@@ -1,0 +1,117 @@
+"""The daemon as operators run it: a real process, /healthz and /metrics, a graceful SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+
+from tests.cli.conftest import PARTNER_TOKEN, REP_TOKEN, Env
+
+DEADLINE_SECONDS = 30.0
+
+
+def metrics_url(env: Env) -> str:
+    port = tomllib.loads(env.config.read_text(encoding="utf-8"))["worker"]["metrics_port"]
+    return f"http://127.0.0.1:{port}"
+
+
+@contextmanager
+def daemon(env: Env, **extra_env: str) -> Iterator[subprocess.Popen[str]]:
+    environ = {**os.environ, **extra_env}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sync_worker", "run", "--config", str(env.config)],
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=DEADLINE_SECONDS)
+
+
+def wait_for(check: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def cycles_ok(url: str) -> bool:
+    text = httpx.get(f"{url}/metrics", timeout=2).text
+    return 'sync_cycles_total{outcome="ok",pair="agency-001"}' in text
+
+
+def stop(process: subprocess.Popen[str]) -> tuple[int, str]:
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=DEADLINE_SECONDS)
+    return process.returncode, err
+
+
+def test_daemon_syncs_serves_health_and_metrics_and_stops_on_sigterm(cli_env: Env) -> None:
+    url = metrics_url(cli_env)
+    with daemon(cli_env) as process:
+        wait_for(lambda: cycles_ok(url), "a successful cycle")
+        health = httpx.get(f"{url}/healthz", timeout=2)
+        assert health.status_code == 200
+        assert health.json() == {"healthy": True, "scheduler_alive": True, "failing_pairs": {}}
+        metrics = httpx.get(f"{url}/metrics", timeout=2).text
+        assert 'sync_counterparts_created_total{pair="agency-001",side="rep"}' in metrics
+        assert "sync_cycle_duration_seconds_bucket" in metrics
+        code, err = stop(process)
+    assert code == 0, err
+    events = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    names = [e["event"] for e in events]
+    assert "daemon_started" in names
+    assert "shutdown_requested" in names
+    assert names[-1] == "daemon_stopped"
+    assert any(e["event"] == "cycle_finished" and e["outcome"] == "ok" for e in events)
+    assert PARTNER_TOKEN not in err
+    assert REP_TOKEN not in err
+
+
+def test_auth_failure_pauses_the_pair_and_turns_health_red(cli_env: Env) -> None:
+    url = metrics_url(cli_env)
+    wrong = "pat-na1-revoked-4444-5555"
+    with daemon(cli_env, SYNC_WORKER_ENDPOINTS__REP__TOKEN=wrong) as process:
+        wait_for(lambda: httpx.get(f"{url}/healthz", timeout=2).status_code == 503, "red health")
+        body = httpx.get(f"{url}/healthz", timeout=2).json()
+        assert body["healthy"] is False
+        assert body["failing_pairs"]["agency-001"]["paused"] is True
+        assert "auth" in body["failing_pairs"]["agency-001"]["reason"]
+        code, err = stop(process)
+    assert code == 0
+    assert "pair_paused" in err
+    assert wrong not in err
+
+
+def test_health_command_reports_the_daemon(cli_env: Env) -> None:
+    url = metrics_url(cli_env)
+    command = [sys.executable, "-m", "sync_worker", "health", "--config", str(cli_env.config)]
+    down = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert down.returncode == 1
+    assert "unhealthy" in down.stderr
+    with daemon(cli_env) as process:
+        wait_for(lambda: cycles_ok(url), "a successful cycle")
+        up = subprocess.run(command, capture_output=True, text=True, check=False)
+        assert up.returncode == 0, up.stderr
+        assert json.loads(up.stdout)["healthy"] is True
+        stop(process)
