@@ -335,21 +335,27 @@ def plan_creation(
 
 
 def _create_field(spec: FieldMapping, origin: DealRecord, origin_side: Side, out: _Builder) -> None:
+    """Pick the target's value: a set-on-create default, else the origin's value if it may flow,
+    else the default. The origin's value is read (and can be rejected) only when it is used."""
     target = origin_side.other
-    value = out.read(spec, origin_side, origin)
     default = spec.default(target)
-    shown = format_value(value) if value is not _UNREADABLE else None
-    values = (shown, None) if origin_side is Side.PARTNER else (None, shown)
-    candidates: list[tuple[object, str]] = []
-    if spec.rule is Rule.SET_ON_CREATE and default is not None:
-        candidates.append((spec.codec(target).read(default), f"created: the {target}'s default"))
-    if value not in (None, _UNREADABLE) and spec.allows(origin_side):
-        candidates.append((value, f"created: copied from the {origin_side}"))
+    fallback = None
     if default is not None:
-        candidates.append((spec.codec(target).read(default), f"created: the {target}'s default"))
+        fallback = (spec.codec(target).read(default), f"created: the {target}'s default")
+    candidates: list[tuple[object, str]] = []
+    value: object = None
+    if fallback is not None and spec.rule is Rule.SET_ON_CREATE:
+        candidates.append(fallback)
+    elif spec.allows(origin_side):
+        value = out.read(spec, origin_side, origin)
+        if value is not None and value is not _UNREADABLE:
+            candidates.append((value, f"created: copied from the {origin_side}"))
+    if fallback is not None:
+        candidates.append(fallback)
+    raw = origin.properties.get(spec.property_on(origin_side))
+    seen = (raw, None) if origin_side is Side.PARTNER else (None, raw)
     for new, decision in candidates:
-        why = Reason(spec.rule.value, decision, *values)
-        if out.write(spec, target, None, new, why):
+        if out.write(spec, target, None, new, Reason(spec.rule.value, decision, *seen)):
             if new == value:
                 out.base[spec.name] = new
             return

@@ -106,3 +106,24 @@ def test_origin_values_the_direction_keeps_are_not_copied() -> None:
     plan = plan_creation(deal("p1", {"note": "private"}), Side.PARTNER, mapping, USERS, NOW)
     assert plan.properties == {"partner_deal_id": "p1"}
     assert plan.changes == ()
+
+
+def test_origin_values_that_are_never_used_are_never_rejected() -> None:
+    referred = deal("r9", {"dealname": "Globex", "dealstage": "stage-with-no-partner-meaning"})
+    mapping = compile_mapping(
+        mapping_data(
+            {
+                "dealname": {"type": "string", "rule": "set_on_create"},
+                "dealstage": {
+                    "type": "enum",
+                    "direction": "none",
+                    "value_map": {"rep": {"closedwon": "won"}},
+                    "default": {"partner": "new"},
+                },
+            }
+        )
+    )
+    plan = plan_creation(referred, Side.REP, mapping, USERS, NOW)
+    assert plan.rejections == ()
+    assert plan.properties == {"rep_deal_id": "r9", "dealname": "Globex", "dealstage": "new"}
+    assert plan.new_base.values == {"dealname": "Globex"}

@@ -247,3 +247,28 @@ def test_fields_are_required() -> None:
     assert problems_of(data) == [
         "fields: Dictionary should have at least 1 item after validation, not 0"
     ]
+
+
+def test_origins_scope_lists_and_placeholders_compile() -> None:
+    data = mapping_data(
+        {"amount": {"type": "number"}},
+        origins={"rep": False},
+        scope={
+            "partner": [
+                {"property": "stage", "operator": "IN", "values": ["a", "{partner_account}"]},
+                {"property": "owner", "operator": "HAS_PROPERTY"},
+            ]
+        },
+        create={"partner": {"source": "shared by {partner_account}"}},
+    )
+    mapping = compile_mapping(data, context=CONTEXT)
+    assert mapping.may_originate(Side.PARTNER)
+    assert not mapping.may_originate(Side.REP)
+    assert mapping.scope(Side.PARTNER) == (
+        Filter("stage", "IN", values=("a", "acme")),
+        Filter("owner", "HAS_PROPERTY"),
+    )
+    assert mapping.scope(Side.REP) == ()
+    assert mapping.create_constants(Side.PARTNER) == {"source": "shared by acme"}
+    with pytest.raises(KeyError):
+        mapping.field("nope")
