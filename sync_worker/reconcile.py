@@ -4,7 +4,8 @@ Per mapped field it reads three canonical values: the partner's ``p``, the rep's
 ``b`` (the value both last agreed on). Fields with direction ``none`` are never reconciled.
 
 * **Unreadable** (malformed, or outside a side's value map): the field is rejected for this pair
-  (a :class:`Rejection`); its base is kept and every other field still syncs.
+  (a :class:`Rejection`); its base is kept and every other field still syncs. Likewise a value
+  the receiving side's value map cannot express: a rejection on that side, nothing written.
 * ``p == r``: nothing to write; the base moves to ``p`` (this is how the worker's own writes,
   echoed back by the CRM, plan nothing).
 * **Who changed.** With a base, a side changed when its value differs from ``b``. Without one
@@ -15,9 +16,9 @@ Per mapped field it reads three canonical values: the partner's ``p``, the rep's
 * **Both changed differently**: the rule picks a winner. ``partner_wins`` / ``rep_wins``;
   ``newest_wins`` compares the per-property timestamps (``DealRecord.property_timestamps``); if
   either is missing it compares ``modified_at`` instead and sets ``needs_history`` so the engine
-  re-reads with history and reconciles again. **Ties go to the partner.** ``manual`` records a
-  :class:`Conflict` and pushes nothing. ``set_on_create`` lets the side with a value win only
-  over an empty side. A winner the direction does not let push does not push.
+  re-reads with history and reconciles again (once). **Ties go to the partner.** ``manual``
+  records a :class:`Conflict` and pushes nothing. ``set_on_create`` lets the side with a value
+  win only over an empty side. A winner the direction does not let push does not push.
 * ``set_on_create`` **only ever fills an empty side**, never writes over a value (a clear is
   never propagated either).
 * ``owned_set``: see :mod:`sync_worker.owned_set`; the merged set is written to every side that
@@ -31,7 +32,8 @@ Per mapped field it reads three canonical values: the partner's ``p``, the rep's
 when it changed. Creation (:func:`plan_creation`), per field: a ``set_on_create`` field with a
 default on the target gets that default (a deal arriving in the partner account lands in the
 referred-deals pipeline); else the origin's value if the direction lets it flow; else the
-target's default, if any. An owned set is copied whole from the origin.
+target's default, if any. An owned set is copied whole from the origin. The creation's base
+holds the fields whose new value equals the origin's (the rest sync as if for the first time).
 """
 
 from __future__ import annotations
