@@ -428,10 +428,15 @@ class InMemoryConnector:
         written[key] = self._record(deal, list(values))
 
     def _problem(self, values: Mapping[str, str], deal: _Deal | None) -> str | None:
+        rejected = [
+            r.message for r in self._rejections if r.name in values and r.test(values[r.name])
+        ]
         problems = [p for name, v in values.items() if (p := self._check(name, v, deal))]
-        if not problems:
-            return None
-        return "VALIDATION_ERROR: Property values were not valid: " + "; ".join(problems)
+        if problems:
+            rejected.append(
+                "VALIDATION_ERROR: Property values were not valid: " + "; ".join(problems)
+            )
+        return "; ".join(rejected) or None
 
     def _check(self, name: str, value: str, deal: _Deal | None) -> str | None:
         definition = self._defs.get(name)
@@ -439,9 +444,6 @@ class InMemoryConnector:
             return f'PROPERTY_DOESNT_EXIST: Property "{name}" does not exist'
         if definition.read_only:
             return f'READ_ONLY_VALUE: "{name}" is a read only property'
-        for rule in self._rejections:
-            if rule.name == name and rule.test(value):
-                return rule.message
         if value == "":
             return None
         return _type_problem(definition, value, self._options(definition)) or self._clash(
