@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,12 +16,12 @@ DEMO_TOKENS = {
 
 
 @pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     """No SYNC_WORKER_* variables from the caller's shell leak into a test."""
     for name in list(os.environ):
         if name.startswith("SYNC_WORKER_") and name != "SYNC_WORKER_TEST_PG_URL":
             monkeypatch.delenv(name)
-    yield monkeypatch
+    return monkeypatch
 
 
 @pytest.fixture
