@@ -15,6 +15,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Callable, Collection
+from operator import attrgetter
 from typing import Any
 
 from sync_worker.sandbox.errors import bad_request
@@ -73,9 +74,9 @@ def compile_filter(raw: Any, book: PropertyBook) -> Predicate:
 def numeric_getter(prop: PropertyDef) -> Getter | None:
     """How to read ``prop`` as a number (epoch ms for dates); None for text properties."""
     special: dict[str, Getter] = {
-        "hs_lastmodifieddate": lambda deal: deal.modified_ms,
-        "hs_object_id": lambda deal: deal.id,
-        REGISTRATIONS: lambda deal: deal.registrations(),
+        "hs_lastmodifieddate": attrgetter("modified_ms"),
+        "hs_object_id": attrgetter("id"),
+        REGISTRATIONS: attrgetter("registered"),
     }
     if prop.name in special:
         return special[prop.name]
@@ -117,17 +118,17 @@ def _compare(prop: PropertyDef, operator: str, raw: dict[str, Any]) -> Predicate
     low = filter_value(prop, raw.get("value"))
     if operator == "BETWEEN":
         high = filter_value(prop, raw.get("highValue"))
-        return lambda deal: (v := get(deal)) is not None and bool(low <= v <= high)
+        return lambda deal: (v := get(deal)) is not None and low <= v <= high
     return _COMPARISONS[operator](get, low)
 
 
 _COMPARISONS: dict[str, Callable[[Getter, Any], Predicate]] = {
-    "EQ": lambda get, x: lambda deal: bool(get(deal) == x),
-    "NEQ": lambda get, x: lambda deal: bool(get(deal) != x),
-    "LT": lambda get, x: lambda deal: (v := get(deal)) is not None and bool(v < x),
-    "LTE": lambda get, x: lambda deal: (v := get(deal)) is not None and bool(v <= x),
-    "GT": lambda get, x: lambda deal: (v := get(deal)) is not None and bool(v > x),
-    "GTE": lambda get, x: lambda deal: (v := get(deal)) is not None and bool(v >= x),
+    "EQ": lambda get, x: lambda deal: get(deal) == x,
+    "NEQ": lambda get, x: lambda deal: get(deal) != x,
+    "LT": lambda get, x: lambda deal: (v := get(deal)) is not None and v < x,
+    "LTE": lambda get, x: lambda deal: (v := get(deal)) is not None and v <= x,
+    "GT": lambda get, x: lambda deal: (v := get(deal)) is not None and v > x,
+    "GTE": lambda get, x: lambda deal: (v := get(deal)) is not None and v >= x,
 }
 
 

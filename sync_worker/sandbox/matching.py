@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable, Sequence
+from operator import itemgetter
 
 from sync_worker.sandbox.filters import Predicate, numeric_getter
 from sync_worker.sandbox.records import Deal
@@ -99,8 +100,16 @@ def _order(request: SearchRequest, matches: list[Deal]) -> None:
             matches.reverse()
         return
     prop_name = request.sort.name
-    get = numeric_getter(request.sort) or (lambda deal: (deal.value(prop_name) or "").lower())
-    present = [d for d in matches if d.value(prop_name) is not None]
-    missing = [d for d in matches if d.value(prop_name) is None]
-    present.sort(key=get, reverse=request.descending)
-    matches[:] = present + missing
+
+    def text(deal: Deal) -> str | None:
+        return _lower(deal.value(prop_name))
+
+    get = numeric_getter(request.sort) or text
+    keyed = [(get(deal), deal) for deal in matches]
+    present = [pair for pair in keyed if pair[0] is not None]
+    present.sort(key=itemgetter(0), reverse=request.descending)
+    matches[:] = [deal for _, deal in present] + [deal for key, deal in keyed if key is None]
+
+
+def _lower(text: str | None) -> str | None:
+    return text.lower() if text is not None else None

@@ -59,6 +59,7 @@ STANDARD_PROPERTIES: tuple[PropertyDef, ...] = (
 )
 
 
+@functools.lru_cache(maxsize=65536)
 def iso_ms(epoch_ms: int) -> str:
     """Epoch ms -> HubSpot's ISO form, e.g. ``2024-01-17T19:55:04.281Z``."""
     moment = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
@@ -106,16 +107,15 @@ class PropertyBook:
         self.pipelines: dict[str, Pipeline] = {p.id: p for p in pipelines}
         self.owner_ids: tuple[str, ...] = tuple(o.id for o in owners)
         self.unique: tuple[str, ...] = tuple(p.name for p in self.defs.values() if p.unique)
+        self._options = {p.name: tuple(o.value for o in p.options) for p in self.defs.values()}
+        self._options["pipeline"] = tuple(self.pipelines)
+        self._options["hubspot_owner_id"] = self.owner_ids
+        self._stages = {p.id: tuple(s.id for s in p.stages) for p in pipelines}
 
     def allowed_options(self, prop: PropertyDef, pipeline_id: str | None) -> tuple[str, ...]:
-        if prop.name == "pipeline":
-            return tuple(self.pipelines)
         if prop.name == "dealstage":
-            pipeline = self.pipelines.get(pipeline_id or "default")
-            return tuple(s.id for s in pipeline.stages) if pipeline else ()
-        if prop.name == "hubspot_owner_id":
-            return self.owner_ids
-        return tuple(o.value for o in prop.options)
+            return self._stages.get(pipeline_id or "default", ())
+        return self._options[prop.name]
 
     def validate(self, raw: Mapping[str, Any], *, pipeline_id: str | None) -> dict[str, str]:
         """Check and normalise written values; "" means "clear". Raises a 400 listing every problem.
@@ -147,38 +147,34 @@ class PropertyBook:
         if prop.read_only:
             message = f'"{name}" is a read only property; its value cannot be set.'
             return PropertyProblem(name, "READ_ONLY_VALUE", message)
-        if text == "":
-            return ""
-        return self._normalise(prop, text, pipeline_id)
+        if text == "" or prop.type == "string":
+            return text
+        allowed = self.allowed_options(prop, pipeline_id) if prop.type == "enumeration" else ()
+        return _normalise(prop, text, allowed)
 
-    def _normalise(
-        self, prop: PropertyDef, text: str, pipeline_id: str | None
-    ) -> str | PropertyProblem:
-        if prop.type == "number":
-            number = parse_number(text)
-            if number is None:
-                return PropertyProblem(
-                    prop.name, "INVALID_DECIMAL", f"{text} was not a valid number."
-                )
-            return canonical_number(number)
-        if prop.type in ("datetime", "date"):
-            return _normalise_date(prop, text)
-        if prop.type == "enumeration":
-            return self._check_options(prop, text, pipeline_id)
-        return text
 
-    def _check_options(
-        self, prop: PropertyDef, text: str, pipeline_id: str | None
-    ) -> str | PropertyProblem:
-        allowed = self.allowed_options(prop, pipeline_id)
-        chosen = (
-            [part for part in text.split(";") if part] if prop.field_type == "checkbox" else [text]
-        )
-        for value in chosen:
-            if value not in allowed:
-                message = f"{value} was not one of the allowed options: [{', '.join(allowed)}]"
-                return PropertyProblem(prop.name, "INVALID_OPTION", message)
-        return ";".join(chosen)
+@functools.lru_cache(maxsize=16384)
+def _normalise(prop: PropertyDef, text: str, allowed: tuple[str, ...]) -> str | PropertyProblem:
+    """Normalise a non-empty, non-string value (cached: imports repeat the same values)."""
+    if prop.type == "number":
+        number = parse_number(text)
+        if number is None:
+            return PropertyProblem(prop.name, "INVALID_DECIMAL", f"{text} was not a valid number.")
+        return canonical_number(number)
+    if prop.type in ("datetime", "date"):
+        return _normalise_date(prop, text)
+    if prop.type == "enumeration":
+        return _check_options(prop, text, allowed)
+    return text
+
+
+def _check_options(prop: PropertyDef, text: str, allowed: tuple[str, ...]) -> str | PropertyProblem:
+    chosen = [part for part in text.split(";") if part] if prop.field_type == "checkbox" else [text]
+    for value in chosen:
+        if value not in allowed:
+            message = f"{value} was not one of the allowed options: [{', '.join(allowed)}]"
+            return PropertyProblem(prop.name, "INVALID_OPTION", message)
+    return ";".join(chosen)
 
 
 def _normalise_date(prop: PropertyDef, text: str) -> str | PropertyProblem:

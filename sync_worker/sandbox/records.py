@@ -29,7 +29,7 @@ class Write(NamedTuple):
 class Deal:
     """A deal's current state. ``values`` never holds empty strings (cleared = absent)."""
 
-    __slots__ = ("archived", "archived_ms", "id", "modified_ms", "values", "writes")
+    __slots__ = ("archived", "archived_ms", "id", "modified_ms", "registered", "values", "writes")
 
     def __init__(self, deal_id: int, values: dict[str, str], writes: list[Write]) -> None:
         self.id = deal_id
@@ -38,12 +38,17 @@ class Deal:
         self.modified_ms = writes[-1].at_ms
         self.archived = False
         self.archived_ms = 0
+        self.registered = self._count_registrations()
+        """The calculated registration count, kept current by :meth:`apply`."""
 
     @property
     def created_ms(self) -> int:
         return self.writes[0].at_ms
 
     def registrations(self) -> int:
+        return self.registered
+
+    def _count_registrations(self) -> int:
         """The calculated registration count (assumption: 1 when registered or linked by the rep).
 
         HubSpot computes it from deal-registration records the API cannot create; here a deal
@@ -72,6 +77,7 @@ class Deal:
                 self.values[name] = text
         self.writes.append(write)
         self.modified_ms = max(self.modified_ms, write.at_ms)
+        self.registered = self._count_registrations()
 
     def as_of(self, cutoff_ms: int) -> Deal | None:
         """This deal as it was at ``cutoff_ms`` (None if it did not exist yet)."""
