@@ -161,7 +161,7 @@ def _cycle_body(
     ledger: Ledger,
     counts: Counter[str],
 ) -> None:
-    processor = PageProcessor(ctx, user_directory(ctx), writer, ledger, counts)
+    processor = PageProcessor(ctx, lambda: user_directory(ctx), writer, ledger, counts)
     if opts.since is None:
         _retry_dead_letters(ctx, processor, counts)
     sources = {

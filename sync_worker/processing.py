@@ -16,7 +16,7 @@ The order is the safety argument:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -58,10 +58,19 @@ class PageProcessor:
     """Processes pages for one cycle of one pair."""
 
     ctx: PairContext
-    directory: Directory
+    directories: Callable[[], Directory]
     writer: Writer
     ledger: Ledger
     counts: Counter[str] = field(default_factory=Counter)
+    _directory: Directory | None = None
+
+    @property
+    def directory(self) -> Directory:
+        """Both accounts' users, fetched at most once per cycle and only when a pair needs them
+        (an idle cycle costs one search per side, nothing more)."""
+        if self._directory is None:
+            self._directory = self.directories()
+        return self._directory
 
     def process(
         self,

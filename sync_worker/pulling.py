@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass
 
 from connectors.base import ChangePage
@@ -39,7 +39,7 @@ def interleave(
     *,
     stop: threading.Event | None = None,
     prefetch: int = 2,
-) -> Iterator[tuple[Side, ChangePage]]:
+) -> Generator[tuple[Side, ChangePage]]:
     """Yield ``(side, page)`` from every source as pages arrive, until all are exhausted."""
     halt = threading.Event()
     outbox: queue.Queue[_Item] = queue.Queue(maxsize=prefetch * max(1, len(sources)))
