@@ -74,7 +74,49 @@ def hubspot_respx_backend(clock: FakeClock) -> Iterator[Backend]:
         connector.close()
 
 
-BACKENDS: list[BackendFactory] = [memory_backend, hubspot_respx_backend]
+@contextmanager
+def sandbox_backend(clock: FakeClock) -> Iterator[Backend]:
+    """HubSpotConnector over real loopback HTTP to ``sync_worker.sandbox``."""
+    from sync_worker.sandbox import Owner, PortalSpec, Sandbox, SandboxServer
+    from sync_worker.sandbox.seed import shared_properties
+    from sync_worker.sandbox.spec import PropertyDef as SandboxProperty
+
+    spec = PortalSpec(
+        name="contract",
+        token=TOKEN,
+        tier="unlimited",
+        properties=(
+            SandboxProperty("partner_deal_id", "Partner deal ID", unique=True),
+            *shared_properties(),
+        ),
+        owners=tuple(Owner(u.id, u.email, "First", "Last", user_id=int(u.id) + 100) for u in USERS),
+    )
+    sandbox = Sandbox([spec], clock=clock)
+    portal = sandbox.portal("contract")
+    registrations = "hs_num_associated_active_deal_registrations"
+
+    def create(properties: Mapping[str, str]) -> str:
+        deal_id = portal.create_deal({k: v for k, v in properties.items() if k != registrations})
+        if properties.get(registrations, "0") != "0":
+            portal.register_deal(deal_id)
+        return deal_id
+
+    def edit(deal_id: str, properties: Mapping[str, str]) -> None:
+        portal.edit_deal(deal_id, properties)
+
+    with SandboxServer(sandbox) as server:
+        connector = make_hubspot_connector(
+            name="sandbox",
+            base_url=server.base_url("contract"),
+            token=SecretStr(TOKEN),
+            tier="professional",
+            clock=clock,
+        )
+        yield Backend("sandbox", connector, clock, create, edit, portal.archive_deal)
+        connector.close()
+
+
+BACKENDS: list[BackendFactory] = [memory_backend, hubspot_respx_backend, sandbox_backend]
 
 
 @pytest.fixture(params=BACKENDS, ids=lambda f: f.__name__.removesuffix("_backend"))
