@@ -59,6 +59,20 @@ def apply_page(conn: Connection, pair: str, commit: PageCommit, now: datetime) -
         advance_cursor(conn, pair, commit.cursor_side, commit.cursor, now)
 
 
+# Every column but the key and created_at: a link upsert replaces the stored state.
+_LINK_UPDATES = (
+    "rep_id",
+    "status",
+    "base_json",
+    "base_at",
+    "partner_written_at",
+    "rep_written_at",
+    "partner_seen",
+    "rep_seen",
+    "updated_at",
+)
+
+
 def upsert_links(conn: Connection, pair: str, items: Sequence[LinkState], now: datetime) -> None:
     """Upsert by (pair, partner_id); raises LinkRepIdChangedError if a non-pending link's rep
     id would change (the guarded update skips such a row, and the read-back catches it)."""
@@ -83,19 +97,6 @@ def upsert_links(conn: Connection, pair: str, items: Sequence[LinkState], now: d
                     f"pair {pair!r}: link of partner deal {partner_id} is not pending; "
                     f"its rep deal cannot change from {rep_id} to {wanted[partner_id]}"
                 )
-
-
-_LINK_UPDATES = (
-    "rep_id",
-    "status",
-    "base_json",
-    "base_at",
-    "partner_written_at",
-    "rep_written_at",
-    "partner_seen",
-    "rep_seen",
-    "updated_at",
-)
 
 
 def _link_row(pair: str, link: LinkState, now: datetime) -> dict[str, object]:
