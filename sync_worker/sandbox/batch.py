@@ -4,9 +4,10 @@ Partial failure follows reference §1: batch read/update/upsert answer 207 with 
 ``OBJECT_NOT_FOUND`` error listing every unknown id, plus one error per input that failed
 validation or a unique-value check (assumption: HubSpot does not document whether such an input
 fails the whole batch; the sandbox answers 207 and applies the other inputs). A failed input's
-``objectWriteTraceId`` is echoed in ``error.context`` when it was given; without one the error
-carries no way back to the input (as HubSpot). Batch create is all-or-nothing (the first error
-becomes the response) unless the inputs carry ``objectWriteTraceId`` s, which opts into 207.
+``objectWriteTraceId`` is echoed in ``error.context`` (and a successful input's on its result)
+when it was given; without one a validation error carries no way back to the input. Batch
+create is all-or-nothing (the first error becomes the response) unless the inputs carry
+``objectWriteTraceId`` s, which opts into 207.
 Duplicate ids in one batch update/upsert are a 400.
 """
 
@@ -69,7 +70,7 @@ async def batch_create(call: Call) -> Reply:
         for item in inputs:
             try:
                 deal = portal.store.create(properties_of(item))
-                results.append(written_deal_json(deal, portal.book))
+                results.append(_traced(written_deal_json(deal, portal.book), item))
             except SandboxApiError as err:
                 errors.append(_input_error(err, item))
     status = 207 if errors else 201
@@ -89,7 +90,7 @@ async def batch_update(call: Call) -> Reply:
                 continue
             try:
                 portal.store.update(deal, properties_of(item))
-                results.append(written_deal_json(deal, portal.book))
+                results.append(_traced(written_deal_json(deal, portal.book), item))
             except SandboxApiError as err:
                 errors.append(_input_error(err, item))
     if missing:
@@ -108,7 +109,7 @@ async def batch_upsert(call: Call) -> Reply:
     with portal.store.lock:
         for item in inputs:
             try:
-                results.append(_upsert_one(portal, item))
+                results.append(_traced(_upsert_one(portal, item), item))
             except SandboxApiError as err:
                 errors.append(_input_error(err, item))
     status = 207 if errors else 200
@@ -134,6 +135,13 @@ def _upsert_one(portal: Portal, item: dict[str, Any]) -> dict[str, Any]:
         return {**written_deal_json(deal, portal.book), "new": True}
     portal.store.update(deal, props)
     return {**written_deal_json(deal, portal.book), "new": False}
+
+
+def _traced(result: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
+    """Echo the input's ``objectWriteTraceId`` on its result (SimplePublicObject field)."""
+    if TRACE in item:
+        result[TRACE] = str(item[TRACE])
+    return result
 
 
 def _require_unique(portal: Portal, id_property: Any) -> None:

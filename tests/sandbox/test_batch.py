@@ -106,6 +106,7 @@ def test_create_with_trace_ids_is_207_per_input(partner: httpx.Client, sandbox: 
     assert response.status_code == 207
     body = response.json()
     assert [r["properties"]["dealname"] for r in body["results"]] == ["ok"]
+    assert body["results"][0]["objectWriteTraceId"] == "t1"
     assert body["numErrors"] == 1
     error = body["errors"][0]
     assert error["category"] == "VALIDATION_ERROR"
@@ -117,7 +118,7 @@ def test_create_with_trace_ids_is_207_per_input(partner: httpx.Client, sandbox: 
 def test_update_207_for_unknown_ids_and_invalid_inputs(partner: httpx.Client) -> None:
     a, b = create(partner), create(partner)
     inputs = [
-        {"id": a["id"], "properties": {"amount": "5"}},
+        {"id": a["id"], "properties": {"amount": "5"}, "objectWriteTraceId": "fine"},
         {"id": "404", "properties": {"amount": "5"}, "objectWriteTraceId": "gone"},
         {"id": b["id"], "properties": {"dealstage": "nope"}, "objectWriteTraceId": "bad-stage"},
     ]
@@ -126,6 +127,7 @@ def test_update_207_for_unknown_ids_and_invalid_inputs(partner: httpx.Client) ->
     body = response.json()
     assert [r["id"] for r in body["results"]] == [a["id"]]
     assert body["results"][0]["properties"]["amount"] == "5"
+    assert body["results"][0]["objectWriteTraceId"] == "fine"
     missing, invalid = body["errors"]
     assert missing["category"] == "OBJECT_NOT_FOUND"
     assert missing["context"] == {"ids": ["404"], "objectWriteTraceId": ["gone"]}
