@@ -33,11 +33,17 @@ from connectors.base import (
     RecordCreate,
     RecordFailure,
     RecordUpdate,
-    Stage,
     User,
     WriteResult,
 )
 from connectors.hubspot.operators import matches
+from connectors.hubspot.standard import (
+    DEFAULT_PIPELINES,
+    DEFAULT_PROPERTIES,
+    PortalRules,
+    Predicate,
+    Rejection,
+)
 from sync_worker.clock import Clock, from_epoch_ms, to_epoch_ms
 from sync_worker.errors import PermanentError
 from sync_worker.model import DealRecord
@@ -46,80 +52,6 @@ __all__ = ["DEFAULT_PIPELINES", "DEFAULT_PROPERTIES", "InMemoryConnector"]
 
 MODIFIED, OBJECT_ID, CREATED = "hs_lastmodifieddate", "hs_object_id", "createdate"
 BATCH, HISTORY_BATCH, OWNERS_PAGE = 100, 50, 100
-PRODUCTS = (
-    "Sales Hub Professional",
-    "Sales Hub Enterprise",
-    "Marketing Hub Professional",
-    "Marketing Hub Enterprise",
-    "Service Hub Professional",
-    "CRM Suite Starter",
-    "Smart CRM Professional",
-    "Data Hub Starter",
-    "Commerce Hub Enterprise",
-    "HubSpot CMS",
-)
-
-
-def _prop(
-    name: str,
-    kind: str = "string",
-    field_type: str = "text",
-    *,
-    options: tuple[str, ...] = (),
-    read_only: bool = False,
-    unique: bool = False,
-) -> PropertyDef:
-    return PropertyDef(name, kind, field_type, options, read_only=read_only, unique=unique)
-
-
-DEFAULT_PROPERTIES: tuple[PropertyDef, ...] = (
-    _prop("dealname"),
-    _prop("amount", "number", "number"),
-    _prop("closedate", "datetime", "date"),
-    _prop("pipeline", "enumeration", "select"),
-    _prop("dealstage", "enumeration", "radio"),
-    _prop("hubspot_owner_id", "enumeration", "select"),
-    _prop(CREATED, "datetime", "date", read_only=True),
-    _prop(MODIFIED, "datetime", "date", read_only=True),
-    _prop(OBJECT_ID, "number", "number", read_only=True),
-    _prop("hs_num_associated_active_deal_registrations", "number", "number", read_only=True),
-    _prop("shared_partner_account"),
-    _prop("rep_deal_id", unique=True),
-    _prop("partner_deal_id", unique=True),
-    _prop("shared_deal_team", "string", "textarea"),
-    _prop("product_interest", "enumeration", "checkbox", options=PRODUCTS),
-)
-"""HubSpot's standard deal properties plus the default mapping's custom ones."""
-
-DEFAULT_PIPELINES: tuple[Pipeline, ...] = (
-    Pipeline(
-        "default",
-        "Sales Pipeline",
-        tuple(
-            Stage(s, s)
-            for s in (
-                "appointmentscheduled",
-                "qualifiedtobuy",
-                "presentationscheduled",
-                "decisionmakerboughtin",
-                "contractsent",
-                "closedwon",
-                "closedlost",
-            )
-        ),
-    ),
-    Pipeline(
-        "referred_deals",
-        "Referred deals",
-        (
-            Stage("referred_new", "New"),
-            Stage("referred_won", "Won"),
-            Stage("referred_lost", "Lost"),
-        ),
-    ),
-)
-
-Predicate = Callable[[str], bool]
 _ORDERED: dict[str, Callable[[int, int], bool]] = {
     "EQ": operator.eq,
     "GT": operator.gt,
@@ -159,13 +91,6 @@ def _iso(ms: int) -> str:
     return from_epoch_ms(ms).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
-@dataclass(frozen=True, slots=True)
-class _Rejection:
-    name: str
-    test: Predicate
-    message: str
-
-
 class InMemoryConnector:
     """A HubSpot-like portal in memory. Thread-safe."""
 
@@ -185,12 +110,9 @@ class InMemoryConnector:
         self._clock = clock
         self._overlap = overlap
         self._page_size = page_size
-        self._defs = {p.name: p for p in properties}
-        self._users = tuple(users)
-        self._pipelines = tuple(pipelines)
+        self._rules = PortalRules(properties, users, pipelines)
         self._deals: dict[str, _Deal] = {}
         self._next_id = first_id
-        self._rejections: list[_Rejection] = []
         self._calls = 0
         self._lock = threading.RLock()
 
@@ -237,19 +159,19 @@ class InMemoryConnector:
         fails that record with ``message``, like a HubSpot validation error."""
         test = value if callable(value) else (lambda v, wanted=value: v == wanted)
         with self._lock:
-            self._rejections.append(_Rejection(name, test, message))
+            self._rules.rejections.append(Rejection(name, test, message))
 
     def define_property(self, definition: PropertyDef) -> None:
         with self._lock:
-            self._defs[definition.name] = definition
+            self._rules.defs[definition.name] = definition
 
     def set_users(self, users: Iterable[User]) -> None:
         with self._lock:
-            self._users = tuple(users)
+            self._rules.users = tuple(users)
 
     def set_pipelines(self, pipelines: Iterable[Pipeline]) -> None:
         with self._lock:
-            self._pipelines = tuple(pipelines)
+            self._rules.pipelines = tuple(pipelines)
 
     def problem_with(self, properties: Mapping[str, str], deal_id: str | None = None) -> str | None:
         """Why writing ``properties`` (to ``deal_id``, or to a new deal) would fail, or ``None``."""
@@ -327,7 +249,7 @@ class InMemoryConnector:
             return WriteResult(written, tuple(failed))
 
     def upsert(self, creates: Sequence[RecordCreate], id_property: str) -> WriteResult:
-        definition = self._defs.get(id_property)
+        definition = self._rules.defs.get(id_property)
         if definition is None or not definition.unique:
             raise PermanentError(f"{id_property!r} is not a unique-value property", status=400)
         with self._lock:
@@ -348,18 +270,18 @@ class InMemoryConnector:
 
     def users(self) -> tuple[User, ...]:
         with self._lock:
-            self._charge(max(1, len(self._users)), OWNERS_PAGE)
-            return tuple(User(u.id, u.email.lower()) for u in self._users)
+            self._charge(max(1, len(self._rules.users)), OWNERS_PAGE)
+            return tuple(User(u.id, u.email.lower()) for u in self._rules.users)
 
     def pipelines(self) -> tuple[Pipeline, ...]:
         with self._lock:
             self._calls += 1
-            return self._pipelines
+            return self._rules.pipelines
 
     def property_definitions(self) -> Mapping[str, PropertyDef]:
         with self._lock:
             self._calls += 1
-            return dict(self._defs)
+            return dict(self._rules.defs)
 
     def api_calls(self) -> int:
         with self._lock:
@@ -386,7 +308,7 @@ class InMemoryConnector:
         fast = _KEY_FILTERS.get(item.property)
         if fast and item.operator in _ORDERED and item.value and item.value.isdigit():
             return _ORDERED[item.operator](fast(deal), int(item.value))
-        return matches(item, deal.value(item.property), self._defs.get(item.property))
+        return matches(item, deal.value(item.property), self._rules.defs.get(item.property))
 
     def _find(self, key: str, id_property: str | None) -> _Deal | None:
         if id_property is None:
@@ -428,44 +350,11 @@ class InMemoryConnector:
         written[key] = self._record(deal, list(values))
 
     def _problem(self, values: Mapping[str, str], deal: _Deal | None) -> str | None:
-        rejected = [
-            r.message for r in self._rejections if r.name in values and r.test(values[r.name])
-        ]
-        problems = [p for name, v in values.items() if (p := self._check(name, v, deal))]
-        if problems:
-            rejected.append(
-                "VALIDATION_ERROR: Property values were not valid: " + "; ".join(problems)
-            )
-        return "; ".join(rejected) or None
+        return self._rules.problem(values, holder=self._holder, deal_id=deal.id if deal else None)
 
-    def _check(self, name: str, value: str, deal: _Deal | None) -> str | None:
-        definition = self._defs.get(name)
-        if definition is None:
-            return f'PROPERTY_DOESNT_EXIST: Property "{name}" does not exist'
-        if definition.read_only:
-            return f'READ_ONLY_VALUE: "{name}" is a read only property'
-        if value == "":
-            return None
-        return _type_problem(definition, value, self._options(definition)) or self._clash(
-            definition, value, deal
-        )
-
-    def _options(self, definition: PropertyDef) -> tuple[str, ...]:
-        if definition.name == "pipeline":
-            return tuple(p.id for p in self._pipelines)
-        if definition.name == "dealstage":
-            return tuple(s.id for p in self._pipelines for s in p.stages)
-        if definition.name == "hubspot_owner_id":
-            return tuple(u.id for u in self._users)
-        return definition.options
-
-    def _clash(self, definition: PropertyDef, value: str, deal: _Deal | None) -> str | None:
-        if not definition.unique:
-            return None
-        other = self._find(value, definition.name)
-        if other is None or other is deal:
-            return None
-        return f'CONFLICT: "{definition.name}" value {value!r} is already used by deal {other.id}'
+    def _holder(self, name: str, value: str) -> str | None:
+        deal = self._find(value, name)
+        return deal.id if deal else None
 
     def _record(
         self, deal: _Deal, properties: Sequence[str] | None, *, history: bool = False
@@ -484,22 +373,3 @@ class InMemoryConnector:
 
 def _gone(key: str) -> RecordFailure:
     return RecordFailure(key, "OBJECT_NOT_FOUND: the deal is archived or does not exist", gone=True)
-
-
-def _type_problem(definition: PropertyDef, value: str, options: tuple[str, ...]) -> str | None:
-    if definition.type == "number":
-        try:
-            float(value)
-        except ValueError:
-            return f"INVALID_FLOAT: {value!r} is not a valid number for {definition.name}"
-        return None
-    if definition.type == "enumeration" and options:
-        chosen = (
-            [v for v in value.split(";") if v] if definition.field_type == "checkbox" else [value]
-        )
-        bad = [v for v in chosen if v not in options]
-        if bad:
-            return (
-                f"INVALID_OPTION: {bad[0]} was not one of the allowed options for {definition.name}"
-            )
-    return None
