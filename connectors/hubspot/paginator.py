@@ -171,7 +171,8 @@ class SearchPaginator:
 
     def _body(self, filters: list[dict[str, object]], sort: str) -> dict[str, object]:
         return {
-            "filterGroups": [{"filters": self._scope + filters}],
+            # An empty filter group is omitted: whether HubSpot accepts one is undocumented.
+            "filterGroups": [{"filters": self._scope + filters}] if self._scope or filters else [],
             "sorts": [{"propertyName": sort, "direction": "ASCENDING"}],
             "properties": self._properties,
             "limit": self._page_size,

@@ -143,6 +143,23 @@ def test_plain_offset_paging_would_have_missed_them() -> None:
     assert set(ids) - seen
 
 
+def test_the_fake_enforces_the_cap_these_tests_rely_on() -> None:
+    hub = fake()
+
+    assert hub.search({"limit": 200, "after": "9800"})[0] == 200
+    assert hub.search({"limit": 200, "after": "9801"})[0] == 400
+    assert hub.search({"limit": 100, "after": "10000"})[0] == 400
+
+
+def test_a_full_pull_without_scope_sends_no_empty_filter_group() -> None:
+    paginator = SearchPaginator(scope=[], since_ms=None, properties=[])
+
+    request = paginator.next_request()
+
+    assert request is not None
+    assert request["filterGroups"] == []
+
+
 def test_an_idle_pull_is_one_request() -> None:
     hub = fake()
     seed(hub, 3)
