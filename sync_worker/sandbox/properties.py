@@ -111,10 +111,13 @@ class PropertyBook:
         self._options["pipeline"] = tuple(self.pipelines)
         self._options["hubspot_owner_id"] = self.owner_ids
         self._stages = {p.id: tuple(s.id for s in p.stages) for p in pipelines}
+        if not pipelines:
+            raise ValueError("a portal needs at least one deal pipeline")
+        self.default_pipeline = pipelines[0].id
 
     def allowed_options(self, prop: PropertyDef, pipeline_id: str | None) -> tuple[str, ...]:
         if prop.name == "dealstage":
-            return self._stages.get(pipeline_id or "default", ())
+            return self._stages.get(pipeline_id or self.default_pipeline, ())
         return self._options[prop.name]
 
     def validate(self, raw: Mapping[str, Any], *, pipeline_id: str | None) -> dict[str, str]:

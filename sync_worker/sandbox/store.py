@@ -129,7 +129,7 @@ class DealStore:
         if not changes.get("dealname"):
             raise SandboxApiError(400, _missing_dealname())
         if not changes.get("pipeline"):
-            changes["pipeline"] = next(iter(self.book.pipelines))
+            changes["pipeline"] = self.book.default_pipeline
         if not changes.get("dealstage"):
             changes["dealstage"] = self.book.pipelines[changes["pipeline"]].stages[0].id
         return changes
