@@ -10,7 +10,7 @@ from tests.integration.world import (
     PAIR,
     World,
     api_history,
-    members,
+    products,
     tick,
     writes,
 )
@@ -24,7 +24,7 @@ EDITS = {
 
 def same(field: str, left: str | None, right: str | None) -> bool:
     if field == "product_interest":
-        return members(left) == members(right)
+        return products(left) == products(right)
     return left == right
 
 

@@ -229,6 +229,11 @@ def members(raw: str | None) -> set[str]:
     return {m.strip().lower() for m in (raw or "").split(";") if m.strip()}
 
 
+def products(raw: str | None) -> set[str]:
+    """A multi-select's options (order never matters; case does)."""
+    return {m.strip() for m in (raw or "").split(";") if m.strip()}
+
+
 def team(*emails: str) -> str:
     return ";".join(sorted(emails))
 
