@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import pytest
+
 from sync_worker.mapping import compile_mapping
 from sync_worker.model import Side
 from sync_worker.plan import BaseSnapshot, Directory
@@ -208,3 +210,8 @@ def test_base_json_drops_fields_that_no_longer_decode() -> None:
     mapping = default_mapping()
     text = '{"format":1,"agreed_at":null,"values":{"amount":["x"],"gone":"1","dealname":"A"}}'
     assert BaseSnapshot.from_json(text, mapping) == BaseSnapshot({"dealname": "A"})
+
+
+def test_base_json_that_is_not_a_base_is_refused() -> None:
+    with pytest.raises(ValueError, match="not a stored base"):
+        BaseSnapshot.from_json('["amount"]', default_mapping())
