@@ -39,6 +39,12 @@ def extra_predicates(request: SearchRequest) -> tuple[Predicate, ...]:
     return (lambda deal: text in (deal.values.get("dealname") or "").lower(),)
 
 
+def union_window(request: SearchRequest) -> Window:
+    """The smallest window holding every group's window."""
+    groups = groups_of(request)
+    return Window(min(g.window.low for g in groups), max(g.window.high for g in groups))
+
+
 def matcher(request: SearchRequest) -> Predicate:
     """Does one (current) deal match the request? Windows, filters, query and archival."""
     checks = [group_check(g, extra_predicates(request)) for g in groups_of(request)]
@@ -52,8 +58,7 @@ def matching_keys(request: SearchRequest, keys: Sequence[Key], lookup: Lookup) -
     if len(groups) == 1:
         start, stop = bounds(keys, groups[0].window)
         return _scan(keys[start:stop], lookup, (*extra, *groups[0].predicates))
-    union = Window(min(g.window.low for g in groups), max(g.window.high for g in groups))
-    start, stop = bounds(keys, union)
+    start, stop = bounds(keys, union_window(request))
     checks = [group_check(g, extra) for g in groups]
     return _scan(keys[start:stop], lookup, (lambda deal: any(c(deal) for c in checks),))
 

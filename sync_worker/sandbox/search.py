@@ -12,10 +12,11 @@ since are absent, deals changed since show their older version (never cached).
 from __future__ import annotations
 
 import bisect
+import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sync_worker.sandbox.matching import Key, Lookup, bounds, ordered_ids
+from sync_worker.sandbox.matching import Key, Lookup, bounds, ordered_ids, union_window
 from sync_worker.sandbox.records import Deal
 from sync_worker.sandbox.search_cache import KeyIds, SearchCache
 from sync_worker.sandbox.search_parse import FAR, LASTMOD, Group, SearchRequest, Window
@@ -40,7 +41,7 @@ def run_search(
     with store.lock:
         lookup: Lookup = store.deal
         if cutoff_ms is not None:
-            keys, lookup = _lagged_view(store, cutoff_ms)
+            keys, lookup = _lagged_view(store, cutoff_ms, union_window(request))
             ids: Sequence[int] = ordered_ids(request, keys, lookup)
         else:
             ids = _index_slice(request, store) or _cached(request, store, cache)
@@ -71,7 +72,12 @@ def _index_slice(request: SearchRequest, store: DealStore) -> Sequence[int] | No
     return None
 
 
-def _lagged_view(store: DealStore, cutoff_ms: int) -> tuple[list[Key], Lookup]:
+def _lagged_view(store: DealStore, cutoff_ms: int, window: Window) -> tuple[list[Key], Lookup]:
+    """Keys inside ``window`` of the index as it was at ``cutoff_ms``, and a lookup of versions.
+
+    Deals modified after the cutoff sit at the index's tail; their older versions (if they
+    existed then) are merged back at their older positions. Only the window is copied.
+    """
     index = store.modified_index()
     split = bisect.bisect_right(index, (cutoff_ms, FAR))
     older: dict[int, Deal] = {}
@@ -79,5 +85,8 @@ def _lagged_view(store: DealStore, cutoff_ms: int) -> tuple[list[Key], Lookup]:
         past = store.deal(deal_id).as_of(cutoff_ms)
         if past is not None:
             older[deal_id] = past
-    keys = sorted([*index[:split], *((d.modified_ms, i) for i, d in older.items())])
+    extra = sorted((deal.modified_ms, deal_id) for deal_id, deal in older.items())
+    start, stop = bounds(index, window)
+    extra_start, extra_stop = bounds(extra, window)
+    keys = list(heapq.merge(index[start : min(stop, split)], extra[extra_start:extra_stop]))
     return keys, lambda deal_id: older.get(deal_id) or store.deal(deal_id)

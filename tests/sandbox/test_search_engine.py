@@ -99,3 +99,34 @@ def test_100k_deals_page_fast_and_fit_in_memory() -> None:
     started = time.perf_counter()
     run_search(request, portal.store, None, cache)
     assert time.perf_counter() - started < 0.05
+
+
+def test_lagged_search_equals_a_replay_of_the_past() -> None:
+    clock = FakeClock()
+    portal = Sandbox(specs(), clock=clock).portal("partner")
+    rng = random.Random(9)
+    ids: list[str] = []
+    body = {
+        "filterGroups": [{"filters": [
+            {"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": str(T0 + 3000)},
+            {"propertyName": "amount", "operator": "LT", "value": "50"},
+        ]}],
+        "sorts": ["hs_lastmodifieddate"],
+        "limit": 200,
+    }  # fmt: skip
+    request = parse_search(body, portal.book)
+    for _ in range(80):
+        clock.advance(0.25)
+        if not ids or rng.random() < 0.3:
+            ids.append(portal.create_deal({"dealname": "d", "amount": str(rng.randrange(100))}))
+        else:
+            portal.edit_deal(rng.choice(ids), {"amount": str(rng.randrange(100))})
+        cutoff = portal.now_ms() - 2000
+        expected = []
+        for deal_id in ids:
+            past = portal.store.deal(int(deal_id)).as_of(cutoff)
+            if past and past.modified_ms >= T0 + 3000 and float(past.values["amount"]) < 50:
+                expected.append((past.modified_ms, past.id, past.values["amount"]))
+        page = run_search(request, portal.store, cutoff)
+        got = [(d.modified_ms, d.id, d.values["amount"]) for d in page.results]
+        assert got == sorted(expected)
