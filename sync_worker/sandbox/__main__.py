@@ -1,4 +1,4 @@
-"""``python -m sync_worker.sandbox [--host H] [--port P] [--tier T] [--deals N] [--no-seed]``."""
+"""Serve the demo "partner" and "rep" HubSpot sandbox portals until ^C (prints URLs and tokens)."""
 
 from __future__ import annotations
 
