@@ -112,10 +112,15 @@ class HubSpotClient:
         if self._limiter is not None:
             self._limiter.observe(response.headers)
         body = parse_body(response.content)
-        error = classify(response.status_code, body, response.headers, self._clock.now())
+        error = classify(
+            response.status_code,
+            body,
+            response.headers,
+            self._clock.now(),
+            where=f"{method} {path}",
+        )
         if error is None:
             return HubSpotResponse(response.status_code, body)
         if isinstance(error, DailyLimitReached) and self._limiter is not None:
             self._limiter.trip_daily(error)
-        error.args = (f"{method} {path}: {error}",)
         raise error

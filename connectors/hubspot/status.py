@@ -85,8 +85,8 @@ def _text(body: Mapping[str, object], key: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _message(status: int, body: Mapping[str, object]) -> str:
-    parts = [f"HubSpot {status}"]
+def _message(status: int, body: Mapping[str, object], where: str) -> str:
+    parts = [f"{where}: HubSpot {status}" if where else f"HubSpot {status}"]
     category = _text(body, "category") or _text(body, "errorType")
     if category:
         parts.append(category)
@@ -109,10 +109,10 @@ def _next_midnight_utc(now: datetime) -> datetime:
 
 
 def _rate_limited(
-    body: Mapping[str, object], headers: Mapping[str, str], now: datetime
+    body: Mapping[str, object], headers: Mapping[str, str], now: datetime, where: str
 ) -> ConnectorError:
     policy = _text(body, "policyName") or "UNKNOWN"
-    message = _message(429, body)
+    message = _message(429, body, where)
     correlation = _text(body, "correlationId")
     retry_after = parse_retry_after(headers.get("retry-after"), now)
     if policy == "DAILY":
@@ -128,15 +128,21 @@ def _rate_limited(
 
 
 def classify(
-    status: int, body: Mapping[str, object], headers: Mapping[str, str], now: datetime
+    status: int,
+    body: Mapping[str, object],
+    headers: Mapping[str, str],
+    now: datetime,
+    *,
+    where: str = "",
 ) -> ConnectorError | None:
     """The error a response stands for, or ``None`` for 2xx. ``headers`` must be
-    case-insensitive (``httpx.Headers``) or lower-cased."""
+    case-insensitive (``httpx.Headers``) or lower-cased; ``where`` (e.g. ``"POST /path"``)
+    prefixes the message."""
     if status < 400:
         return None
     if status == 429:
-        return _rate_limited(body, headers, now)
-    message = _message(status, body)
+        return _rate_limited(body, headers, now, where)
+    message = _message(status, body, where)
     category = _text(body, "category")
     correlation = _text(body, "correlationId")
     if status == 401 or (status == 403 and category == "MISSING_SCOPES"):

@@ -204,7 +204,9 @@ def test_other_whole_batch_errors_are_raised(hub: Hub) -> None:
     ids = seed(hub, 2)
     hub.fake.inject(httpx.Response(400, json=error_body("INVALID_JSON", "Bad body")))
 
-    with pytest.raises(PermanentError, match="INVALID_JSON"):
+    with pytest.raises(
+        PermanentError, match="POST /crm/v3/objects/deals/batch/update: HubSpot 400: INVALID_JSON"
+    ):
         hub.connector.update([RecordUpdate(i, {"amount": "1"}) for i in ids])
 
 
