@@ -1,0 +1,84 @@
+"""Failures stop what they must and nothing more: a refused token stops its pair, a spent daily
+budget stops the portal's work until the reset without a retry storm, a held lease skips."""
+
+from __future__ import annotations
+
+from structlog.testing import capture_logs
+
+from connectors.hubspot.ratelimit import LimiterRegistry
+from tests.integration.conftest import MakeWorld, portal_specs
+from tests.integration.world import PAIR, World, status_count, writes
+
+
+def test_a_refused_token_fails_its_pair_and_another_pair_still_syncs(world: World) -> None:
+    partner_id = world.register()
+    broken = world.context(
+        "agency-001-old-token", partner=world.connector("partner", token="revoked-token")
+    )
+
+    with capture_logs() as logs:
+        failed = world.cycle(broken)
+        synced = world.cycle()
+
+    assert failed.outcome == "failed"
+    assert failed.error_kind == "auth"
+    assert "revoked-token" not in (failed.error or "")
+    assert synced.outcome == "ok"
+    assert len(world.rep_deals_for(partner_id)) == 1
+    assert world.store.count_links("agency-001-old-token") == 0
+    assert world.store.count_links(PAIR) == 1
+    auth_events = [e for e in logs if e["event"] == "pair_auth_failed"]
+    assert len(auth_events) == 1
+    statuses = {s.pair: s for s in world.store.status(["agency-001-old-token", PAIR])}
+    old_run = statuses["agency-001-old-token"].last_run
+    assert old_run is not None
+    assert old_run.outcome == "failed"
+    assert statuses[PAIR].consecutive_failures == 0
+
+
+def test_a_spent_daily_budget_stops_the_pair_until_the_reset_without_a_retry_storm(
+    make_world: MakeWorld,
+) -> None:
+    specs = portal_specs(rep={"tier": "enterprise", "daily_limit": 2})
+    world = make_world(specs, registry=LimiterRegistry())
+    partner_ids = [world.register(dealname=f"Deal {n}") for n in range(3)]
+    started = world.ctx.clock.now()
+
+    with capture_logs() as logs:
+        reports = [world.cycle() for _ in range(4)]
+
+    for report in reports:
+        assert report.outcome == "failed"
+        assert report.error_kind == "daily_limit"
+        assert report.resume_at is not None
+        assert report.resume_at > started
+    assert status_count(world.rep, 429) == 1  # the one refusal; later cycles send nothing
+    assert world.rep.total_requests == 3  # owners, search, then the refused create
+    assert len([e for e in logs if e["event"] == "daily_limit_reached"]) == 4
+    assert world.rep.deals() == []
+    assert writes(world.partner) == 0
+    for partner_id in partner_ids:
+        assert world.partner_deal(partner_id).get("rep_deal_id") is None
+
+
+def test_a_pair_leased_by_another_process_is_skipped(world: World) -> None:
+    partner_id = world.register()
+    assert world.store.try_lease(PAIR, "another-process", world.ctx.clock.now(), 600)
+
+    report = world.cycle()
+
+    assert report.outcome == "skipped"
+    assert report.api_calls == 0
+    assert world.partner.total_requests == world.rep.total_requests == 0
+    assert world.rep.deals() == []
+    assert world.partner_deal(partner_id).get("rep_deal_id") is None
+    assert world.store.count_links(PAIR) == 0
+    assert world.store.status([PAIR])[0].last_run is None
+    # The other process still holds it.
+    assert not world.store.try_lease(PAIR, "a-third-process", world.ctx.clock.now(), 600)
+
+
+def test_the_lease_is_released_after_a_cycle(world: World) -> None:
+    world.register()
+    world.ok_cycle()
+    assert world.store.try_lease(PAIR, "next-process", world.ctx.clock.now(), 600)
