@@ -1,0 +1,91 @@
+"""The incremental pull misses nothing: edits made while a cycle runs, edits the search index
+shows late, and writes stamped earlier than the cursor (covered by the connector's overlap)."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+
+from sync_worker.clock import from_epoch_ms, to_epoch_ms
+from sync_worker.engine import CycleOptions
+from sync_worker.model import Side
+from sync_worker.sandbox import FaultSpec
+from sync_worker.state import SqlStateStore
+from tests.integration.world import PAIR, World
+
+
+def test_edits_made_during_a_cycle_are_picked_up_by_the_next(world: World) -> None:
+    (p1, r1), (p2, r2) = world.linked(amount="1000"), world.linked(amount="2000")
+    world.settle(1)
+    world.partner.edit_deal(p1, {"amount": "1100"})  # so the cycle pulls a page
+    world.rep.edit_deal(r2, {"amount": "2100"})
+    edited: set[Side] = set()
+
+    def people_keep_working(side: Side, records: int, total: int | None) -> None:
+        if side in edited:
+            return
+        edited.add(side)
+        # Someone edits a deal of the page the worker has just processed.
+        if side is Side.PARTNER:
+            world.partner.edit_deal(p1, {"closedate": "2027-08-31T00:00:00.000Z"})
+        else:
+            world.rep.edit_deal(r2, {"closedate": "2027-07-31T00:00:00.000Z"})
+
+    during = world.cycle(options=CycleOptions(progress=people_keep_working))
+    assert during.outcome == "ok"
+    assert edited == {Side.PARTNER, Side.REP}
+    world.settle(3)
+
+    assert world.rep_deal(r1)["amount"] == "1100"
+    assert world.partner_deal(p2)["amount"] == "2100"
+    assert world.rep_deal(r1)["closedate"] == "2027-08-31T00:00:00.000Z"
+    assert world.partner_deal(p1)["closedate"] == "2027-08-31T00:00:00.000Z"
+    assert world.partner_deal(p2)["closedate"] == "2027-07-31T00:00:00.000Z"
+    assert world.rep_deal(r2)["closedate"] == "2027-07-31T00:00:00.000Z"
+
+
+def test_edits_the_search_index_shows_late_are_not_missed(world: World) -> None:
+    partner_id, rep_id = world.linked()
+    world.settle(1)
+    for portal in (world.partner, world.rep):
+        portal.set_faults(FaultSpec(index_lag_seconds=0.5))
+    world.partner.edit_deal(partner_id, {"amount": "31000"})
+    world.rep.edit_deal(rep_id, {"closedate": "2027-05-31T00:00:00.000Z"})
+
+    blind = world.ok_cycle()  # the index does not show either edit yet
+    assert blind.counts.get("updated.partner", 0) + blind.counts.get("updated.rep", 0) == 0
+    time.sleep(0.6)
+    world.ok_cycle()
+    time.sleep(0.6)  # the worker's own writes become searchable too: they must plan nothing
+    world.settle(2)
+
+    for deal in (world.partner_deal(partner_id), world.rep_deal(rep_id)):
+        assert deal["amount"] == "31000"
+        assert deal["closedate"] == "2027-05-31T00:00:00.000Z"
+
+
+def _cursor(store: SqlStateStore, side: Side) -> int:
+    cursor = store.get_cursor(PAIR, side)
+    assert cursor is not None
+    return int(cursor.timestamp() * 1000)
+
+
+def test_a_write_stamped_before_the_cursor_is_covered_by_the_overlap(world: World) -> None:
+    """A write HubSpot stamps earlier than deals the worker already pulled (a slow request, a
+    lagging index) still arrives: the connector reads back ``overlap_seconds`` before the
+    cursor."""
+    late_id, late_rep_id = world.linked(amount="1000")
+    time.sleep(0.3)
+    other_id, _ = world.linked(amount="2000")
+    world.partner.edit_deal(other_id, {"amount": "2200"})
+    world.settle(2)
+    cursor_ms = _cursor(world.store, Side.PARTNER)
+    late = datetime.fromisoformat(str(world.partner_deal(late_id)["hs_lastmodifieddate"]))
+    assert to_epoch_ms(late) < cursor_ms - 100
+
+    stamped = from_epoch_ms(cursor_ms) - timedelta(milliseconds=100)
+    world.partner.edit_deal(late_id, {"amount": "1234"}, at=stamped)
+    world.settle(2)
+
+    assert world.rep_deal(late_rep_id)["amount"] == "1234"
+    assert world.partner_deal(late_id)["amount"] == "1234"
