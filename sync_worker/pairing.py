@@ -86,7 +86,8 @@ def _sort_linked(
         return
     written = link.written_at(side)
     if written is not None and record.modified_at < written and not forced:
-        # A snapshot older than our own last write: its fresher version comes next cycle.
+        # Older than a version already reconciled or written: acting on it would push stale
+        # values; the fresher version (or its echo) comes with a later page or cycle.
         result.skip("stale", record)
         return
     if not forced and unchanged(record, side, link, mapping):

@@ -126,7 +126,7 @@ class Ledger:
             if pair.link is None:  # remember the link itself; its base comes with a later success
                 self.page.links.append(LinkState(ids[Side.PARTNER], ids[Side.REP]))
             return
-        written = {s: _written_at(landed[s].written.get(ids[s]), pair.link, s) for s in Side}
+        written = {s: _newest_seen(landed[s].written.get(ids[s]), pair, s) for s in Side}
         seen = {s: self._seen(pair.record(s).properties, sent[s].get(ids[s]), s) for s in Side}
         self.page.links.append(
             LinkState(
@@ -167,7 +167,7 @@ class Ledger:
             seen[origin] = self._seen(
                 origin_record.properties, sent[origin].get(ids[origin]), origin
             )
-        written = {origin: _written_at(back.written.get(plan.origin_id), None, origin)}
+        written = {origin: _latest(back.written.get(plan.origin_id), origin_record.modified_at)}
         written[target] = created.modified_at
         self.page.links.append(
             LinkState(
@@ -312,10 +312,19 @@ class Ledger:
         )
 
 
-def _written_at(record: DealRecord | None, link: LinkState | None, side: Side) -> datetime | None:
-    if record is not None:
-        return record.modified_at
-    return link.written_at(side) if link is not None else None
+def _newest_seen(written: DealRecord | None, pair: Pair, side: Side) -> datetime:
+    """The newest version of ``side``'s deal the worker has reconciled or written: any snapshot
+    older than it (a page fetched before) is stale and must not be acted on."""
+    moments = [pair.record(side).modified_at]
+    if pair.link is not None and (known := pair.link.written_at(side)) is not None:
+        moments.append(known)
+    if written is not None:
+        moments.append(written.modified_at)
+    return max(moments)
+
+
+def _latest(written: DealRecord | None, seen: datetime) -> datetime:
+    return max(seen, written.modified_at) if written is not None else seen
 
 
 def _backoff(attempts: int, base_seconds: float) -> timedelta:

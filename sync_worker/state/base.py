@@ -31,8 +31,10 @@ from sync_worker.model import Side
 class LinkState:
     """One linked shared deal as stored. ``status``: ``active`` or ``gone`` (a side was archived
     or deleted; the link is kept as a tombstone so the worker never re-creates a counterpart).
-    ``*_seen`` fingerprint each side's mapped values after the worker's last look or write: a
-    pulled record with the same fingerprint changed nothing the worker cares about."""
+    ``*_written_at`` is the newest version of each side's deal the worker has reconciled or
+    written (its modification time): a pulled snapshot older than that is stale. ``*_seen``
+    fingerprint each side's mapped values after the worker's last look or write: a pulled record
+    with the same fingerprint changed nothing the worker cares about."""
 
     partner_id: str
     rep_id: str

@@ -94,3 +94,23 @@ def test_a_fixed_dead_letter_is_resolved_by_its_retry(world: World) -> None:
     run_cycle(world.ctx)
     assert world.store.dead_letters("agency-001") == []
     assert world.rep.get(rep_id).get("amount") == "14"  # type: ignore[union-attr]
+
+
+def test_a_snapshot_older_than_a_version_we_already_reconciled_is_stale(world: World) -> None:
+    partner_id, rep_id = linked(world)
+    world.rep.edit(rep_id, {"amount": "5"})
+    stale = world.rep.get(rep_id)  # prefetched by the rep pull
+    assert stale is not None
+    world.tick()
+    world.rep.edit(rep_id, {"amount": "6"})  # the rep corrects itself
+    world.tick()
+    world.partner.edit(partner_id, {"dealstage": "qualifiedtobuy"})  # never synced: no rep write
+    world.tick()
+    page = processor(world)
+    partner_record = world.partner.get(partner_id)
+    assert partner_record is not None
+    page.process(Side.PARTNER, [partner_record], partner_record.modified_at)
+    assert world.partner.get(partner_id).get("amount") == "6"  # type: ignore[union-attr]
+    page.process(Side.REP, [stale], stale.modified_at)
+    assert world.partner.get(partner_id).get("amount") == "6"  # type: ignore[union-attr]
+    assert page.counts["skipped.stale"] == 1
