@@ -25,7 +25,7 @@ from connectors.base import (
     User,
     WriteResult,
 )
-from connectors.hubspot.batch import WriteInput, match_outcome
+from connectors.hubspot.batch import BatchOutcome, WriteInput, match_outcome
 from connectors.hubspot.client import HubSpotClient
 from connectors.hubspot.paginator import MODIFIED, SearchPaginator
 from connectors.hubspot.records import (
@@ -205,7 +205,21 @@ class HubSpotConnector:
             right = self._write_chunk(path, inputs[middle:], id_property)
             return left[0] | right[0], left[1] + right[1]
         outcome = match_outcome(response.body, inputs, id_property=id_property)
-        return outcome.written, outcome.failed
+        if not outcome.unmatched:
+            return outcome.written, outcome.failed
+        return self._read_back(outcome, id_property)
+
+    def _read_back(
+        self, outcome: BatchOutcome, id_property: str | None
+    ) -> tuple[dict[str, DealRecord], list[RecordFailure]]:
+        """Fetch inputs HubSpot acknowledged without a matchable result (one extra call)."""
+        found = self.read(outcome.unmatched, [], id_property=id_property).found
+        lost = [
+            RecordFailure(k, "HubSpot returned no result for this input")
+            for k in outcome.unmatched
+            if k not in found
+        ]
+        return outcome.written | dict(found), outcome.failed + lost
 
     # -- metadata (cached) ----------------------------------------------------------------
 

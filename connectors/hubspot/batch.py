@@ -4,6 +4,7 @@ Each input carries a unique ``objectWriteTraceId``. A result is matched by the t
 echoes, else by record id (updates) or by the unique property's value (upserts). An error is
 matched by ``context.objectWriteTraceId``, else by ``context.ids``; an error that names no input
 is charged to the inputs that got no result. ``OBJECT_NOT_FOUND`` means the record is gone.
+Inputs with neither a result nor an error are reported as unmatched.
 """
 
 from __future__ import annotations
@@ -32,8 +33,12 @@ class WriteInput:
 
 @dataclass(frozen=True, slots=True)
 class BatchOutcome:
+    """``unmatched``: inputs HubSpot returned neither a result nor an error for (e.g. an upsert
+    result that does not carry the unique property); the caller reads them back."""
+
     written: dict[str, DealRecord]
     failed: list[RecordFailure]
+    unmatched: list[str]
 
 
 def _mapping(value: object) -> Mapping[str, object]:
@@ -83,8 +88,8 @@ def match_outcome(
     id_property: str | None = None,
     requested: Sequence[str] = (),
 ) -> BatchOutcome:
-    """Sort a batch response into written records and per-input failures; every input ends up
-    in exactly one of the two."""
+    """Sort a batch response into written records, per-input failures and unmatched inputs;
+    every input ends up in exactly one of the three."""
     by_trace = {i.trace_id: i for i in inputs}
     keys = {i.key for i in inputs}
     written: dict[str, DealRecord] = {}
@@ -102,7 +107,9 @@ def match_outcome(
         gone = error.get("category") in GONE_CATEGORIES
         for key in targets:
             failed.setdefault(key, RecordFailure(key, error_reason(error), gone=gone))
-    for key in sorted(keys - written.keys() - failed.keys()):
-        reason = "; ".join(error_reason(e) for e in unattributed) or "HubSpot returned no result"
-        failed[key] = RecordFailure(key, reason)
-    return BatchOutcome(written, list(failed.values()))
+    rest = sorted(keys - written.keys() - failed.keys())
+    if unattributed:
+        reason = "; ".join(error_reason(e) for e in unattributed)
+        failed |= {key: RecordFailure(key, reason) for key in rest}
+        rest = []
+    return BatchOutcome(written, list(failed.values()), rest)

@@ -278,3 +278,33 @@ def test_an_id_named_twice_is_sent_once_with_merged_properties(hub: Hub) -> None
     assert body["inputs"][0]["properties"] == {"amount": "1", "dealname": "x"}  # type: ignore[index]
     assert len(body["inputs"]) == 1  # type: ignore[arg-type]
     assert result.written[deal_id].properties["dealname"] == "x"
+
+
+def test_an_upsert_result_without_its_key_is_read_back(hub: Hub) -> None:
+    deal_id = hub.fake.store.put({"partner_deal_id": "P-5", "dealname": "old"})
+    hub.fake.inject(
+        httpx.Response(
+            200,
+            json={
+                "status": "COMPLETE",
+                "results": [
+                    {
+                        "id": deal_id,
+                        "properties": {"hs_lastmodifieddate": "2026-03-01T12:00:00.000Z"},
+                        "createdAt": "2026-03-01T12:00:00.000Z",
+                        "updatedAt": "2026-03-01T12:00:00.000Z",
+                        "archived": False,
+                    }
+                ],
+            },
+        )
+    )
+
+    result = hub.connector.upsert(
+        [RecordCreate("P-5", {"dealname": "new"}), RecordCreate("P-6", {"dealname": "x"})],
+        "partner_deal_id",
+    )
+
+    assert result.written["P-5"].id == deal_id
+    assert [f.id for f in result.failed] == ["P-6"]  # acknowledged but nowhere to be found
+    assert hub.bodies("/batch/read")[0]["idProperty"] == "partner_deal_id"
