@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 
 import httpx
 from pydantic import SecretStr
@@ -49,7 +50,8 @@ class HubSpotResponse:
 
 
 class HubSpotClient:
-    """Sends requests to one portal. ``limiter`` may be ``None`` to disable pacing."""
+    """Sends requests to one portal. ``limiter`` may be ``None`` to disable pacing;
+    ``account_timezone`` is the portal's time zone, where its daily API budget resets."""
 
     def __init__(
         self,
@@ -58,8 +60,10 @@ class HubSpotClient:
         clock: Clock,
         limiter: CredentialLimiter | None = None,
         retry: RetrySettings | None = None,
+        account_timezone: tzinfo = UTC,
     ) -> None:
         self._http = http
+        self._account_timezone = account_timezone
         self._clock = clock
         self._limiter = limiter
         self._retry = retry or RetrySettings()
@@ -116,7 +120,7 @@ class HubSpotClient:
             response.status_code,
             body,
             response.headers,
-            self._clock.now(),
+            self._clock.now().astimezone(self._account_timezone),  # daily reset: local midnight
             where=f"{method} {path}",
         )
         if error is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 from pydantic import SecretStr
@@ -12,6 +13,7 @@ from connectors.hubspot.client import BearerAuth, HubSpotClient
 from connectors.hubspot.ratelimit import LimiterRegistry
 from connectors.hubspot.retry import RetrySettings
 from sync_worker.clock import Clock
+from sync_worker.errors import ConfigError
 
 __all__ = ["make_hubspot_connector"]
 
@@ -32,14 +34,20 @@ def make_hubspot_connector(
     retry: RetrySettings | None = None,
     page_size: int = 200,
     metadata_ttl_seconds: float = 300.0,
+    account_timezone: str = "UTC",
 ) -> HubSpotConnector:
     """A connector for the portal at ``base_url`` (e.g. ``https://api.hubapi.com`` or a
     sandbox's ``http://127.0.0.1:PORT/<portal>``).
 
     Pass the process's one ``limiter_registry`` so every connector using the same credential
     shares its pacing; without it the connector gets a private limiter. ``tier`` is one of
-    :data:`connectors.hubspot.ratelimit.TIER_LIMITS`.
+    :data:`connectors.hubspot.ratelimit.TIER_LIMITS`. ``account_timezone`` (an IANA name, as
+    ``GET /account-info/v3/details`` reports it) is where the daily budget resets at midnight.
     """
+    try:
+        zone = ZoneInfo(account_timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"unknown account time zone {account_timezone!r}") from None
     registry = limiter_registry or LimiterRegistry()
     limiter = registry.get(base_url=base_url, token=token, tier=tier, clock=clock)
     http = httpx.Client(
@@ -50,7 +58,7 @@ def make_hubspot_connector(
         headers={"Accept": "application/json", "User-Agent": USER_AGENT},
         transport=transport,
     )
-    client = HubSpotClient(http, clock=clock, limiter=limiter, retry=retry)
+    client = HubSpotClient(http, clock=clock, limiter=limiter, retry=retry, account_timezone=zone)
     return HubSpotConnector(
         client,
         name=name,

@@ -5,9 +5,11 @@
 error body only (category, message, correlationId) and never from request headers, so a token
 cannot leak through an exception.
 
-Daily limit caveat: HubSpot resets the daily budget at midnight in the *account's* time zone,
-which the API does not tell us. Without a header saying otherwise we assume the next midnight
-UTC; the real reset may be up to 14 hours earlier or 12 hours later.
+Daily limit caveat: HubSpot resets the daily budget at midnight in the *account's* time zone.
+Without a ``Retry-After`` saying otherwise, ``resets_at`` is the next midnight in the time zone
+of the ``now`` passed in: the client passes ``now`` in the account's zone when it was configured
+(``account_timezone``), else UTC, in which case the real reset may be up to 14 hours earlier or
+12 hours later.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import email.utils
 import json
 from collections.abc import Mapping
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from sync_worker.errors import (
     AuthError,
@@ -104,8 +106,10 @@ def _header_float(headers: Mapping[str, str], name: str) -> float | None:
         return None
 
 
-def _next_midnight_utc(now: datetime) -> datetime:
-    return datetime.combine(now.date() + timedelta(days=1), time(0), tzinfo=now.tzinfo)
+def _next_midnight(now: datetime) -> datetime:
+    """The next midnight in ``now``'s own time zone, as UTC."""
+    midnight = datetime.combine(now.date() + timedelta(days=1), time(0), tzinfo=now.tzinfo)
+    return midnight.astimezone(UTC)
 
 
 def _rate_limited(
@@ -118,7 +122,7 @@ def _rate_limited(
     if policy == "DAILY":
         resets_at = now + timedelta(seconds=retry_after) if retry_after else None
         return DailyLimitReached(
-            message, resets_at=resets_at or _next_midnight_utc(now), correlation_id=correlation
+            message, resets_at=resets_at or _next_midnight(now), correlation_id=correlation
         )
     if retry_after is None:
         interval_ms = _header_float(headers, "x-hubspot-ratelimit-interval-milliseconds")

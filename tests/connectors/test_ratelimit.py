@@ -180,6 +180,38 @@ def test_daily_limit_refuses_without_sending_until_reset() -> None:
     assert len(fake.requests) == 2
 
 
+def test_the_daily_reset_follows_the_account_time_zone() -> None:
+    clock = FakeClock(START)  # 23:00 UTC = 18:00 in New York
+    fake = FakeHubSpot(clock)
+    connector = make_hubspot_connector(
+        name="p",
+        base_url="https://api.hubapi.test",
+        token=SecretStr(TOKEN),
+        tier="starter",
+        clock=clock,
+        transport=httpx.MockTransport(fake.handle),
+        account_timezone="America/New_York",
+    )
+    fake.inject(httpx.Response(429, json={"message": "daily", "policyName": "DAILY"}))
+
+    with pytest.raises(DailyLimitReached) as caught:
+        connector.read(["1"], ["dealname"])
+
+    assert caught.value.resets_at == datetime(2026, 3, 2, 5, 0, tzinfo=UTC)
+
+
+def test_an_unknown_account_time_zone_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="Mars/Olympus"):
+        make_hubspot_connector(
+            name="p",
+            base_url="https://api.hubapi.test",
+            token=SecretStr(TOKEN),
+            tier="starter",
+            clock=FakeClock(),
+            account_timezone="Mars/Olympus",
+        )
+
+
 def test_daily_remaining_is_tracked() -> None:
     paced = limiter(FakeClock())
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -135,6 +136,15 @@ def test_daily_limit_resets_at_next_midnight_utc_unless_told_otherwise() -> None
     assert default.resets_at == datetime(2026, 3, 2, tzinfo=UTC)
     assert isinstance(told, DailyLimitReached)
     assert told.resets_at == NOW + timedelta(seconds=600)
+
+
+def test_daily_limit_resets_at_midnight_in_the_time_zone_of_now() -> None:
+    pacific = NOW.astimezone(ZoneInfo("America/Los_Angeles"))  # 07:30 local, 1 March
+
+    error = classify(429, limit("DAILY"), httpx.Headers({}), pacific)
+
+    assert isinstance(error, DailyLimitReached)
+    assert error.resets_at == datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # PST midnight
 
 
 def test_rate_limit_records_the_policy() -> None:
