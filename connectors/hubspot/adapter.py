@@ -11,7 +11,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from connectors.base import (
     ChangePage,
@@ -58,23 +58,23 @@ def _is_batch_validation_error(error: PermanentError) -> bool:
     return error.status == 400 and error.category in ("VALIDATION_ERROR", "INVALID_OPTION")
 
 
-class _TtlCache:
-    """Remembers each metadata answer (owners, pipelines, properties) for ``ttl``."""
+class _Cached(Generic[T]):
+    """One metadata answer (owners, pipelines or properties), remembered for ``ttl``."""
 
-    def __init__(self, clock: Clock, ttl: timedelta) -> None:
+    def __init__(self, load: Callable[[], T], clock: Clock, ttl: timedelta) -> None:
+        self._load = load
         self._clock = clock
         self._ttl = ttl.total_seconds()
-        self._entries: dict[str, tuple[float, object]] = {}
+        self._value: tuple[float, T] | None = None
         self._lock = threading.Lock()
 
-    def get(self, name: str, load: Callable[[], T]) -> T:
+    def get(self) -> T:
         with self._lock:
-            entry = self._entries.get(name)
-            if entry is not None and self._clock.monotonic() < entry[0]:
-                return entry[1]  # type: ignore[return-value]
-        value = load()
+            if self._value is not None and self._clock.monotonic() < self._value[0]:
+                return self._value[1]
+        value = self._load()
         with self._lock:
-            self._entries[name] = (self._clock.monotonic() + self._ttl, value)
+            self._value = (self._clock.monotonic() + self._ttl, value)
         return value
 
 
@@ -95,7 +95,9 @@ class HubSpotConnector:
         self._client = client
         self._overlap = overlap
         self._page_size = page_size
-        self._cache = _TtlCache(clock, metadata_ttl)
+        self._users = _Cached(self._load_users, clock, metadata_ttl)
+        self._pipelines = _Cached(self._load_pipelines, clock, metadata_ttl)
+        self._properties = _Cached(self._load_properties, clock, metadata_ttl)
 
     def __repr__(self) -> str:
         return f"HubSpotConnector(name={self.name!r}, client={self._client!r})"
@@ -224,7 +226,7 @@ class HubSpotConnector:
     # -- metadata (cached) ----------------------------------------------------------------
 
     def users(self) -> tuple[User, ...]:
-        return self._cache.get("users", self._load_users)
+        return self._users.get()
 
     def _load_users(self) -> tuple[User, ...]:
         users: list[User] = []
@@ -242,14 +244,14 @@ class HubSpotConnector:
             seen.add(after)
 
     def pipelines(self) -> tuple[Pipeline, ...]:
-        return self._cache.get("pipelines", self._load_pipelines)
+        return self._pipelines.get()
 
     def _load_pipelines(self) -> tuple[Pipeline, ...]:
         body = self._client.send("GET", "/crm/v3/pipelines/deals").body
         return tuple(pipeline_from_json(raw) for raw in results_of(body) if not raw.get("archived"))
 
     def property_definitions(self) -> Mapping[str, PropertyDef]:
-        return self._cache.get("properties", self._load_properties)
+        return self._properties.get()
 
     def _load_properties(self) -> Mapping[str, PropertyDef]:
         body = self._client.send("GET", "/crm/v3/properties/deals").body
