@@ -81,7 +81,7 @@ def numeric_getter(prop: PropertyDef) -> Getter | None:
     if prop.name in special:
         return special[prop.name]
     if prop.type == "number":
-        return lambda deal: _to_float(deal.values.get(prop.name))
+        return _stored_number(prop.name)
     if prop.type in ("datetime", "date"):
         return lambda deal: _to_ms(deal.values.get(prop.name))
     return None
@@ -178,6 +178,16 @@ def _tokens(deal: Deal, prop: PropertyDef) -> list[str]:
 
 def _lower(text: str | None) -> str | None:
     return text.lower() if text is not None else None
+
+
+def _stored_number(name: str) -> Getter:
+    """Stored numbers were validated on write, so they always parse."""
+
+    def number(deal: Deal) -> float | None:
+        text = deal.values.get(name)
+        return None if text is None else float(text)
+
+    return number
 
 
 def _to_float(text: str | None) -> float | None:

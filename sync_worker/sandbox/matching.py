@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable, Sequence
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 
 from sync_worker.sandbox.filters import Predicate, numeric_getter
 from sync_worker.sandbox.records import Deal
@@ -97,9 +97,9 @@ def _order(request: SearchRequest, matches: list[Deal]) -> None:
     name = request.sort.name if request.sort is not None else None
     if name == LASTMOD:
         if request.descending:
-            matches.sort(key=lambda deal: deal.modified_ms, reverse=True)
+            matches.sort(key=attrgetter("modified_ms"), reverse=True)
         return
-    matches.sort(key=lambda deal: deal.id)
+    matches.sort(key=attrgetter("id"))
     if request.sort is None or name == "hs_object_id":
         if request.descending:
             matches.reverse()
