@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from connectors.hubspot.ratelimit import LimiterRegistry
+from sync_worker.clock import Clock
 from sync_worker.sandbox import PortalSpec, Sandbox, demo_portals
 from tests.integration.world import World, running_world
 
@@ -31,16 +32,19 @@ def portal_specs(
 
 @pytest.fixture
 def make_world(tmp_path: Path) -> Iterator[MakeWorld]:
-    """``make_world(specs=None, registry=None)``: a running world, closed when the test ends."""
+    """``make_world(specs=None, registry=None, clock=None)``: a running world (the sandbox and
+    the worker share ``clock``), closed when the test ends."""
     with ExitStack() as stack:
         count = 0
 
         def make(
-            specs: Sequence[PortalSpec] | None = None, registry: LimiterRegistry | None = None
+            specs: Sequence[PortalSpec] | None = None,
+            registry: LimiterRegistry | None = None,
+            clock: Clock | None = None,
         ) -> World:
             nonlocal count
             count += 1
-            sandbox = Sandbox(list(specs) if specs is not None else portal_specs())
+            sandbox = Sandbox(list(specs) if specs is not None else portal_specs(), clock=clock)
             path = tmp_path / f"state-{count}.db"
             return stack.enter_context(running_world(sandbox, path, registry))
 

@@ -18,7 +18,7 @@ from connectors.hubspot.factory import make_hubspot_connector
 from connectors.hubspot.ratelimit import LimiterRegistry
 from connectors.hubspot.retry import RetrySettings
 from mappings import builtin_mapping_path
-from sync_worker.clock import SystemClock
+from sync_worker.clock import Clock, SystemClock
 from sync_worker.engine import CycleOptions, CycleReport, run_cycle
 from sync_worker.mapping import SyncMapping, load_mapping
 from sync_worker.pairs import PairContext
@@ -79,6 +79,8 @@ class World:
     state_path: Path
     mapping: SyncMapping = field(default_factory=load_default_mapping)
     registry: LimiterRegistry = field(default_factory=fast_registry)
+    clock: Clock = field(default_factory=SystemClock)
+    """The worker's clock: the sandbox's own, so a FakeClock drives both."""
     _closers: list[Callable[[], None]] = field(default_factory=list)
     _default: PairContext | None = None
 
@@ -109,7 +111,7 @@ class World:
             base_url=self.server.base_url(portal),
             token=SecretStr(token or TOKENS[portal]),
             tier=tier,
-            clock=SystemClock(),
+            clock=self.clock,
             overlap_seconds=overlap_seconds,
             limiter_registry=self.registry,
             retry=retry,
@@ -134,7 +136,7 @@ class World:
             partner if partner is not None else self.connector("partner"),
             rep if rep is not None else self.connector("rep"),
             store if store is not None else self.store,
-            SystemClock(),
+            self.clock,
             interval_seconds=60,
         )
 
@@ -249,7 +251,14 @@ def running_world(
     """Serve ``sandbox`` over loopback HTTP with a state file at ``state_path``; close all after."""
     with SandboxServer(sandbox) as server:
         store = open_store(f"sqlite:///{state_path}")
-        world = World(sandbox, server, store, state_path, registry=registry or fast_registry())
+        world = World(
+            sandbox,
+            server,
+            store,
+            state_path,
+            registry=registry or fast_registry(),
+            clock=sandbox.clock,
+        )
         try:
             yield world
         finally:
