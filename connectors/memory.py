@@ -37,6 +37,7 @@ from connectors.base import (
     WriteResult,
 )
 from connectors.hubspot.operators import matches
+from connectors.hubspot.paginator import MAX_SCOPE_FILTERS
 from connectors.hubspot.standard import (
     DEFAULT_PIPELINES,
     DEFAULT_PROPERTIES,
@@ -45,7 +46,7 @@ from connectors.hubspot.standard import (
     Rejection,
 )
 from sync_worker.clock import Clock, from_epoch_ms, to_epoch_ms
-from sync_worker.errors import PermanentError
+from sync_worker.errors import ConfigError, PermanentError
 from sync_worker.model import DealRecord
 
 __all__ = ["DEFAULT_PIPELINES", "DEFAULT_PROPERTIES", "InMemoryConnector"]
@@ -200,6 +201,8 @@ class InMemoryConnector:
     def changes(
         self, since: datetime | None, scope: Sequence[Filter], properties: Sequence[str]
     ) -> Iterator[ChangePage]:
+        if len(scope) > MAX_SCOPE_FILTERS:  # the same limit as HubSpotConnector's
+            raise ConfigError(f"scope has {len(scope)} filters; at most {MAX_SCOPE_FILTERS}")
         floor = to_epoch_ms(since - self._overlap) if since is not None else None
         after: tuple[int, int] | None = None
         total: int | None = None

@@ -160,8 +160,9 @@ class SearchPaginator:
     def accept(self, body: Mapping[str, object]) -> list[SearchHit]:
         """Take the response to the last request; return the hits not yielded before, in
         order. An empty list does not mean the pull is over: ask :meth:`next_request`."""
-        if self.total is None and isinstance(body.get("total"), int):
-            self.total = int(str(body["total"]))
+        total = body.get("total")
+        if self.total is None and isinstance(total, int):
+            self.total = total
         hits = _hits(body)
         if self._tie is not None:
             return self._accept_tie(hits, _has_next(body))

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from connectors.base import ChangePage, Connector, Filter, RecordCreate, RecordUpdate
+from sync_worker.errors import ConfigError
 from tests.contract.conftest import Backend
 
 REGISTERED = Filter("hs_num_associated_active_deal_registrations", "GT", "0")
@@ -253,3 +256,8 @@ def test_read_splits_large_requests_into_batches(backend: Backend) -> None:
     backend.connector.read(ids, PROPS)
 
     assert backend.connector.api_calls() - before == 3
+
+
+def test_a_scope_of_more_than_four_filters_is_a_config_error(backend: Backend) -> None:
+    with pytest.raises(ConfigError):
+        list(backend.connector.changes(None, [REGISTERED] * 5, PROPS))
