@@ -39,6 +39,12 @@ def _ids(pages: list[ChangePage]) -> list[str]:
     return [r.id for p in pages for r in p.records]
 
 
+def test_implements_the_port(backend: Backend) -> None:
+    assert isinstance(backend.connector, Connector)
+    assert backend.connector.name
+    assert backend.connector.api_calls() == 0
+
+
 def test_pull_yields_every_record_in_scope_ascending(backend: Backend) -> None:
     ids = _seed(backend, 450)
     outside = backend.create({"dealname": "not registered"})
