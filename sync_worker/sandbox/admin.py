@@ -28,9 +28,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sync_worker.clock import from_epoch_ms
+from sync_worker.sandbox.calls import sandbox_of
 from sync_worker.sandbox.errors import SandboxApiError, bad_request, error_body
 from sync_worker.sandbox.faults import FaultSpec
-from sync_worker.sandbox.portal import Portal, Sandbox
+from sync_worker.sandbox.portal import Portal
 from sync_worker.sandbox.properties import parse_datetime_ms
 from sync_worker.sandbox.wire import object_body, parse_json, properties_of
 
@@ -38,10 +39,10 @@ AdminHandler = Callable[[Portal, Request], Awaitable[Response]]
 PREFIX = "/{portal}/__sandbox"
 
 
-def routes(sandbox: Sandbox) -> list[Route]:
+def routes() -> list[Route]:
     def wrap(handler: AdminHandler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            portal = sandbox.find(request.path_params["portal"])
+            portal = sandbox_of(request).find(request.path_params["portal"])
             if portal is None:
                 return JSONResponse(error_body("Unknown portal", "OBJECT_NOT_FOUND"), 404)
             try:

@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from sync_worker.sandbox import admin, batch, deals_api
-from sync_worker.sandbox.calls import Call, Handler, Reply
+from sync_worker.sandbox.calls import Call, Handler, Reply, sandbox_of
 from sync_worker.sandbox.errors import SandboxApiError, correlation_id, error_body, unauthorized
 from sync_worker.sandbox.faults import FaultPlan, server_error_body, truncate
 from sync_worker.sandbox.portal import Portal, Sandbox
@@ -31,11 +31,11 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def build_app(sandbox: Sandbox) -> Starlette:
-    """The ASGI app serving every portal of ``sandbox``."""
+    """The ASGI app serving every portal of ``sandbox`` (kept in ``app.state.sandbox``)."""
 
     def api(name: str, handler: Handler, *, search: bool = False) -> Endpoint:
         async def endpoint(request: Request) -> Response:
-            return await _serve(sandbox, name, handler, request, search=search)
+            return await _serve(sandbox_of(request), name, handler, request, search=search)
 
         return endpoint
 
@@ -69,9 +69,11 @@ def build_app(sandbox: Sandbox) -> Starlette:
         ),
         Route("/{portal}/crm/v3/owners", api("owners", deals_api.list_owners), methods=["GET"]),
         Route("/{portal}/crm/v3/owners/", api("owners", deals_api.list_owners), methods=["GET"]),
-        *admin.routes(sandbox),
+        *admin.routes(),
     ]
-    return Starlette(routes=routes)
+    app = Starlette(routes=routes)
+    app.state.sandbox = sandbox
+    return app
 
 
 async def _serve(

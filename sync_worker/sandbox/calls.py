@@ -8,7 +8,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from sync_worker.sandbox.portal import Portal
+from sync_worker.sandbox.portal import Portal, Sandbox
 from sync_worker.sandbox.wire import parse_json
 
 
@@ -35,3 +35,10 @@ class Reply:
 
 
 Handler = Callable[[Call], Awaitable[Reply]]
+
+
+def sandbox_of(request: Request) -> Sandbox:
+    """The sandbox the app serves now (``SandboxServer.use`` can swap it)."""
+    sandbox = request.app.state.sandbox
+    assert isinstance(sandbox, Sandbox)  # noqa: S101 - set by build_app only
+    return sandbox

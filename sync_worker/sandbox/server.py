@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import TextIO
 
 import uvicorn
+from starlette.applications import Starlette
 
 from sync_worker.sandbox.app import build_app
 from sync_worker.sandbox.portal import Sandbox
@@ -24,9 +25,9 @@ from sync_worker.sandbox.spec import PortalSpec
 START_TIMEOUT = 10.0
 
 
-def _config(sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0) -> uvicorn.Config:
+def _config(app: Starlette, host: str = "127.0.0.1", port: int = 0) -> uvicorn.Config:
     return uvicorn.Config(
-        build_app(sandbox),
+        app,
         host=host,
         port=port,
         log_level="warning",
@@ -57,7 +58,8 @@ class SandboxServer:
         self.host = host
         self._socket = bind(host, port)
         self.port: int = self._socket.getsockname()[1]
-        self._server = uvicorn.Server(_config(sandbox))
+        self.app = build_app(sandbox)
+        self._server = uvicorn.Server(_config(self.app))
         self._thread = threading.Thread(target=self._run, name="sandbox-server", daemon=True)
 
     def _run(self) -> None:
@@ -78,6 +80,11 @@ class SandboxServer:
         if self._thread.is_alive():
             self._thread.join(timeout=START_TIMEOUT)
         self._socket.close()
+
+    def use(self, sandbox: Sandbox) -> None:
+        """Serve ``sandbox`` from now on, without restarting (e.g. a fresh one per test)."""
+        self.sandbox = sandbox
+        self.app.state.sandbox = sandbox
 
     @property
     def url(self) -> str:
@@ -138,4 +145,4 @@ def serve(
         url = f"http://{host}:{sock.getsockname()[1]}"
         print("HubSpot sandbox serving:", *describe(sandbox, url), sep="\n  ", file=out, flush=True)
         with contextlib.suppress(KeyboardInterrupt):  # ^C is the normal way to stop it
-            uvicorn.Server(_config(sandbox, host, port)).run(sockets=[sock])
+            uvicorn.Server(_config(build_app(sandbox), host, port)).run(sockets=[sock])

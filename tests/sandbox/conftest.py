@@ -31,10 +31,18 @@ def sandbox(clock: FakeClock) -> Sandbox:
     return Sandbox(specs(), clock=clock)
 
 
-@pytest.fixture
-def server(sandbox: Sandbox) -> Iterator[SandboxServer]:
-    with SandboxServer(sandbox) as running:
+@pytest.fixture(scope="session")
+def running_server() -> Iterator[SandboxServer]:
+    """One uvicorn server for the session (stopping one costs ~0.2 s)."""
+    with SandboxServer(Sandbox(specs())) as running:
         yield running
+
+
+@pytest.fixture
+def server(running_server: SandboxServer, sandbox: Sandbox) -> SandboxServer:
+    """The session's server, now serving this test's fresh ``sandbox``."""
+    running_server.use(sandbox)
+    return running_server
 
 
 @pytest.fixture

@@ -57,3 +57,15 @@ def test_unknown_portal_is_404(server: SandboxServer) -> None:
 
 def test_every_response_has_a_correlation_id(partner: httpx.Client) -> None:
     assert partner.get(DEALS).headers["X-HubSpot-Correlation-Id"]
+
+
+def test_use_swaps_the_served_sandbox(server: SandboxServer) -> None:
+    fresh = Sandbox(specs())
+    deal_id = fresh.portal("rep").create_deal({"dealname": "in the fresh sandbox"})
+    server.use(fresh)
+    response = httpx.get(
+        f"{server.base_url('rep')}{DEALS}/{deal_id}",
+        headers={"Authorization": "Bearer demo-rep-token"},
+    )
+    assert response.json()["properties"]["dealname"] == "in the fresh sandbox"
+    assert fresh.portal("rep").counters == {"get": {200: 1}}
