@@ -1,7 +1,21 @@
 """HubSpot CRM v3 behind the :class:`connectors.base.Connector` port.
 
-Build one with :func:`make_hubspot_connector`; the pieces (client, limiter registry, retry
-settings, paginator) are public for tests and for composing differently.
+Build one per portal with :func:`make_hubspot_connector`, sharing one :class:`LimiterRegistry`
+per process so that every connector using the same credential shares its rate budget::
+
+    limiters = LimiterRegistry()
+    rep = make_hubspot_connector(
+        name="rep", base_url="https://api.hubapi.com", token=SecretStr(token),
+        tier="enterprise", clock=SystemClock(), limiter_registry=limiters,
+    )
+    for page in rep.changes(cursor, scope, ["dealname", "amount"]):
+        ...  # process, then persist page.cursor
+
+The rooms: ``client`` (HTTP, auth, pacing, the one retry policy), ``status`` (status -> error
+table), ``retry``, ``ratelimit``, ``paginator`` (search windows, pure), ``batch`` and
+``records`` (JSON <-> port values, pure), ``adapter`` (the connector), ``factory``;
+``operators`` and ``standard`` model HubSpot's filter semantics and write checks for the
+in-process backends.
 """
 
 from __future__ import annotations
