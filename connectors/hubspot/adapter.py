@@ -54,7 +54,11 @@ def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
-def _is_batch_validation_error(error: PermanentError) -> bool:
+def _is_record_level(error: PermanentError) -> bool:
+    """A whole-batch error that one bad input can cause: a validation error, or a unique-value
+    conflict (HubSpot answers batch create that way without trace ids; it may for others)."""
+    if error.status == 409:
+        return True
     return error.status == 400 and error.category in ("VALIDATION_ERROR", "INVALID_OPTION")
 
 
@@ -193,12 +197,12 @@ class HubSpotConnector:
     def _write_chunk(
         self, path: str, inputs: Sequence[WriteInput], id_property: str | None
     ) -> tuple[dict[str, DealRecord], list[RecordFailure]]:
-        """One batch call. If HubSpot rejects the whole batch with a validation error (its
+        """One batch call. If HubSpot rejects the whole batch for what may be one input (its
         all-or-nothing behaviour is undocumented), bisect so only the bad inputs fail."""
         try:
             response = self._client.send("POST", path, json={"inputs": [i.body for i in inputs]})
         except PermanentError as error:
-            if not _is_batch_validation_error(error):
+            if not _is_record_level(error):
                 raise
             if len(inputs) == 1:
                 return {}, [RecordFailure(inputs[0].key, str(error))]

@@ -308,3 +308,16 @@ def test_an_upsert_result_without_its_key_is_read_back(hub: Hub) -> None:
     assert result.written["P-5"].id == deal_id
     assert [f.id for f in result.failed] == ["P-6"]  # acknowledged but nowhere to be found
     assert hub.bodies("/batch/read")[0]["idProperty"] == "partner_deal_id"
+
+
+def test_a_whole_batch_conflict_is_bisected_too(hub: Hub) -> None:
+    conflict = error_body("CONFLICT", "Deal already exists. Existing ID: 1")
+    # the batch of 4, then its first half, then P-0 alone: P-0 is the culprit
+    hub.fake.inject(*(httpx.Response(409, json=conflict) for _ in range(3)))
+    creates = [RecordCreate(f"P-{n}", {"dealname": f"n{n}"}) for n in range(4)]
+
+    result = hub.connector.upsert(creates, "partner_deal_id")
+
+    assert [f.id for f in result.failed] == ["P-0"]
+    assert "CONFLICT" in result.failed[0].reason
+    assert set(result.written) == {"P-1", "P-2", "P-3"}
