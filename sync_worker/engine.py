@@ -15,8 +15,9 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import cast
 
 import structlog
 
@@ -27,8 +28,8 @@ from sync_worker.plan import Directory
 from sync_worker.processing import PageProcessor
 from sync_worker.pulling import interleave
 from sync_worker.recording import Ledger
-from sync_worker.state.base import ChangeEntry, RunRecord
-from sync_worker.writes import CrmWriter, DryRunWriter, Intention, Writer
+from sync_worker.state.base import ChangeEntry, RunRecord, StateStore
+from sync_worker.writes import CrmWriter, DryRunStore, DryRunWriter, Intention, Writer
 
 log = structlog.stdlib.get_logger("sync_worker.engine")
 
@@ -83,6 +84,8 @@ def run_cycle(ctx: PairContext, options: CycleOptions | None = None) -> CycleRep
     ):
         log.info("pair_busy", pair=ctx.name, detail="another process holds this pair's lease")
         return CycleReport(ctx.name, opts.run_id, "skipped", {}, 0, 0.0)
+    if opts.dry_run:
+        ctx = replace(ctx, store=cast(StateStore, DryRunStore(store)))
     counts: Counter[str] = Counter()
     writer: Writer = (
         DryRunWriter(clock)

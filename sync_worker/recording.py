@@ -119,6 +119,8 @@ class Ledger:
         if any(ids[s] in landed[s].gone for s in Side):
             self._gone_during_write(pair, ids)
             return
+        if pair.link is None:  # a new link: neither deal is a creation in flight any more
+            self.page.pending_done += [(s, ids[s]) for s in Side]
         failed = {s: landed[s].failed[ids[s]] for s in Side if ids[s] in landed[s].failed}
         if failed:
             for side, reason in failed.items():
@@ -290,11 +292,11 @@ class Ledger:
     # --- commit -----------------------------------------------------------------------------
 
     def commit(self) -> None:
+        """Commit the page (in a dry run the context's store is a :class:`DryRunStore`)."""
         page = self.page
         self._page = None
         if self.dry_run:
             self.planned += page.changes
-            return
         resolved = sorted(page.resolved - set(page.dead))
         self.ctx.store.commit_page(
             self.ctx.name,

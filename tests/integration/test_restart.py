@@ -112,12 +112,6 @@ def test_a_death_between_push_and_commit_converges_without_duplicates(world: Wor
     assert all(r.counts.get("created.partner", 0) == 0 for r in recovered[1:])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a creation recovered through the in-flight path (processing._creations pairs "
-    "the origin with the counterpart found by its link property) is settled by "
-    "Ledger.settle_pair, which never adds it to pending_done, so its pending row stays forever",
-)
 def test_a_recovered_creation_is_no_longer_pending(world: World) -> None:
     registered = world.register(dealname="Registered before the crash")
     referred = world.refer(dealname="Referred before the crash")
