@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 
 from connectors.hubspot.ratelimit import LimiterRegistry
-from sync_worker.clock import Clock
-from sync_worker.sandbox import PortalSpec, Sandbox, demo_portals
+from sync_worker.sandbox import PortalSpec, Sandbox, SandboxServer, demo_portals
 from tests.integration.world import World, running_world
 
 MakeWorld = Callable[..., World]
@@ -30,23 +29,31 @@ def portal_specs(
     return [replace(base_partner, **(partner or {})), replace(base_rep, **(rep or {}))]
 
 
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[SandboxServer]:
+    """One uvicorn server for the session (stopping one costs ~0.2 s); each world swaps in its
+    own fresh sandbox."""
+    with SandboxServer(Sandbox(portal_specs())) as server:
+        yield server
+
+
 @pytest.fixture
-def make_world(tmp_path: Path) -> Iterator[MakeWorld]:
-    """``make_world(specs=None, registry=None, clock=None)``: a running world (the sandbox and
-    the worker share ``clock``), closed when the test ends."""
+def make_world(sandbox_server: SandboxServer, tmp_path: Path) -> Iterator[MakeWorld]:
+    """``make_world(specs=None, registry=None)``: a fresh sandbox served over HTTP and an empty
+    state file, closed when the test ends. One world per test (they share the server)."""
     with ExitStack() as stack:
-        count = 0
+        made: list[World] = []
 
         def make(
-            specs: Sequence[PortalSpec] | None = None,
-            registry: LimiterRegistry | None = None,
-            clock: Clock | None = None,
+            specs: Sequence[PortalSpec] | None = None, registry: LimiterRegistry | None = None
         ) -> World:
-            nonlocal count
-            count += 1
-            sandbox = Sandbox(list(specs) if specs is not None else portal_specs(), clock=clock)
-            path = tmp_path / f"state-{count}.db"
-            return stack.enter_context(running_world(sandbox, path, registry))
+            assert not made, "one world per test: worlds share the session's server"
+            sandbox = Sandbox(list(specs) if specs is not None else portal_specs())
+            world = stack.enter_context(
+                running_world(sandbox_server, sandbox, tmp_path / "state.db", registry)
+            )
+            made.append(world)
+            return world
 
         yield make
 

@@ -1,8 +1,10 @@
 """The worker paces itself under the portals' limits: no 429 even when the work needs more
 requests than one 10-second window allows.
 
-The sandbox and the worker share a :class:`FakeClock`: every wait of the worker's limiter
-advances it, so the sandbox's 10-second windows pass without the test spending real time.
+Each portal runs on its own :class:`FakeClock`, which the connector for that portal shares:
+every wait of the worker's limiter advances it, so the portal's 10-second windows pass without
+the test spending real time. (One clock per portal: a wait for one portal must not move the
+other portal's time between a grant and its request, which real time never does.)
 """
 
 from __future__ import annotations
@@ -23,10 +25,14 @@ def general_requests(portal: Portal) -> int:
     return sum(sum(counts.values()) for name, counts in portal.counters.items() if name != "search")
 
 
-def free_tier_world(make_world: MakeWorld, clock: FakeClock, ten_second_limit: int) -> World:
-    limit = {"ten_second_limit": ten_second_limit}
-    specs = portal_specs(tier="free", partner=limit, rep=limit)
-    return make_world(specs, LimiterRegistry(), clock)
+def free_tier_world(make_world: MakeWorld, ten_second_limit: int) -> World:
+    start = datetime.now(UTC)
+    specs = portal_specs(
+        tier="free",
+        partner={"ten_second_limit": ten_second_limit, "clock": FakeClock(start)},
+        rep={"ten_second_limit": ten_second_limit, "clock": FakeClock(start)},
+    )
+    return make_world(specs, LimiterRegistry())
 
 
 @pytest.mark.parametrize(
@@ -41,8 +47,8 @@ def free_tier_world(make_world: MakeWorld, clock: FakeClock, ten_second_limit: i
 def test_no_request_is_refused_when_the_work_needs_more_than_one_window(
     make_world: MakeWorld, ten_second_limit: int, deals: int
 ) -> None:
-    clock = FakeClock(datetime.now(UTC))
-    world = free_tier_world(make_world, clock, ten_second_limit)
+    world = free_tier_world(make_world, ten_second_limit)
+    rep_clock = world.rep.clock
     partner_ids = [world.register(amount=str(1000 + n)) for n in range(deals)]
     first = world.context(
         partner=world.connector("partner", tier="free"), rep=world.connector("rep", tier="free")
@@ -50,20 +56,20 @@ def test_no_request_is_refused_when_the_work_needs_more_than_one_window(
     assert world.cycle(first).outcome == "ok"
     for n, partner_id in enumerate(partner_ids):
         world.partner.edit_deal(partner_id, {"amount": str(5000 + n)})
-    # Small pages: each page of partner edits costs a read and an update on the rep portal.
+    # Small partner pages: each page of partner edits costs a read and an update on the rep.
     ctx = world.context(
         partner=world.connector("partner", tier="free", page_size=2),
-        rep=world.connector("rep", tier="free", page_size=2),
+        rep=world.connector("rep", tier="free"),
     )
 
-    before = clock.monotonic()
+    before = rep_clock.monotonic()
     report = world.cycle(ctx)
 
     assert report.outcome == "ok"
     assert status_count(world.partner, 429) == 0
     assert status_count(world.rep, 429) == 0
     assert general_requests(world.rep) > ten_second_limit
-    assert clock.monotonic() - before >= 10  # the worker waited for a window to pass
+    assert rep_clock.monotonic() - before >= 10  # the worker waited for a window to pass
     for n, partner_id in enumerate(partner_ids):
         [rep_deal] = world.rep_deals_for(partner_id)
         assert rep_deal["amount"] == str(5000 + n)

@@ -106,12 +106,13 @@ class World:
         retry: RetrySettings | None = None,
         overlap_seconds: float = 5,
     ) -> HubSpotConnector:
+        """A connector for ``portal``, paced on the portal's own clock."""
         connector = make_hubspot_connector(
             name=portal,
             base_url=self.server.base_url(portal),
             token=SecretStr(token or TOKENS[portal]),
             tier=tier,
-            clock=self.clock,
+            clock=self.sandbox.portal(portal).clock,
             overlap_seconds=overlap_seconds,
             limiter_registry=self.registry,
             retry=retry,
@@ -246,20 +247,23 @@ def snapshot(portal: Portal) -> list[Mapping[str, str | None]]:
 
 @contextmanager
 def running_world(
-    sandbox: Sandbox, state_path: Path, registry: LimiterRegistry | None = None
+    server: SandboxServer,
+    sandbox: Sandbox,
+    state_path: Path,
+    registry: LimiterRegistry | None = None,
 ) -> Iterator[World]:
-    """Serve ``sandbox`` over loopback HTTP with a state file at ``state_path``; close all after."""
-    with SandboxServer(sandbox) as server:
-        store = open_store(f"sqlite:///{state_path}")
-        world = World(
-            sandbox,
-            server,
-            store,
-            state_path,
-            registry=registry or fast_registry(),
-            clock=sandbox.clock,
-        )
-        try:
-            yield world
-        finally:
-            world.close()
+    """``server`` serving ``sandbox``, with a state file at ``state_path``; closed after."""
+    server.use(sandbox)
+    store = open_store(f"sqlite:///{state_path}")
+    world = World(
+        sandbox,
+        server,
+        store,
+        state_path,
+        registry=registry or fast_registry(),
+        clock=sandbox.clock,
+    )
+    try:
+        yield world
+    finally:
+        world.close()
