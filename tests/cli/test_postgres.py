@@ -1,0 +1,90 @@
+"""The worker on a PostgreSQL state store, as replicas sharing one database run it."""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+from typer.testing import CliRunner
+
+from sync_worker.cli import app
+from sync_worker.clock import SystemClock
+from sync_worker.state import open_store
+from tests.cli.conftest import Env, write_config
+from tests.state.conftest import PG_ENV, PG_SKIP, pg_conninfo
+
+pytestmark = pytest.mark.pg
+runner = CliRunner()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    base = os.environ.get(PG_ENV)
+    if not base:
+        pytest.skip(PG_SKIP)
+    schema = f"sw_cli_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(pg_conninfo(base), autocommit=True) as admin:
+        admin.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(pg_conninfo(base), autocommit=True) as admin:
+            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def pg_config(cli_env: Env, pg_url: str, tmp_path: Path) -> Path:
+    config = write_config(tmp_path / "pg.toml", cli_env.server, cli_env.state, str(cli_env.mapping))
+    text = config.read_text(encoding="utf-8")
+    config.write_text(
+        text.replace(f'state_url = "sqlite:///{cli_env.state}"', f'state_url = "{pg_url}"'),
+        encoding="utf-8",
+    )
+    return config
+
+
+def test_cycles_on_postgresql_converge_and_report(
+    cli_env: Env, pg_config: Path, pg_url: str
+) -> None:
+    first = runner.invoke(app, ["once", "--config", str(pg_config)])
+    assert first.exit_code == 0, first.output
+    assert re.search(r"agency-001\s*│\s*ok", first.output)
+    partner = cli_env.sandbox.portal("partner")
+    deal = next(d for d in partner.deals() if d.get("rep_deal_id"))
+    partner.edit_deal(str(deal["hs_object_id"]), {"amount": "4242"})
+    assert runner.invoke(app, ["once", "--config", str(pg_config)]).exit_code == 0
+    rep_deal = cli_env.sandbox.portal("rep").get_deal(str(deal["rep_deal_id"]))
+    assert rep_deal is not None
+    assert rep_deal["amount"] == "4242"
+    store = open_store(pg_url)
+    try:
+        (row,) = store.status(["agency-001"])
+        assert row.links > 0
+        assert row.last_run is not None
+        assert row.last_run.outcome == "ok"
+    finally:
+        store.close()
+
+
+def test_a_second_replica_skips_a_pair_another_holds(
+    cli_env: Env, pg_config: Path, pg_url: str
+) -> None:
+    holder = open_store(pg_url)
+    try:
+        assert holder.try_lease("agency-001", "replica-a", SystemClock().now(), 600)
+        result = runner.invoke(app, ["once", "--config", str(pg_config)])
+        assert result.exit_code == 0, result.output
+        assert re.search(r"agency-001\s*│\s*skipped", result.output)
+        assert cli_env.sandbox.portal("partner").total_requests == 0
+    finally:
+        holder.release_lease("agency-001", "replica-a")
+        holder.close()
+    result = runner.invoke(app, ["once", "--config", str(pg_config)])
+    assert re.search(r"agency-001\s*│\s*ok", result.output)
