@@ -17,6 +17,7 @@ from sync_worker.sandbox.spec import Owner, Pipeline
 from sync_worker.sandbox.wire import (
     deal_json,
     object_body,
+    parse_json,
     properties_of,
     query_flag,
     query_int,
@@ -25,6 +26,8 @@ from sync_worker.sandbox.wire import (
 )
 
 LIST_MAX = 100
+MAX_SEARCH_BODY = 3000
+"""The search guide: a request body over 3,000 characters is a 400 (the wording is ours)."""
 
 
 async def list_deals(call: Call) -> Reply:
@@ -86,7 +89,13 @@ async def archive_deal(call: Call) -> Reply:
 
 async def search_deals(call: Call) -> Reply:
     portal = call.portal
-    request = parse_search(await call.json(), portal.book)
+    raw = await call.request.body()
+    if len(raw) > MAX_SEARCH_BODY:
+        raise bad_request(
+            f"The search request body is {len(raw)} characters; the limit is {MAX_SEARCH_BODY}.",
+            subCategory="REQUEST_TOO_LARGE",
+        )
+    request = parse_search(parse_json(raw), portal.book)
     lag = portal.index_lag_seconds()
     cutoff = portal.now_ms() - int(lag * 1000) if lag > 0 else None
     page = run_search(request, portal.store, cutoff, portal.search_cache)

@@ -293,3 +293,12 @@ def test_index_lag_hides_new_deals_and_shows_old_versions(
         (existing, "2"),
         (fresh, None),
     ]
+
+
+def test_search_body_over_3000_characters_is_400(shared: tuple[httpx.Client, list[str]]) -> None:
+    values = [f"value-{i:05}" for i in range(250)]
+    body = {"filterGroups": [{"filters": [f("dealname", "IN", values=values)]}]}
+    response = shared[0].post(SEARCH, json=body)
+    assert response.status_code == 400
+    assert "3000" in response.json()["message"]
+    assert shared[0].post(SEARCH, json={**body, "filterGroups": []}).status_code == 200
