@@ -46,12 +46,8 @@ FIELDS: dict[str, dict[str, Any]] = {
 }
 MAPPING: SyncMapping = compile_mapping(mapping_data(FIELDS))
 
-_USERS_RAW = st.lists(
-    st.sampled_from(EMAILS)
-    .map(lambda e: st.sampled_from([e, e.upper(), f" {e} "]))
-    .flatmap(lambda s: s),
-    max_size=4,
-).map(";".join)
+_EMAIL_SPELLINGS = [spelling for e in EMAILS for spelling in (e, e.upper(), f" {e} ")]
+_USERS_RAW = st.lists(st.sampled_from(_EMAIL_SPELLINGS), max_size=4).map(";".join)
 
 RAW: dict[str, dict[Side, st.SearchStrategy[str | None]]] = {
     "name": {side: st.sampled_from([None, "", "a", "b", "c"]) for side in Side},
