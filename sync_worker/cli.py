@@ -162,7 +162,16 @@ def run(config: ConfigOption = None) -> None:
     with runtime(config) as rt:
         daemon = Daemon(rt)
         daemon.install_signal_handlers()
-        daemon.start()
+        try:
+            daemon.start()
+        except OSError as exc:
+            worker = rt.config.settings.worker
+            typer.echo(
+                f"cannot serve metrics on {worker.metrics_host}:{worker.metrics_port}: "
+                f"{exc.strerror}; set worker.metrics_port (0 disables the server)",
+                err=True,
+            )
+            raise typer.Exit(EXIT_USAGE) from None
         daemon.wait()
 
 

@@ -61,7 +61,15 @@ def run_demo(config_path: Path) -> int:
     tier = loaded.settings.endpoints["partner"].rate_limit_tier
     sandbox = Sandbox(demo_portals(tier=tier))
     seed_demo(sandbox, deals=300)
-    with SandboxServer(sandbox, host=host, port=port) as server, runtime_for(loaded) as rt:
+    try:
+        server = SandboxServer(sandbox, host=host, port=port)
+    except OSError as exc:
+        out.print(
+            f"demo error: cannot serve the sandbox on {host}:{port} ({exc.strerror}); stop what "
+            "uses that port or change endpoints.*.base_url in the config"
+        )
+        return 2
+    with server, runtime_for(loaded) as rt:
         out.rule("sync-worker demo")
         out.print(f"sandbox CRMs: {server.base_url('partner')}  and  {server.base_url('rep')}")
         ctx = next(iter(rt.pairs.values()))

@@ -61,7 +61,13 @@ class Daemon:
         signal.signal(signal.SIGINT, handler)
 
     def start(self) -> None:
-        """Schedule every pair, start the scheduler and the metrics/health server."""
+        """Start the metrics/health server (first: a busy port fails before any sync), then
+        schedule every pair and start the scheduler."""
+        if self.worker.metrics_port:
+            app = build_app(self.metrics, self.health)
+            self.server = ThreadedServer(
+                app, host=self.worker.metrics_host, port=self.worker.metrics_port, name="metrics"
+            ).start()
         now = self.runtime.clock.now()
         for name, ctx in self.runtime.pairs.items():
             first = now + timedelta(seconds=random.uniform(0, self.worker.jitter_seconds))
@@ -74,11 +80,6 @@ class Daemon:
                 next_run_time=first,
             )
         self.scheduler.start()
-        if self.worker.metrics_port:
-            app = build_app(self.metrics, self.health)
-            self.server = ThreadedServer(
-                app, host=self.worker.metrics_host, port=self.worker.metrics_port, name="metrics"
-            ).start()
         log.info(
             "daemon_started",
             pairs=sorted(self.runtime.pairs),

@@ -115,3 +115,23 @@ def test_health_command_reports_the_daemon(cli_env: Env) -> None:
         assert up.returncode == 0, up.stderr
         assert json.loads(up.stdout)["healthy"] is True
         stop(process)
+
+
+def test_a_busy_metrics_port_is_a_clear_usage_error(cli_env: Env) -> None:
+    import socket
+
+    port = int(metrics_url(cli_env).rsplit(":", 1)[1])
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", port))
+        busy.listen()
+        result = subprocess.run(
+            [sys.executable, "-m", "sync_worker", "run", "--config", str(cli_env.config)],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=DEADLINE_SECONDS,
+        )
+    assert result.returncode == 2
+    assert f"cannot serve metrics on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert cli_env.sandbox.portal("partner").total_requests == 0

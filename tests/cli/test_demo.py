@@ -1,0 +1,63 @@
+"""`make demo` must keep working: the scripted story runs to the end and shows why."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import free_port
+from tests.conftest import EXAMPLE_CONFIG
+
+
+def demo_config(tmp_path: Path, port: int) -> Path:
+    text = EXAMPLE_CONFIG.read_text(encoding="utf-8")
+    text = text.replace("127.0.0.1:8765", f"127.0.0.1:{port}")
+    text = text.replace("sqlite:///demo-state/state.db", f"sqlite:///{tmp_path / 'demo.db'}")
+    path = tmp_path / "demo.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def run_demo(config: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sync_worker", "demo", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "200"},
+    )
+
+
+def test_the_demo_tells_the_whole_story(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> None:
+    result = run_demo(demo_config(tmp_path, free_port()))
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    for text in (
+        "1. first sync",
+        "conflicting amount edits (newest wins): what synced and why",
+        "deal team edited on both sides (owned set): what synced and why",
+        "new referral on the rep side",
+        "referred_deals",
+        "sync-worker explain",
+        "6. idle again",
+        "demo finished",
+    ):
+        assert text in out, text
+    assert "owned_set_edit_reverted" in result.stderr
+    assert "demo-partner-token" not in out + result.stderr
+
+
+def test_the_demo_names_a_busy_port(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> None:
+    port = free_port()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", port))
+        busy.listen()
+        result = run_demo(demo_config(tmp_path, port))
+    assert result.returncode == 2
+    assert f"cannot serve the sandbox on 127.0.0.1:{port}" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
