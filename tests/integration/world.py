@@ -26,7 +26,6 @@ from sync_worker.sandbox import Portal, Sandbox, SandboxServer
 from sync_worker.state import SqlStateStore, StateStore, open_store
 
 PAIR = "agency-001"
-TOKENS = {"partner": "demo-partner-token", "rep": "demo-rep-token"}
 # The connector's pacing tier: the sandbox's "unlimited" has no client-side counterpart.
 CLIENT_TIER = "enterprise"
 WRITE_ENDPOINTS = ("batch_update", "batch_upsert", "batch_create", "update", "create")
@@ -110,7 +109,7 @@ class World:
         connector = make_hubspot_connector(
             name=portal,
             base_url=self.server.base_url(portal),
-            token=SecretStr(token or TOKENS[portal]),
+            token=SecretStr(token or self.sandbox.portal(portal).spec.token),
             tier=tier,
             clock=self.sandbox.portal(portal).clock,
             overlap_seconds=overlap_seconds,

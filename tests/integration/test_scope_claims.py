@@ -1,0 +1,57 @@
+"""A link property naming a deal outside the pair's scope (typed by hand, or copied from another
+deal) must never pull that deal into the sync: scope is the boundary between accounts."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.integration.world import PAIR, SAM, World
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: processing._claimed_pairs reads the deal a link property names by id and links "
+    "to it without checking it is in the pair's scope (rep: shared_partner_account; partner: "
+    "registered), so a partner deal whose rep_deal_id names a rep deal of another partner "
+    "account or an unshared rep deal gets linked: the worker overwrites that deal's fields, "
+    "adds partner users to its team and copies its values into the partner's account",
+)
+@pytest.mark.parametrize("target", ["unshared", "another-agency"])
+def test_a_partner_deal_cannot_claim_a_rep_deal_outside_the_pairs_scope(
+    world: World, target: str
+) -> None:
+    if target == "unshared":
+        foreign = world.rep.create_deal(
+            {"dealname": "Rep's own deal", "amount": "999999", "shared_deal_team": SAM}
+        )
+    else:
+        foreign = world.refer("agency-999", dealname="Referred to agency-999", amount="555")
+    before = world.rep_deal(foreign)
+    claimer = world.register(dealname="Names a foreign rep deal", rep_deal_id=foreign, amount="1")
+
+    world.settle(2)
+
+    assert world.rep_deal(foreign) == before
+    assert world.partner_deal(claimer)["amount"] == "1"
+    assert world.partner_deal(claimer)["shared_deal_team"] == "ada.lovelace@agency.example"
+    link = world.store.find_link(PAIR, claimer)
+    assert link is None or link.status != "active"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: the same missing scope check on the rep side: a rep deal of this pair whose "
+    "partner_deal_id names an unregistered (out-of-scope) partner deal gets linked, and the "
+    "worker writes the rep's values into that private partner deal",
+)
+def test_a_rep_deal_cannot_claim_an_unregistered_partner_deal(world: World) -> None:
+    private = world.partner.create_deal({"dealname": "Agency's own deal", "amount": "777"})
+    before = world.partner_deal(private)
+    claimer = world.refer(dealname="Names a private partner deal", amount="3")
+    world.rep.edit_deal(claimer, {"partner_deal_id": private})
+
+    world.settle(2)
+
+    assert world.partner_deal(private) == before
+    assert world.store.find_link(PAIR, private) is None
+    assert world.rep_deal(claimer)["amount"] == "3"
