@@ -14,9 +14,10 @@ from tests.integration.world import PAIR, World, deal_props, load_default_mappin
 OTHER = "agency-002"
 
 
-def with_second_partner(**changes: object) -> list[PortalSpec]:
+def with_second_partner(id_base: int | None = None) -> list[PortalSpec]:
+    """The demo portals plus a second partner account, "partner2" (agency-002)."""
     partner, rep = portal_specs()
-    second = replace(partner, name="partner2", token="demo-partner2-token", **changes)
+    second = replace(partner, name="partner2", token="demo-partner2-token", id_base=id_base)
     return [partner, second, rep]
 
 
