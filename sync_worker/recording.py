@@ -130,19 +130,7 @@ class Ledger:
             return
         written = {s: _newest_seen(landed[s].written.get(ids[s]), pair, s) for s in Side}
         seen = {s: self._seen(pair.record(s).properties, sent[s].get(ids[s]), s) for s in Side}
-        self.page.links.append(
-            LinkState(
-                ids[Side.PARTNER],
-                ids[Side.REP],
-                "active",
-                plan.new_base.to_json(),
-                now,
-                written[Side.PARTNER],
-                written[Side.REP],
-                seen[Side.PARTNER],
-                seen[Side.REP],
-            )
-        )
+        self.page.links.append(_active_link(ids, plan.new_base.to_json(), now, written, seen))
         if pair.link is None:
             self.counts["linked"] += 1
         self._record_plan(ids, plan)
@@ -169,21 +157,11 @@ class Ledger:
             seen[origin] = self._seen(
                 origin_record.properties, sent[origin].get(ids[origin]), origin
             )
-        written = {origin: _latest(back.written.get(plan.origin_id), origin_record.modified_at)}
-        written[target] = created.modified_at
-        self.page.links.append(
-            LinkState(
-                ids[Side.PARTNER],
-                ids[Side.REP],
-                "active",
-                plan.new_base.to_json(),
-                now,
-                written[Side.PARTNER],
-                written[Side.REP],
-                seen[Side.PARTNER],
-                seen[Side.REP],
-            )
-        )
+        written = {
+            origin: _latest(back.written.get(plan.origin_id), origin_record.modified_at),
+            target: created.modified_at,
+        }
+        self.page.links.append(_active_link(ids, plan.new_base.to_json(), now, written, seen))
         self.page.pending_done.append((origin, plan.origin_id))
         self.counts["linked"] += 1
         self._changes(ids, plan.changes)
@@ -312,6 +290,27 @@ class Ledger:
                 cursor=page.cursor,
             ),
         )
+
+
+def _active_link(
+    ids: Mapping[Side, str],
+    base_json: str,
+    now: datetime,
+    written: Mapping[Side, datetime],
+    seen: Mapping[Side, str | None],
+) -> LinkState:
+    """The link of a pair whose writes all landed: its new base and what each side now holds."""
+    return LinkState(
+        partner_id=ids[Side.PARTNER],
+        rep_id=ids[Side.REP],
+        status="active",
+        base_json=base_json,
+        base_at=now,
+        partner_written_at=written[Side.PARTNER],
+        rep_written_at=written[Side.REP],
+        partner_seen=seen[Side.PARTNER],
+        rep_seen=seen[Side.REP],
+    )
 
 
 def _newest_seen(written: DealRecord | None, pair: Pair, side: Side) -> datetime:
