@@ -17,6 +17,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -70,9 +71,19 @@ class EndpointSettings(_Section):
     token: SecretStr | None = None
     token_file: Path | None = None
     rate_limit_tier: RateLimitTier = "free"
+    account_timezone: str = "UTC"
     timeout_seconds: float = Field(30.0, gt=0, le=600)
     search_overlap_seconds: float = Field(120.0, ge=0, le=86_400)
     max_attempts: int = Field(6, ge=1, le=20)
+
+    @field_validator("account_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be an IANA time zone name such as Europe/Paris") from None
+        return value
 
     @field_validator("base_url")
     @classmethod

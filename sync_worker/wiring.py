@@ -61,6 +61,7 @@ def make_connector(
         overlap_seconds=endpoint.search_overlap_seconds,
         limiter_registry=limiters,
         retry=RetrySettings(attempts=endpoint.max_attempts),
+        account_timezone=endpoint.account_timezone,
     )
 
 

@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from connectors.hubspot.adapter import HubSpotConnector
 from connectors.hubspot.client import BearerAuth, HubSpotClient
-from connectors.hubspot.ratelimit import LimiterRegistry
+from connectors.hubspot.ratelimit import UNLIMITED, LimiterRegistry
 from connectors.hubspot.retry import RetrySettings
 from sync_worker.clock import Clock
 from sync_worker.errors import ConfigError
@@ -48,8 +48,10 @@ def make_hubspot_connector(
         zone = ZoneInfo(account_timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"unknown account time zone {account_timezone!r}") from None
-    registry = limiter_registry or LimiterRegistry()
-    limiter = registry.get(base_url=base_url, token=token, tier=tier, clock=clock)
+    limiter = None
+    if tier != UNLIMITED:  # a local sandbox without limits: no client-side pacing either
+        registry = limiter_registry or LimiterRegistry()
+        limiter = registry.get(base_url=base_url, token=token, tier=tier, clock=clock)
     http = httpx.Client(
         base_url=base_url,
         auth=BearerAuth(token),

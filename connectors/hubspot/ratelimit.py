@@ -30,6 +30,7 @@ from sync_worker.errors import ConfigError, DailyLimitReached
 
 __all__ = [
     "TIER_LIMITS",
+    "UNLIMITED",
     "CredentialLimiter",
     "LimiterRegistry",
     "RequestKind",
@@ -48,6 +49,9 @@ TIER_LIMITS: Mapping[str, int] = {
     "oauth": 110,
 }
 """Requests per 10 seconds per app, from HubSpot's usage guidelines."""
+
+UNLIMITED = "unlimited"
+"""The tier of a local sandbox without rate limits: the connector paces nothing."""
 
 TEN_SECONDS = 10.0
 SEARCH_PER_SECOND = 5

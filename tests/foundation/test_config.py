@@ -180,3 +180,16 @@ def test_invalid_names(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> None:
     clean_env.setenv("SYNC_WORKER_ENDPOINTS__R__TOKEN", "x-rep-token")
     problems = problems_of(write(tmp_path, MINIMAL.replace("[pairs.acme]", '[pairs."Ac Me"]')))
     assert has(problems, "pairs.Ac Me: invalid name")
+
+
+def test_account_time_zone_is_validated(tmp_path: Path, tokens: pytest.MonkeyPatch) -> None:
+    text = MINIMAL.replace("[endpoints.r]", 'account_timezone = "Mars/Olympus"\n[endpoints.r]')
+    (problem,) = problems_of(write(tmp_path, text))
+    assert problem.startswith(
+        "endpoints.p.account_timezone: Value error, must be an IANA time zone"
+    )
+    good = MINIMAL.replace("[endpoints.r]", 'account_timezone = "Europe/Paris"\n[endpoints.r]')
+    assert (
+        load_config(write(tmp_path, good)).settings.endpoints["p"].account_timezone
+        == "Europe/Paris"
+    )
