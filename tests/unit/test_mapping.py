@@ -58,7 +58,7 @@ def test_default_mapping_encodes_the_product_table() -> None:
     assert rows == {
         "dealname": ("string", "dealname", "dealname", Direction.BOTH, Rule.SET_ON_CREATE),
         "pipeline": ("enum", "pipeline", "pipeline", Direction.REP_TO_PARTNER, Rule.SET_ON_CREATE),
-        "dealstage": ("enum", "dealstage", "dealstage", Direction.NONE, Rule.NEWEST_WINS),
+        "dealstage": ("enum", "dealstage", "dealstage", Direction.NONE, Rule.SET_ON_CREATE),
         "product_interest": (
             "multi_enum",
             "product_interest",
