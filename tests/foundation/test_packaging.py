@@ -3,6 +3,7 @@ broken product), plus the console script."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -13,21 +14,15 @@ from tests.conftest import REPO_ROOT
 
 
 def test_the_wheel_carries_packages_mappings_and_the_console_script(tmp_path: Path) -> None:
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--quiet",
-            "-w",
-            str(tmp_path),
-            str(REPO_ROOT),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    source = tmp_path / "src"  # setuptools writes build/ beside the sources: keep it out of ours
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO_ROOT / name, source / name)
+    for package in ("sync_worker", "connectors", "mappings"):
+        ignore = shutil.ignore_patterns("__pycache__")
+        shutil.copytree(REPO_ROOT / package, source / package, ignore=ignore)
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path)]
+    subprocess.run([*command, str(source)], check=True, capture_output=True)
     (wheel,) = tmp_path.glob("shared_deal_sync-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for mapping in builtin_mapping_names():
