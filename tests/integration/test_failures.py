@@ -42,10 +42,14 @@ def test_a_spent_daily_budget_stops_the_pair_until_the_reset_without_a_retry_sto
     specs = portal_specs(rep={"tier": "enterprise", "daily_limit": 2})
     world = make_world(specs, registry=LimiterRegistry())
     partner_ids = [world.register(dealname=f"Deal {n}") for n in range(3)]
+    ctx = world.context(
+        partner=world.connector("partner", tier="enterprise"),
+        rep=world.connector("rep", tier="enterprise"),
+    )
     started = world.ctx.clock.now()
 
     with capture_logs() as logs:
-        reports = [world.cycle() for _ in range(4)]
+        reports = [world.cycle(ctx) for _ in range(4)]
 
     for report in reports:
         assert report.outcome == "failed"

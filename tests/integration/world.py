@@ -26,8 +26,8 @@ from sync_worker.sandbox import Portal, Sandbox, SandboxServer
 from sync_worker.state import SqlStateStore, StateStore, open_store
 
 PAIR = "agency-001"
-# The connector's pacing tier: the sandbox's "unlimited" has no client-side counterpart.
-CLIENT_TIER = "enterprise"
+# The connector's pacing tier: like the sandbox's portals, no limits unless a test sets them.
+CLIENT_TIER = "unlimited"
 WRITE_ENDPOINTS = ("batch_update", "batch_upsert", "batch_create", "update", "create")
 TWO_WAY = ("amount", "closedate", "product_interest", "shared_deal_team")
 
@@ -43,12 +43,6 @@ def load_default_mapping(partner_account: str = PAIR) -> SyncMapping:
     return load_mapping(
         builtin_mapping_path("hubspot_shared_deals"), context={"partner_account": partner_account}
     )
-
-
-def fast_registry() -> LimiterRegistry:
-    """Client-side pacing for the unlimited sandbox: the default 5 searches/second would make
-    idle cycles wait on a limit the sandbox does not have. Rate-limit tests use the default."""
-    return LimiterRegistry(search_per_s=100)
 
 
 def deal_props(**overrides: str) -> dict[str, str]:
@@ -77,7 +71,7 @@ class World:
     store: SqlStateStore
     state_path: Path
     mapping: SyncMapping = field(default_factory=load_default_mapping)
-    registry: LimiterRegistry = field(default_factory=fast_registry)
+    registry: LimiterRegistry = field(default_factory=LimiterRegistry)
     clock: Clock = field(default_factory=SystemClock)
     """The worker's clock: the sandbox's own, so a FakeClock drives both."""
     _closers: list[Callable[[], None]] = field(default_factory=list)
@@ -259,7 +253,7 @@ def running_world(
         server,
         store,
         state_path,
-        registry=registry or fast_registry(),
+        registry=registry or LimiterRegistry(),
         clock=sandbox.clock,
     )
     try:

@@ -1,0 +1,52 @@
+"""The worker as deployed: a config file (tokens from the environment) wired into pairs that
+sync the sandbox, for every rate-limit tier the config accepts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import get_args
+
+import pytest
+
+from sync_worker.config import RateLimitTier, load_config
+from sync_worker.engine import run_cycle
+from sync_worker.wiring import runtime_for
+from tests.integration.world import PAIR, World
+
+CONFIG = """
+[worker]
+state_url = "sqlite:///{state}"
+metrics_port = 0
+
+[endpoints.partner]
+kind = "hubspot"
+base_url = "{url}/partner"
+rate_limit_tier = "{tier}"
+
+[endpoints.rep]
+kind = "hubspot"
+base_url = "{url}/rep"
+rate_limit_tier = "{tier}"
+
+[pairs.{pair}]
+partner = "partner"
+rep = "rep"
+partner_account = "{pair}"
+mapping = "hubspot_shared_deals"
+"""
+
+
+@pytest.mark.parametrize("tier", get_args(RateLimitTier))
+def test_every_tier_the_config_accepts_builds_a_working_pair(
+    world: World, demo_env: pytest.MonkeyPatch, tmp_path: Path, tier: str
+) -> None:
+    path = tmp_path / "config.toml"
+    text = CONFIG.format(state=tmp_path / "wired.db", url=world.server.url, tier=tier, pair=PAIR)
+    path.write_text(text)
+    partner_id = world.register()
+
+    with runtime_for(load_config(path)) as runtime:
+        report = run_cycle(runtime.pairs[PAIR])
+
+    assert report.outcome == "ok", report.error
+    assert len(world.rep_deals_for(partner_id)) == 1
