@@ -1,0 +1,69 @@
+"""Edges people hit: clearing a value, tampering with a link property, and deal-team members
+who belong to neither account."""
+
+from __future__ import annotations
+
+import pytest
+
+from sync_worker.model import Side
+from tests.integration.world import ADA, PAIR, RITA, World, members, team
+
+GUEST = "guest.consultant@client.example"
+
+
+@pytest.mark.parametrize("field", ["amount", "closedate", "product_interest"])
+@pytest.mark.parametrize("cleared_by", [Side.PARTNER, Side.REP])
+def test_clearing_a_value_propagates(world: World, field: str, cleared_by: Side) -> None:
+    partner_id, rep_id = world.linked()
+    portal, deal_id = (
+        (world.partner, partner_id) if cleared_by is Side.PARTNER else (world.rep, rep_id)
+    )
+    portal.edit_deal(deal_id, {field: ""})
+
+    world.settle(3)
+
+    assert world.partner_deal(partner_id).get(field) is None
+    assert world.rep_deal(rep_id).get(field) is None
+
+
+@pytest.mark.parametrize("tampered", [Side.PARTNER, Side.REP])
+def test_a_cleared_link_property_is_restored_without_a_new_counterpart(
+    world: World, tampered: Side
+) -> None:
+    partner_id, rep_id = world.linked()
+    if tampered is Side.PARTNER:
+        world.partner.edit_deal(partner_id, {"rep_deal_id": ""})
+    else:
+        world.rep.edit_deal(rep_id, {"partner_deal_id": ""})
+
+    reports = world.settle(3)
+
+    assert world.partner_deal(partner_id)["rep_deal_id"] == rep_id
+    assert world.rep_deal(rep_id)["partner_deal_id"] == partner_id
+    assert len(world.partner.deals()) == len(world.rep.deals()) == 1
+    assert all(r.counts.get(f"created.{s}", 0) == 0 for r in reports for s in Side)
+    link = world.store.find_link(PAIR, partner_id)
+    assert link is not None
+    assert (link.rep_id, link.status) == (rep_id, "active")
+
+
+@pytest.mark.parametrize("adder", [Side.PARTNER, Side.REP])
+def test_a_member_of_neither_account_can_be_added_and_removed_by_either_side(
+    world: World, adder: Side
+) -> None:
+    partner_id, rep_id = world.linked(shared_deal_team=ADA)
+    world.rep.edit_deal(rep_id, {"shared_deal_team": team(ADA, RITA)})
+    world.settle(2)
+    sides = {Side.PARTNER: (world.partner, partner_id), Side.REP: (world.rep, rep_id)}
+    portal, deal_id = sides[adder]
+    portal.edit_deal(deal_id, {"shared_deal_team": team(ADA, RITA, GUEST)})
+    world.settle(2)
+    for deal in (world.partner_deal(partner_id), world.rep_deal(rep_id)):
+        assert members(deal["shared_deal_team"]) == {ADA, RITA, GUEST}
+
+    other, other_id = sides[adder.other]
+    other.edit_deal(other_id, {"shared_deal_team": team(ADA, RITA)})
+    world.settle(2)
+
+    for deal in (world.partner_deal(partner_id), world.rep_deal(rep_id)):
+        assert members(deal["shared_deal_team"]) == {ADA, RITA}
