@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from sync_worker.model import Side
-from tests.integration.world import ADA, PAIR, RITA, World, members, team
+from tests.integration.world import ADA, PAIR, RITA, World, members, team, tick
 
 GUEST = "guest.consultant@client.example"
 
@@ -67,3 +67,20 @@ def test_a_member_of_neither_account_can_be_added_and_removed_by_either_side(
 
     for deal in (world.partner_deal(partner_id), world.rep_deal(rep_id)):
         assert members(deal["shared_deal_team"]) == {ADA, RITA}
+
+
+@pytest.mark.parametrize("newer", [Side.PARTNER, Side.REP])
+def test_a_clear_against_an_edit_newest_wins(world: World, newer: Side) -> None:
+    partner_id, rep_id = world.linked(amount="1000")
+    edits = [(world.partner, partner_id, ""), (world.rep, rep_id, "2500")]
+    if newer is Side.PARTNER:
+        edits.reverse()
+    for portal, deal_id, value in edits:
+        portal.edit_deal(deal_id, {"amount": value})
+        tick()
+
+    world.settle(3)
+
+    expected = None if newer is Side.PARTNER else "2500"
+    assert world.partner_deal(partner_id).get("amount") == expected
+    assert world.rep_deal(rep_id).get("amount") == expected
