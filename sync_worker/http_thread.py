@@ -1,4 +1,5 @@
-"""Serve an ASGI app with uvicorn on a background thread (metrics/health, the sandbox)."""
+"""Serve an ASGI app with uvicorn: on a background thread (the daemon's metrics and health, the
+sandbox in tests) or blocking (``sync-worker sandbox``)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,36 @@ from starlette.types import ASGIApp
 START_TIMEOUT_SECONDS = 10.0
 
 
+def bind(host: str, port: int) -> socket.socket:
+    """A bound TCP socket for uvicorn (port 0 = any free port); a busy port raises OSError."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Accepted connections inherit TCP_NODELAY: without it a response written as headers
+        # then body waits for the client's delayed ACK (about 40 ms per request on Linux).
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def uvicorn_config(app: ASGIApp) -> uvicorn.Config:
+    """Quiet uvicorn settings; our own logging reports what matters."""
+    return uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        log_config=None,
+        http="h11",
+        loop="asyncio",
+        timeout_graceful_shutdown=2,
+    )
+
+
 class ThreadedServer:
     """``with ThreadedServer(app, port=0) as server: server.url``; port 0 picks a free port.
 
@@ -24,18 +55,9 @@ class ThreadedServer:
         self, app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0, name: str = "http"
     ) -> None:
         self.host = host
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            self._socket.bind((host, port))
-        except OSError:
-            self._socket.close()
-            raise
+        self._socket = bind(host, port)
         self.port: int = self._socket.getsockname()[1]
-        config = uvicorn.Config(
-            app, log_level="warning", access_log=False, lifespan="off", log_config=None
-        )
-        self._server = uvicorn.Server(config)
+        self._server = uvicorn.Server(uvicorn_config(app))
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def _run(self) -> None:
@@ -71,3 +93,8 @@ class ThreadedServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def serve_blocking(app: ASGIApp, sock: socket.socket) -> None:
+    """Serve until interrupted, on an already bound socket."""
+    uvicorn.Server(uvicorn_config(app)).run(sockets=[sock])
