@@ -11,6 +11,7 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from connectors.hubspot.standard import PRODUCTS
 from sync_worker.sandbox.portal import Portal, Sandbox
 from sync_worker.sandbox.spec import (
     DEFAULT_PIPELINE,
@@ -23,18 +24,6 @@ from sync_worker.sandbox.spec import (
 )
 
 PARTNER_ACCOUNT = "agency-001"
-PRODUCTS = (
-    "Sales Hub Professional",
-    "Sales Hub Enterprise",
-    "Marketing Hub Professional",
-    "Marketing Hub Enterprise",
-    "Service Hub Professional",
-    "CRM Suite Starter",
-    "Smart CRM Professional",
-    "Data Hub Starter",
-    "Commerce Hub Enterprise",
-    "HubSpot CMS",
-)
 REFERRED_PIPELINE = Pipeline(
     "referred_deals",
     "Referred deals pipeline",
