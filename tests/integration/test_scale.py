@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from structlog.testing import capture_logs
 
+from connectors.hubspot.standard import PRODUCTS
 from sync_worker.model import Side
-from sync_worker.sandbox.seed import PRODUCTS
 from tests.integration.world import (
     ADA,
     GRACE,
