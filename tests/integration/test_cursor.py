@@ -89,3 +89,42 @@ def test_a_write_stamped_before_the_cursor_is_covered_by_the_overlap(world: Worl
 
     assert world.rep_deal(late_rep_id)["amount"] == "1234"
     assert world.partner_deal(late_id)["amount"] == "1234"
+
+
+def test_hundreds_of_deals_stamped_in_one_millisecond_are_all_pulled(world: World) -> None:
+    """An import stamps every deal with one ``hs_lastmodifieddate``; pages then hold a single
+    timestamp, and deals edited mid-pull move behind the ones not read yet."""
+    rows = [
+        {
+            "dealname": f"Imported referral {n}",
+            "amount": str(100 + n),
+            "shared_partner_account": PAIR,
+        }
+        for n in range(450)
+    ]
+    referred = world.rep.bulk_load(rows)
+    ctx = world.context(rep=world.connector("rep", page_size=100))
+    pages = 0
+
+    def edit_while_paging(side: Side, records: int, total: int | None) -> None:
+        nonlocal pages
+        if side is Side.REP:
+            pages += 1
+            if pages == 1:  # one already read, one not read yet
+                world.rep.edit_deal(referred[10], {"amount": "9010"})
+                world.rep.edit_deal(referred[400], {"amount": "9400"})
+
+    assert world.cycle(ctx, CycleOptions(progress=edit_while_paging)).outcome == "ok"
+    for _ in range(2):
+        assert world.cycle(ctx).outcome == "ok"
+
+    counterparts: dict[str, int] = {}
+    for deal in world.partner.deals():
+        rep_id = str(deal["rep_deal_id"])
+        counterparts[rep_id] = counterparts.get(rep_id, 0) + 1
+    assert counterparts == dict.fromkeys(referred, 1)
+    assert pages >= 5
+    by_rep = {d["rep_deal_id"]: d for d in world.partner.deals()}
+    assert by_rep[referred[10]]["amount"] == "9010"
+    assert by_rep[referred[400]]["amount"] == "9400"
+    assert world.store.count_links(PAIR) == 450
