@@ -4,8 +4,11 @@ shows late, and writes stamped earlier than the cursor (covered by the connector
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
+from connectors.base import Connector, RecordUpdate, WriteResult
 from sync_worker.clock import from_epoch_ms, to_epoch_ms
 from sync_worker.engine import CycleOptions
 from sync_worker.model import Side
@@ -128,3 +131,41 @@ def test_hundreds_of_deals_stamped_in_one_millisecond_are_all_pulled(world: Worl
     assert by_rep[referred[10]]["amount"] == "9010"
     assert by_rep[referred[400]]["amount"] == "9400"
     assert world.store.count_links(PAIR) == 450
+
+
+class EditsBeforeEachWrite:
+    """The rep connector, except that a person edits the deal about to be written just before
+    each of the worker's updates lands (after the worker read it)."""
+
+    def __init__(self, inner: Connector, person: Callable[[str], None]) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.person = person
+
+    def update(self, updates: Sequence[RecordUpdate]) -> WriteResult:
+        for update in updates:
+            self.person(update.id)
+        return self.inner.update(updates)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_an_edit_landing_between_the_workers_read_and_write_is_not_lost(world: World) -> None:
+    partner_id, rep_id = world.linked()
+    world.partner.edit_deal(partner_id, {"amount": "64000"})
+    edited: list[str] = []
+
+    def rep_person(deal_id: str) -> None:
+        if not edited:
+            edited.append(deal_id)
+            world.rep.edit_deal(deal_id, {"closedate": "2027-12-31T00:00:00.000Z"})
+
+    racing = world.context(rep=EditsBeforeEachWrite(world.connector("rep"), rep_person))
+    assert world.cycle(racing).outcome == "ok"
+    assert edited == [rep_id]
+    world.settle(3)
+
+    for deal in (world.partner_deal(partner_id), world.rep_deal(rep_id)):
+        assert deal["amount"] == "64000"
+        assert deal["closedate"] == "2027-12-31T00:00:00.000Z"
