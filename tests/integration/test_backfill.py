@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from sync_worker.engine import CycleOptions
 from sync_worker.model import Side
 from sync_worker.sandbox import seed_demo
-from tests.integration.world import PAIR, World, snapshot, writes
+from tests.integration.world import PAIR, World, named_partner_deal, snapshot, writes
 
 
 def test_a_backfill_dry_run_writes_nothing_and_reports_the_plan(world: World) -> None:
@@ -45,9 +45,11 @@ def test_a_backfill_dry_run_writes_nothing_and_reports_the_plan(world: World) ->
     assert sorted(i.side for i in creates) == sorted(
         [Side.REP] * len(registered) + [Side.PARTNER] * len(referred)
     )
-    assert {i.properties.get("partner_deal_id") for i in creates if i.side is Side.REP} == set(
-        registered
-    )
+    assert {
+        named_partner_deal(i.properties.get("partner_deal_id"))
+        for i in creates
+        if i.side is Side.REP
+    } == set(registered)
     assert report.planned
     assert {c.field for c in report.planned} >= {"dealname", "amount"}
     assert report.counts["created.rep"] == len(registered)
@@ -67,3 +69,20 @@ def test_a_dry_run_plans_exactly_what_the_real_backfill_does(world: World) -> No
     assert len(changes) == len(set(changes))
     for key in ("created.rep", "created.partner", "updated.rep", "fields_changed", "linked"):
         assert dry.counts[key] == real.counts[key], key
+
+
+def test_a_backfill_of_a_synced_pair_writes_nothing(world: World) -> None:
+    seed_demo(world.sandbox, deals=40, seed=3)
+    world.settle(2)
+    written = (writes(world.partner), writes(world.rep))
+    cursors = [world.store.get_cursor(PAIR, side) for side in Side]
+
+    report = world.cycle(
+        options=CycleOptions(mode="backfill", since=datetime(2020, 1, 1, tzinfo=UTC))
+    )
+
+    assert report.outcome == "ok"
+    assert report.counts["pulled.partner"] > 0
+    assert (writes(world.partner), writes(world.rep)) == written
+    assert report.counts.get("fields_changed", 0) == 0
+    assert [world.store.get_cursor(PAIR, side) for side in Side] == cursors

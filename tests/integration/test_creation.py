@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.integration.world import PAIR, RITA, World
+from tests.integration.world import PAIR, RITA, World, named_partner_deal
 
 
 def test_registration_gets_exactly_one_linked_rep_counterpart(world: World) -> None:
@@ -41,7 +41,7 @@ def test_referral_lands_in_the_referred_pipeline_and_pipelines_are_never_overwri
     assert partner_deal["pipeline"] == "referred_deals"
     assert partner_deal["dealstage"] == "referred_new"
     assert partner_deal["dealname"] == "Globex - Service Hub"
-    assert world.rep_deal(rep_id)["partner_deal_id"] == partner_id
+    assert named_partner_deal(world.rep_deal(rep_id)["partner_deal_id"]) == partner_id
 
     # The partner moves the shared deal to its own sales pipeline: the worker keeps out of it.
     world.partner.edit_deal(partner_id, {"pipeline": "default", "dealstage": "qualifiedtobuy"})

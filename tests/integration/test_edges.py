@@ -6,7 +6,16 @@ from __future__ import annotations
 import pytest
 
 from sync_worker.model import Side
-from tests.integration.world import ADA, PAIR, RITA, World, members, team, tick
+from tests.integration.world import (
+    ADA,
+    PAIR,
+    RITA,
+    World,
+    members,
+    named_partner_deal,
+    team,
+    tick,
+)
 
 GUEST = "guest.consultant@client.example"
 
@@ -39,7 +48,7 @@ def test_a_cleared_link_property_is_restored_without_a_new_counterpart(
     reports = world.settle(3)
 
     assert world.partner_deal(partner_id)["rep_deal_id"] == rep_id
-    assert world.rep_deal(rep_id)["partner_deal_id"] == partner_id
+    assert named_partner_deal(world.rep_deal(rep_id)["partner_deal_id"]) == partner_id
     assert len(world.partner.deals()) == len(world.rep.deals()) == 1
     assert all(r.counts.get(f"created.{s}", 0) == 0 for r in reports for s in Side)
     link = world.store.find_link(PAIR, partner_id)

@@ -10,7 +10,7 @@ from connectors.hubspot.retry import RetrySettings
 from sync_worker.model import Side
 from sync_worker.pairs import PairContext
 from sync_worker.sandbox import FaultSpec
-from tests.integration.world import PAIR, World
+from tests.integration.world import PAIR, World, named_partner_deal
 
 FAST_RETRY = RetrySettings(
     attempts=4, multiplier=0.005, max_backoff=0.02, jitter=0.005, max_retry_after=0.02
@@ -56,7 +56,8 @@ def test_a_flaky_crm_never_duplicates_loses_or_deletes(world: World) -> None:
     for rep_id in referred:
         partner_deals = [d for d in world.partner.deals() if d.get("rep_deal_id") == rep_id]
         assert len(partner_deals) == 1
-        assert world.rep_deal(rep_id)["partner_deal_id"] == partner_deals[0]["hs_object_id"]
+        named = named_partner_deal(world.rep_deal(rep_id)["partner_deal_id"])
+        assert named == partner_deals[0]["hs_object_id"]
     assert len(world.partner.deals()) == len(world.rep.deals()) == 18
     assert world.store.count_links(PAIR) == 18
     for deal in world.partner.deals():

@@ -9,7 +9,13 @@ import pytest
 from sync_worker.pairs import PairContext
 from sync_worker.sandbox import Portal, PortalSpec
 from tests.integration.conftest import MakeWorld, portal_specs
-from tests.integration.world import PAIR, World, deal_props, load_default_mapping
+from tests.integration.world import (
+    PAIR,
+    World,
+    deal_props,
+    load_default_mapping,
+    named_partner_deal,
+)
 
 OTHER = "agency-002"
 
@@ -63,10 +69,10 @@ def test_pairs_sharing_the_rep_crm_sync_only_their_own_deals(make_world: MakeWor
         "Referred to agency-002",
         "Registered by agency-002",
     ]
-    assert world.rep_deal(referred_mine)["partner_deal_id"] in {
+    assert named_partner_deal(world.rep_deal(referred_mine)["partner_deal_id"]) in {
         d["hs_object_id"] for d in world.partner.deals()
     }
-    assert world.rep_deal(referred_theirs)["partner_deal_id"] in {
+    assert named_partner_deal(world.rep_deal(referred_theirs)["partner_deal_id"]) in {
         d["hs_object_id"] for d in partner2.deals()
     }
 

@@ -15,7 +15,7 @@ from sync_worker.errors import TransientError
 from sync_worker.model import Side
 from sync_worker.sandbox import FaultSpec, Portal
 from sync_worker.state import PageCommit, SqlStateStore, StateStore
-from tests.integration.world import PAIR, World
+from tests.integration.world import PAIR, World, named_partner_deal
 
 FAST_RETRY = RetrySettings(attempts=2, multiplier=0.01, max_backoff=0.05, jitter=0.01)
 
@@ -68,7 +68,7 @@ def assert_one_counterpart_each(world: World) -> None:
     """Every deal is linked to exactly one counterpart, both ways."""
     partner_deals, rep_deals = world.partner.deals(), world.rep.deals()
     assert len(partner_deals) == len(rep_deals)
-    by_partner = {d["partner_deal_id"]: d for d in rep_deals}
+    by_partner = {named_partner_deal(d["partner_deal_id"]): d for d in rep_deals}
     assert len(by_partner) == len(rep_deals)
     for deal in partner_deals:
         counterpart = by_partner[deal["hs_object_id"]]

@@ -119,9 +119,8 @@ def assert_values(world: World, expected: Expected) -> None:
 def test_many_linked_pairs_with_mixed_edits_converge(world: World) -> None:
     pairs = load_linked_pairs(world, PAIRS)
     with capture_logs():  # thousands of events: capture them rather than render them
-        first = world.ok_cycle()
+        world.ok_cycle()
     assert world.store.count_links(PAIR) == PAIRS
-    assert first.counts.get("updated.partner", 0) + first.counts.get("updated.rep", 0) == 0
     expected = edit_a_mix(world, pairs)
 
     with capture_logs() as logs:

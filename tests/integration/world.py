@@ -192,7 +192,11 @@ class World:
 
     def rep_deals_for(self, partner_id: str) -> list[dict[str, str | None]]:
         """Every rep deal that names ``partner_id`` as its partner counterpart."""
-        return [d for d in self.rep.deals() if d.get("partner_deal_id") == partner_id]
+        return [
+            d
+            for d in self.rep.deals()
+            if named_partner_deal(d.get("partner_deal_id")) == partner_id
+        ]
 
     def close(self) -> None:
         for close in reversed(self._closers):
@@ -219,6 +223,12 @@ def api_history(portal: Portal, deal_id: str, names: Sequence[str] = TWO_WAY) ->
         for entry in portal.history(deal_id, name)
         if entry["sourceType"] == "API"
     )
+
+
+def named_partner_deal(stored: str | None) -> str | None:
+    """The partner deal id a rep deal's ``partner_deal_id`` names: a bare id, or one qualified
+    by the partner account (``agency-001:123``)."""
+    return stored.rpartition(":")[2] if stored else None
 
 
 def members(raw: str | None) -> set[str]:
