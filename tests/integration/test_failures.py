@@ -3,9 +3,12 @@ budget stops the portal's work until the reset without a retry storm, a held lea
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from structlog.testing import capture_logs
 
 from connectors.hubspot.ratelimit import LimiterRegistry
+from sync_worker.clock import FakeClock
 from tests.integration.conftest import MakeWorld, portal_specs
 from tests.integration.world import PAIR, World, status_count, writes
 
@@ -86,3 +89,26 @@ def test_the_lease_is_released_after_a_cycle(world: World) -> None:
     world.register()
     world.ok_cycle()
     assert world.store.try_lease(PAIR, "next-process", world.ctx.clock.now(), 600)
+
+
+def test_a_pair_stopped_by_the_daily_limit_resumes_after_the_reset(make_world: MakeWorld) -> None:
+    # The rep portal (and the connector pacing it) live on a clock a minute before midnight UTC.
+    rep_clock = FakeClock(datetime(2026, 11, 26, 23, 59, tzinfo=UTC))
+    specs = portal_specs(rep={"tier": "enterprise", "daily_limit": 3, "clock": rep_clock})
+    world = make_world(specs, registry=LimiterRegistry())
+    ctx = world.context(rep=world.connector("rep", tier="enterprise"))
+    assert world.cycle(ctx).outcome == "ok"  # an idle cycle spends two of today's three
+    partner_id = world.register()
+
+    with capture_logs():
+        stopped = [world.cycle(ctx) for _ in range(2)]
+    assert [r.error_kind for r in stopped] == ["daily_limit", "daily_limit"]
+    assert stopped[0].resume_at == datetime(2026, 11, 27, tzinfo=UTC)
+    assert world.store.status([PAIR])[0].consecutive_failures == 2
+
+    rep_clock.advance(61)  # past midnight: a new day's budget
+    resumed = world.cycle(ctx)
+
+    assert resumed.outcome == "ok"
+    assert len(world.rep_deals_for(partner_id)) == 1
+    assert world.store.status([PAIR])[0].consecutive_failures == 0
