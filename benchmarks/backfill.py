@@ -109,6 +109,11 @@ class Result:
         return max(c.client_floor(self.per_10s) for c in self.calls.values())
 
     @property
+    def writes(self) -> int:
+        counts = self.report.counts
+        return counts.get("updated.partner", 0) + counts.get("updated.rep", 0)
+
+    @property
     def burst_floor(self) -> float:
         return max(c.burst_floor(self.per_10s) for c in self.calls.values())
 
@@ -195,11 +200,13 @@ def verdict(result: Result) -> str:
     ratio = result.wall / result.floor
     problems = []
     if result.report.outcome != "ok":
-        problems.append(f"the cycle ended {result.report.outcome}")
+        problems.append(f"the cycle ended {result.report.outcome}: {result.report.error}")
     if ratio > TARGET_RATIO:
         problems.append(
             f"wall/floor {ratio:.2f} misses {TARGET_RATIO} by {ratio - TARGET_RATIO:.2f}"
         )
+    if result.writes != result.differing:
+        problems.append(f"{result.writes} deals written, {result.differing} expected")
     if result.refused:
         problems.append(f"{result.refused} 429s received (target 0)")
     if problems:

@@ -25,8 +25,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -62,6 +63,7 @@ PARTNER_ACCOUNT = "agency-001"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 UNLIMITED = "unlimited"
 UNPACED = 1_000_000
+MAPPING_PATH = builtin_mapping_path("hubspot_shared_deals")
 CLIENT_MARGIN = 5  # the product's LimiterRegistry default: requests kept free per 10 s
 
 # --- the child: seed and serve ------------------------------------------------------------------
@@ -79,16 +81,29 @@ def seed_linked_pairs(sandbox: Sandbox, deals: int, *, differ: float, seed: int 
     rep_ids = rep.bulk_load(rep_rows, modified_at=loaded_at)
     del values, rep_rows
     differing = set(rng.sample(range(deals), round(deals * differ)))
+    on_partner, on_rep = link_formats()
     for i, (pid, rid) in enumerate(zip(partner_ids, rep_ids, strict=True)):
         # 10 ms apart, so the i-th pair is the i-th deal of both sides' pulls.
         at = base + timedelta(milliseconds=10 * i)
-        partner.edit_deal(pid, {"rep_deal_id": rid}, source="INTEGRATION", at=at)
-        rep.edit_deal(rid, {"partner_deal_id": pid}, source="INTEGRATION", at=at)
+        partner.edit_deal(pid, {"rep_deal_id": on_partner(rid)}, source="INTEGRATION", at=at)
+        rep.edit_deal(rid, {"partner_deal_id": on_rep(pid)}, source="INTEGRATION", at=at)
         partner.register_deal(pid, at=at + timedelta(milliseconds=1))
         if i in differing:
             side, deal_id = (partner, pid) if i % 2 == 0 else (rep, rid)
             _edit_amount(side, deal_id, rng, at + timedelta(milliseconds=5))
     return len(differing)
+
+
+def link_formats() -> tuple[Callable[[str], str], Callable[[str], str]]:
+    """How the default mapping writes a counterpart id into each side's link property
+    (``[links] partner_value`` / ``rep_value``, e.g. ``"{partner_account}:{id}"``), so the
+    seeded pairs are linked exactly as the worker would have linked them."""
+    links = tomllib.loads(MAPPING_PATH.read_text(encoding="utf-8"))["links"]
+
+    def formatter(template: str) -> Callable[[str], str]:
+        return lambda deal_id: template.format(partner_account=PARTNER_ACCOUNT, id=deal_id)
+
+    return formatter(links.get("partner_value", "{id}")), formatter(links.get("rep_value", "{id}"))
 
 
 def _deal_values(rng: random.Random, now: datetime, i: int) -> dict[str, str]:
@@ -251,9 +266,7 @@ def worker_pair(sandbox: SandboxInfo, *, tier: str) -> Iterator[Worker]:
         )
         for portal in PORTALS
     }
-    mapping = load_mapping(
-        builtin_mapping_path("hubspot_shared_deals"), context={"partner_account": PARTNER_ACCOUNT}
-    )
+    mapping = load_mapping(MAPPING_PATH, context={"partner_account": PARTNER_ACCOUNT})
     with tempfile.TemporaryDirectory(prefix="bench-state-") as directory:
         store = open_store(f"sqlite:///{Path(directory) / 'state.db'}", clock=clock)
         try:
