@@ -93,3 +93,26 @@ def test_a_clear_against_an_edit_newest_wins(world: World, newer: Side) -> None:
     expected = None if newer is Side.PARTNER else "2500"
     assert world.partner_deal(partner_id).get("amount") == expected
     assert world.rep_deal(rep_id).get("amount") == expected
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: a registration whose rep_deal_id names no deal (a typo) is treated as a claim "
+    "of an archived counterpart and tombstoned (link status 'gone', no dead letter, only a "
+    "warning log); clearing or fixing the property never brings it back, so the shared deal "
+    "silently never syncs",
+)
+def test_a_registration_with_a_mistyped_link_syncs_once_the_link_is_cleared(
+    world: World,
+) -> None:
+    partner_id = world.register(dealname="Typo in the rep deal id", rep_deal_id="99999")
+    world.settle(2)
+    world.partner.edit_deal(partner_id, {"rep_deal_id": ""})
+
+    world.settle(2)
+
+    [rep_deal] = world.rep_deals_for(partner_id)
+    assert world.partner_deal(partner_id)["rep_deal_id"] == rep_deal["hs_object_id"]
+    link = world.store.find_link(PAIR, partner_id)
+    assert link is not None
+    assert link.status == "active"
