@@ -25,7 +25,7 @@ from connectors.base import (
     User,
     WriteResult,
 )
-from connectors.hubspot.batch import BatchOutcome, WriteInput, match_outcome
+from connectors.hubspot.batch import BatchOutcome, WriteInput, match_outcome, not_found_ids
 from connectors.hubspot.client import HubSpotClient
 from connectors.hubspot.paginator import MODIFIED, SearchPaginator
 from connectors.hubspot.records import (
@@ -36,7 +36,7 @@ from connectors.hubspot.records import (
     user_from_json,
 )
 from sync_worker.clock import Clock, to_epoch_ms
-from sync_worker.errors import PermanentError
+from sync_worker.errors import PermanentError, TransientError
 from sync_worker.model import DealRecord
 
 __all__ = ["BATCH_SIZE", "HISTORY_BATCH_SIZE", "HubSpotConnector"]
@@ -136,11 +136,16 @@ class HubSpotConnector:
         with_history: bool = False,
     ) -> ReadResult:
         found: dict[str, DealRecord] = {}
+        missing: list[str] = []
         wanted = list(dict.fromkeys(ids))
         size = HISTORY_BATCH_SIZE if with_history else BATCH_SIZE
         for chunk in _chunks(wanted, size):
-            found.update(self._read_chunk(chunk, properties, id_property, with_history))
-        return ReadResult(found=found, missing=tuple(i for i in wanted if i not in found))
+            chunk_found, chunk_missing = self._read_chunk(
+                chunk, properties, id_property, with_history
+            )
+            found.update(chunk_found)
+            missing += chunk_missing
+        return ReadResult(found=found, missing=tuple(missing))
 
     def _read_chunk(
         self,
@@ -148,7 +153,10 @@ class HubSpotConnector:
         properties: Sequence[str],
         id_property: str | None,
         with_history: bool,
-    ) -> dict[str, DealRecord]:
+    ) -> tuple[dict[str, DealRecord], list[str]]:
+        """Found records, and the ids HubSpot *said* are missing (``OBJECT_NOT_FOUND``) or that
+        came back archived. An id answered neither way is never taken for deleted: a garbled
+        or partial answer must not unlink anything, so it is a :class:`TransientError`."""
         requested = list(
             dict.fromkeys([*properties, MODIFIED, *([id_property] if id_property else [])])
         )
@@ -160,12 +168,22 @@ class HubSpotConnector:
         response = self._client.send("POST", f"{DEALS}/batch/read", json=body)
         asked = set(ids)
         found: dict[str, DealRecord] = {}
+        archived: set[str] = set()
         for raw in results_of(response.body):
             record = deal_from_json(raw, properties)
             key = record.properties.get(id_property) if id_property else record.id
-            if key in asked and not record.archived:
+            if key in asked and record.archived:
+                archived.add(str(key))
+            elif key in asked:
                 found[str(key)] = record
-        return found
+        missing = (not_found_ids(response.body) & asked) | archived
+        unanswered = asked - set(found) - missing
+        if unanswered:
+            raise TransientError(
+                f"POST {DEALS}/batch/read: HubSpot answered neither a record nor an error for "
+                f"{len(unanswered)} of {len(asked)} ids (e.g. {sorted(unanswered)[0]})"
+            )
+        return found, sorted(missing)
 
     # -- write ----------------------------------------------------------------------------
 

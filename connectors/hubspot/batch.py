@@ -113,3 +113,15 @@ def match_outcome(
         failed |= {key: RecordFailure(key, reason) for key in rest}
         rest = []
     return BatchOutcome(written, list(failed.values()), rest)
+
+
+def not_found_ids(body: Mapping[str, object]) -> set[str]:
+    """Ids a (207) batch response reports as not found (``OBJECT_NOT_FOUND`` errors)."""
+    ids: set[str] = set()
+    for error in _list(body.get("errors")):
+        error_map = _mapping(error)
+        if error_map.get("category") in GONE_CATEGORIES:
+            context = _mapping(error_map.get("context"))
+            ids.update(_strings(context.get("ids")))
+            ids.update(_strings(context.get("id")))
+    return ids

@@ -8,6 +8,7 @@ become :class:`~sync_worker.errors.TransientError` here, so nothing above sees h
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass
@@ -116,6 +117,16 @@ class HubSpotClient:
         if self._limiter is not None:
             self._limiter.observe(response.headers)
         body = parse_body(response.content)
+        if (
+            response.is_success
+            and response.content.strip()
+            and not _is_json_object(response.content)
+        ):
+            # A cut-off or garbled 2xx body must never read as "no results" (a false delete).
+            raise TransientError(
+                f"{method} {path}: malformed response body ({len(response.content)} bytes)",
+                status=response.status_code,
+            )
         error = classify(
             response.status_code,
             body,
@@ -128,3 +139,10 @@ class HubSpotClient:
         if isinstance(error, DailyLimitReached) and self._limiter is not None:
             self._limiter.trip_daily(error)
         raise error
+
+
+def _is_json_object(content: bytes) -> bool:
+    try:
+        return isinstance(json.loads(content), dict)
+    except (ValueError, UnicodeDecodeError):
+        return False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 from pydantic import SecretStr
 
@@ -9,9 +11,16 @@ from connectors.hubspot import make_hubspot_connector
 from sync_worker.clock import FakeClock
 
 
+def not_found(request: httpx.Request) -> httpx.Response:
+    """HubSpot's 207 for a batch read of ids that do not exist."""
+    ids = [item["id"] for item in json.loads(request.content)["inputs"]]
+    error = {"status": "error", "category": "OBJECT_NOT_FOUND", "context": {"ids": ids}}
+    return httpx.Response(207, json={"status": "COMPLETE", "results": [], "errors": [error]})
+
+
 def test_unlimited_sends_without_waiting() -> None:
-    def answer(_: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json={"status": "COMPLETE", "results": []})
+    def answer(request: httpx.Request) -> httpx.Response:
+        return not_found(request)
 
     clock = FakeClock()
     connector = make_hubspot_connector(
@@ -23,15 +32,15 @@ def test_unlimited_sends_without_waiting() -> None:
         transport=httpx.MockTransport(answer),
     )
     for n in range(300):  # three times the free tier's 10-second budget
-        assert connector.read([str(n)], ["dealname"]).found == {}
+        assert connector.read([str(n)], ["dealname"]).missing == (str(n),)
     assert connector.api_calls() == 300
     assert clock.sleeps == []
     connector.close()
 
 
 def test_a_real_tier_paces_the_same_work() -> None:
-    def answer(_: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json={"status": "COMPLETE", "results": []})
+    def answer(request: httpx.Request) -> httpx.Response:
+        return not_found(request)
 
     clock = FakeClock()
     connector = make_hubspot_connector(

@@ -67,13 +67,6 @@ def test_a_flaky_crm_never_duplicates_loses_or_deletes(world: World) -> None:
     assert world.store.dead_letters(PAIR) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a 200 response whose JSON body is cut off is parsed as {} "
-    "(connectors/hubspot/status.parse_body) instead of raising a TransientError; a batch read "
-    "answered that way reports every counterpart missing and the engine tombstones the links "
-    "(status 'gone') for good: a false delete, in a cycle reported 'ok'",
-)
 @pytest.mark.parametrize("broken_side", [Side.REP, Side.PARTNER])
 def test_a_truncated_read_response_never_tombstones_a_link(world: World, broken_side: Side) -> None:
     partner_id, rep_id = world.linked()
