@@ -1,4 +1,4 @@
-"""HubSpot's search-filter semantics as a pure predicate, for in-process backends.
+"""HubSpot's search-filter semantics (the connector port's vocabulary) as a pure predicate.
 
 Used by :class:`connectors.memory.InMemoryConnector` (and the test fakes built on it) so that a
 scope filter selects the same deals there as in HubSpot's search:

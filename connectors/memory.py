@@ -36,7 +36,7 @@ from connectors.base import (
     User,
     WriteResult,
 )
-from connectors.hubspot.operators import matches
+from connectors.filters import matches
 from connectors.hubspot.paginator import MAX_SCOPE_FILTERS
 from connectors.hubspot.standard import (
     DEFAULT_PIPELINES,

@@ -84,6 +84,36 @@ class FieldMapping:
 
 
 @dataclass(frozen=True, slots=True)
+class LinkFormat:
+    """How a link property value names a counterpart: a template around ``{id}``.
+
+    ``"{id}"`` stores the bare id. The rep CRM holds many partner accounts' deals, so the default
+    mapping stores ``"{partner_account}:{id}"`` there: two accounts' deals with the same id can
+    never claim, or upsert over, each other's counterpart. A bare id is still read (a link written
+    before the template, or by hand) and rewritten in the template's form.
+    """
+
+    prefix: str
+    suffix: str
+
+    def render(self, counterpart_id: str) -> str:
+        return f"{self.prefix}{counterpart_id}{self.suffix}"
+
+    def parse(self, stored: str) -> str | None:
+        if stored.startswith(self.prefix) and stored.endswith(self.suffix):
+            inner = stored[len(self.prefix) : len(stored) - len(self.suffix)]
+            return inner or None
+        if stored.isdigit():
+            return stored  # a bare HubSpot id, written before the template or by hand
+        return None
+
+    @classmethod
+    def of(cls, template: str) -> LinkFormat:
+        prefix, _, suffix = template.partition("{id}")
+        return cls(prefix, suffix)
+
+
+@dataclass(frozen=True, slots=True)
 class SyncMapping:
     """A validated mapping: links, origins, scope, creation constants and fields."""
 
@@ -91,6 +121,8 @@ class SyncMapping:
     description: str
     partner_link: str
     rep_link: str
+    partner_link_format: LinkFormat
+    rep_link_format: LinkFormat
     origins: frozenset[Side]
     partner_scope: tuple[Filter, ...]
     rep_scope: tuple[Filter, ...]
@@ -102,6 +134,19 @@ class SyncMapping:
         """The property on ``side``'s deals holding the counterpart's id (unique, upsert key)."""
         return self.partner_link if side is Side.PARTNER else self.rep_link
 
+    def link_value(self, side: Side, counterpart_id: str) -> str:
+        """What ``side``'s deal stores in its link property to name ``counterpart_id``; also the
+        upsert key when a counterpart is created on ``side``."""
+        return self._format(side).render(counterpart_id)
+
+    def counterpart_id(self, side: Side, stored: str | None) -> str | None:
+        """The counterpart id a link property value of ``side`` names, or None (empty, or not in
+        this mapping's form: e.g. a value another partner account's pair wrote)."""
+        return self._format(side).parse(stored) if stored else None
+
+    def _format(self, side: Side) -> LinkFormat:
+        return self.partner_link_format if side is Side.PARTNER else self.rep_link_format
+
     def scope(self, side: Side) -> tuple[Filter, ...]:
         return self.partner_scope if side is Side.PARTNER else self.rep_scope
 
@@ -110,8 +155,11 @@ class SyncMapping:
         return self.partner_create if side is Side.PARTNER else self.rep_create
 
     def properties(self, side: Side) -> tuple[str, ...]:
-        """Every property to fetch on ``side``: the link property, then each mapped field's."""
-        return (self.link_property(side), *(f.property_on(side) for f in self.fields))
+        """Every property to fetch on ``side``: the link property, each mapped field's, then
+        those the scope filters read (so a fetched deal's scope can be checked)."""
+        names = [self.link_property(side), *(f.property_on(side) for f in self.fields)]
+        names += [f.property for f in self.scope(side)]
+        return tuple(dict.fromkeys(names))
 
     def field(self, name: str) -> FieldMapping:
         """The field called ``name``; ``KeyError`` if there is none."""
@@ -185,6 +233,11 @@ class _Filler:
 
         return _PLACEHOLDER.sub(replace, text)
 
+    def keeping_id(self, text: str, key_path: str) -> str:
+        """Fill every placeholder but ``{id}`` (the counterpart's id, known only per deal)."""
+        head, _, tail = text.partition("{id}")
+        return f"{self(head, key_path)}{{id}}{self(tail, key_path)}"
+
 
 def _compile(model: MappingFile, fill: _Filler) -> SyncMapping:
     origins = {side for side in Side if getattr(model.origins, side.value)}
@@ -193,6 +246,10 @@ def _compile(model: MappingFile, fill: _Filler) -> SyncMapping:
         description=model.mapping.description,
         partner_link=model.links.partner_property,
         rep_link=model.links.rep_property,
+        partner_link_format=LinkFormat.of(
+            fill.keeping_id(model.links.partner_value, "links.partner_value")
+        ),
+        rep_link_format=LinkFormat.of(fill.keeping_id(model.links.rep_value, "links.rep_value")),
         origins=frozenset(origins),
         partner_scope=_filters(model.scope.partner, "scope.partner", fill),
         rep_scope=_filters(model.scope.rep, "scope.rep", fill),

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from sync_worker.canonical import (
     MAPPABLE_TYPES,
@@ -69,6 +69,15 @@ class MappingMeta(_Strict):
 class LinksModel(_Strict):
     partner_property: str = Field(min_length=1)
     rep_property: str = Field(min_length=1)
+    partner_value: str = "{id}"
+    rep_value: str = "{id}"
+
+    @field_validator("partner_value", "rep_value")
+    @classmethod
+    def _one_id(cls, value: str) -> str:
+        if value.count("{id}") != 1:
+            raise ValueError("must contain {id} (the counterpart's id) exactly once")
+        return value
 
 
 class OriginsModel(_Strict):

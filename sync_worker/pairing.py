@@ -21,10 +21,12 @@ from sync_worker.state.base import LinkState
 
 @dataclass(slots=True)
 class Sorted:
-    """The records of one page, by what must happen to them."""
+    """The records of one page, by what must happen to them. ``foreign``: the link property
+    holds a value this pair's mapping does not read as a link (another account's, or garbage)."""
 
     linked: list[tuple[DealRecord, LinkState]] = field(default_factory=list)
     claims: list[tuple[DealRecord, str]] = field(default_factory=list)
+    foreign: list[tuple[DealRecord, str]] = field(default_factory=list)
     origins: list[DealRecord] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)
     settled_ids: list[str] = field(default_factory=list)
@@ -63,8 +65,12 @@ def sort_page(
         link = links.get(record.id)
         if link is not None:
             _sort_linked(side, record, link, mapping, forced=record.id in force, result=result)
-        elif counterpart := record.get(mapping.link_property(side)):
-            result.claims.append((record, counterpart))
+        elif stored := record.get(mapping.link_property(side)):
+            counterpart = mapping.counterpart_id(side, stored)
+            if counterpart is None:
+                result.foreign.append((record, stored))
+            else:
+                result.claims.append((record, counterpart))
         elif mapping.may_originate(side):
             result.origins.append(record)
         else:

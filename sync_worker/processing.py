@@ -22,7 +22,8 @@ from datetime import datetime
 
 import structlog
 
-from connectors.base import RecordCreate, RecordUpdate
+from connectors.base import PropertyDef, RecordCreate, RecordUpdate
+from connectors.filters import matches
 from sync_worker.model import DealRecord, Side
 from sync_worker.pairing import Sorted, latest_per_id, sort_page
 from sync_worker.pairs import PairContext
@@ -63,6 +64,7 @@ class PageProcessor:
     ledger: Ledger
     counts: Counter[str] = field(default_factory=Counter)
     _directory: Directory | None = None
+    _definitions: dict[Side, Mapping[str, PropertyDef]] = field(default_factory=dict)
 
     @property
     def directory(self) -> Directory:
@@ -89,6 +91,10 @@ class PageProcessor:
         self.ledger.begin(side, cursor, now, retried)
         self._count_skips(page)
         self.ledger.resolve(side, page.settled_ids)
+        for record, stored in page.foreign:
+            prop = self.ctx.mapping.link_property(side)
+            reason = f"{prop} holds {stored!r}, which is not a link of this pair"
+            self.ledger.dead_letter(side, record.id, reason)
         pairs = self._linked_pairs(side, page) + self._claimed_pairs(side, page)
         created_pairs, creations = self._creations(side, page.origins)
         planned = self._plan(pairs + created_pairs, now)
@@ -109,6 +115,11 @@ class PageProcessor:
             counterpart = found.get(link.id_on(other))
             if counterpart is None:
                 self._gone(side, record, link)
+                continue
+            if not self._in_scope(other, counterpart):
+                # Out of the pair's scope now (registration ended, deal given to another
+                # partner): nothing flows until it is back in scope; the link is kept.
+                self.counts["skipped.out_of_scope"] += 1
                 continue
             pairs.append(_pair(side, record, counterpart, link))
         return pairs
@@ -151,19 +162,37 @@ class PageProcessor:
             )
             self.counts["gone"] += 1
             return "gone"
-        back = counterpart.get(self.ctx.mapping.link_property(side.other))
+        other = side.other
+        if not self._in_scope(other, counterpart):
+            reason = f"names {other} deal {counterpart_id}, which is outside this pair's scope"
+            self.ledger.dead_letter(side, record.id, reason)
+            self.counts["rejected"] += 1
+            return reason
+        stored = counterpart.get(self.ctx.mapping.link_property(other))
+        back = self.ctx.mapping.counterpart_id(other, stored)
         existing = known.get(counterpart_id)
         if (
-            back not in (None, record.id)
+            (stored is not None and back != record.id)
             or counterpart_id in taken
             or (existing is not None and existing.id_on(side) != record.id)
         ):
-            owner = back if back not in (None, record.id) else "another deal"
-            reason = f"{side.other} deal {counterpart_id} is already linked to {owner}"
+            owner = stored if stored is not None and back != record.id else "another deal"
+            reason = f"{other} deal {counterpart_id} is already linked to {owner}"
             self.ledger.dead_letter(side, record.id, reason)
             self.counts["rejected"] += 1
             return reason
         return None
+
+    def _in_scope(self, side: Side, record: DealRecord) -> bool:
+        """Whether ``record`` (read by id, not found by a scoped search) is in ``side``'s scope."""
+        definitions = self._definitions.get(side)
+        if definitions is None:
+            definitions = self.ctx.connector(side).property_definitions()
+            self._definitions[side] = definitions
+        return all(
+            matches(f, record.properties.get(f.property), definitions.get(f.property))
+            for f in self.ctx.mapping.scope(side)
+        )
 
     def _gone(self, side: Side, record: DealRecord, link: LinkState) -> None:
         log.warning(
@@ -195,15 +224,17 @@ class PageProcessor:
         in_flight = self.ctx.store.pending(self.ctx.name, side, ids)
         existing: dict[str, DealRecord] = {}
         if in_flight:  # an earlier run may have created them before it stopped
-            existing = dict(
+            keys = {self.ctx.mapping.link_value(other, i): i for i in in_flight}
+            found = (
                 self.ctx.connector(other)
                 .read(
-                    sorted(in_flight),
+                    sorted(keys),
                     self.ctx.mapping.properties(other),
                     id_property=self.ctx.mapping.link_property(other),
                 )
                 .found
             )
+            existing = {keys[key]: record for key, record in found.items() if key in keys}
         pairs = [_pair(side, r, existing[r.id], None) for r in origins if r.id in existing]
         now = self.ctx.clock.now()
         plans = [
@@ -276,9 +307,9 @@ class PageProcessor:
         for target in Side:
             record = item.pair.record(target)
             props = dict(item.plan.updates.get(target, {}))
-            counterpart_id = item.pair.record(target.other).id
-            if record.get(mapping.link_property(target)) != counterpart_id:
-                props[mapping.link_property(target)] = counterpart_id
+            wanted = mapping.link_value(target, item.pair.record(target.other).id)
+            if record.get(mapping.link_property(target)) != wanted:
+                props[mapping.link_property(target)] = wanted
             if props:
                 updates[target].setdefault(record.id, {}).update(props)
 
@@ -310,7 +341,8 @@ class PageProcessor:
                 self.counts["rejected"] += 1
                 continue
             link_property = self.ctx.mapping.link_property(side)
-            updates[side].setdefault(plan.origin_id, {})[link_property] = new_record.id
+            link_value = self.ctx.mapping.link_value(side, new_record.id)
+            updates[side].setdefault(plan.origin_id, {})[link_property] = link_value
             created.append((plan, new_record))
             self.counts[f"created.{other}"] += 1
             log.info(

@@ -317,7 +317,8 @@ def plan_creation(
 ) -> CreationPlan:
     """What to create on the other side for ``origin`` (see the module docstring)."""
     target = origin_side.other
-    properties = {mapping.link_property(target): origin.id, **mapping.create_constants(target)}
+    key = mapping.link_value(target, origin.id)
+    properties = {mapping.link_property(target): key, **mapping.create_constants(target)}
     out = _Builder({}, directory, {})
     for spec in mapping.fields:
         _create_field(spec, origin, origin_side, out)
@@ -327,7 +328,7 @@ def plan_creation(
         origin_side=origin_side,
         origin_id=origin.id,
         target_side=target,
-        key=origin.id,
+        key=key,
         id_property=mapping.link_property(target),
         properties=properties,
         new_base=BaseSnapshot(out.base, now),

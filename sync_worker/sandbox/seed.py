@@ -136,8 +136,8 @@ class _Seeder:
             "hubspot_owner_id": self.rng.choice(REP_OWNERS).id,
             "shared_partner_account": PARTNER_ACCOUNT,
         }
-        if partner_id is not None:
-            props["partner_deal_id"] = partner_id
+        if partner_id is not None:  # in the default mapping's form: the account, then the id
+            props["partner_deal_id"] = f"{PARTNER_ACCOUNT}:{partner_id}"
         return self.rep.create_deal(props, at=at)
 
     def linked_pair(self, *, diverge: bool) -> None:

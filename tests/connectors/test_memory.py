@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from connectors.base import Filter, PropertyDef, RecordCreate, RecordUpdate, User
-from connectors.hubspot.operators import matches
+from connectors.filters import matches
 from connectors.memory import InMemoryConnector
 from sync_worker.clock import FakeClock
 from sync_worker.errors import PermanentError

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import pytest
-
 from sync_worker.pairs import PairContext
 from sync_worker.sandbox import Portal, PortalSpec
 from tests.integration.conftest import MakeWorld, portal_specs
@@ -84,13 +82,6 @@ def test_pairs_sharing_the_rep_crm_sync_only_their_own_deals(make_world: MakeWor
     assert world.partner_deal(mine)["amount"] == "48000"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: counterparts are created by upsert keyed by the bare partner deal id "
-    "(partner_deal_id, unique in the rep CRM); when two partner accounts have a deal with the "
-    "same id, the second pair's upsert updates the first pair's rep deal instead of creating "
-    "its own (cross-account overwrite) and both partner deals end up linked to one rep deal",
-)
 def test_partner_accounts_with_colliding_deal_ids_get_separate_counterparts(
     make_world: MakeWorld,
 ) -> None:

@@ -8,14 +8,6 @@ import pytest
 from tests.integration.world import PAIR, SAM, World
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: processing._claimed_pairs reads the deal a link property names by id and links "
-    "to it without checking it is in the pair's scope (rep: shared_partner_account; partner: "
-    "registered), so a partner deal whose rep_deal_id names a rep deal of another partner "
-    "account or an unshared rep deal gets linked: the worker overwrites that deal's fields, "
-    "adds partner users to its team and copies its values into the partner's account",
-)
 @pytest.mark.parametrize("target", ["unshared", "another-agency"])
 def test_a_partner_deal_cannot_claim_a_rep_deal_outside_the_pairs_scope(
     world: World, target: str
@@ -38,12 +30,6 @@ def test_a_partner_deal_cannot_claim_a_rep_deal_outside_the_pairs_scope(
     assert link is None or link.status != "active"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the same missing scope check on the rep side: a rep deal of this pair whose "
-    "partner_deal_id names an unregistered (out-of-scope) partner deal gets linked, and the "
-    "worker writes the rep's values into that private partner deal",
-)
 def test_a_rep_deal_cannot_claim_an_unregistered_partner_deal(world: World) -> None:
     private = world.partner.create_deal({"dealname": "Agency's own deal", "amount": "777"})
     before = world.partner_deal(private)

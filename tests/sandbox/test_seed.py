@@ -66,7 +66,7 @@ def test_seeded_states() -> None:
     diverging = 0
     for deal in linked:
         counterpart = rep[str(deal["rep_deal_id"])]
-        assert counterpart["partner_deal_id"] == deal["hs_object_id"]
+        assert counterpart["partner_deal_id"] == f"agency-001:{deal['hs_object_id']}"
         assert counterpart["shared_partner_account"] == "agency-001"
         assert counterpart["dealname"] == deal["dealname"]
         fields = ("amount", "closedate", "product_interest", "shared_deal_team")

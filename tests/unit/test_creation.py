@@ -32,9 +32,14 @@ def created(plan: CreationPlan, deal_id: str = "new") -> DealRecord:
 
 def test_partner_registration_creates_the_rep_counterpart() -> None:
     plan = plan_creation(REGISTERED, Side.PARTNER, default_mapping(), USERS, NOW)
-    assert (plan.target_side, plan.key, plan.id_property) == (Side.REP, "p1", "partner_deal_id")
+    # The rep CRM holds many accounts' deals: the link (and upsert key) names the account.
+    assert (plan.target_side, plan.key, plan.id_property) == (
+        Side.REP,
+        "acme:p1",
+        "partner_deal_id",
+    )
     assert plan.properties == {
-        "partner_deal_id": "p1",
+        "partner_deal_id": "acme:p1",
         "shared_partner_account": "acme",
         "dealname": "Acme rollout",
         "pipeline": "default",  # the rep's default: pipelines never flow partner -> rep
