@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -80,6 +80,8 @@ class Ledger:
         self.page.links.append(link)
 
     def dead_letter(self, side: Side, record_id: str, reason: str) -> None:
+        """Record a failure. A letter being retried continues its backoff; a record that failed
+        again because it changed starts a fresh backoff (the store still counts every attempt)."""
         page = self.page
         attempts = page.attempts.get((side, record_id), 0) + 1
         parked = attempts >= self.ctx.dead_letter_max_attempts
@@ -122,14 +124,30 @@ class Ledger:
         if pair.link is None:  # a new link: neither deal is a creation in flight any more
             self.page.pending_done += [(s, ids[s]) for s in Side]
         failed = {s: landed[s].failed[ids[s]] for s in Side if ids[s] in landed[s].failed}
+        written = {s: _newest_seen(landed[s].written.get(ids[s]), pair, s) for s in Side}
+        seen = {
+            s: self._seen(
+                pair.record(s).properties, None if s in failed else sent[s].get(ids[s]), s
+            )
+            for s in Side
+        }
         if failed:
             for side, reason in failed.items():
                 self.dead_letter(side, ids[side], f"write rejected: {reason}")
-            if pair.link is None:  # remember the link itself; its base comes with a later success
-                self.page.links.append(LinkState(ids[Side.PARTNER], ids[Side.REP]))
+            # Keep the old base (the next attempt plans the same writes) but remember what each
+            # side holds, so re-pulling them unchanged waits for the letter's retry instead of
+            # re-sending the rejected write every cycle.
+            link = pair.link or LinkState(ids[Side.PARTNER], ids[Side.REP])
+            self.page.links.append(
+                replace(
+                    link,
+                    partner_written_at=written[Side.PARTNER],
+                    rep_written_at=written[Side.REP],
+                    partner_seen=seen[Side.PARTNER],
+                    rep_seen=seen[Side.REP],
+                )
+            )
             return
-        written = {s: _newest_seen(landed[s].written.get(ids[s]), pair, s) for s in Side}
-        seen = {s: self._seen(pair.record(s).properties, sent[s].get(ids[s]), s) for s in Side}
         self.page.links.append(_active_link(ids, plan.new_base.to_json(), now, written, seen))
         if pair.link is None:
             self.counts["linked"] += 1

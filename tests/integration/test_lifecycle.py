@@ -110,13 +110,6 @@ def test_a_rejected_value_is_dead_lettered_and_the_rest_of_the_batch_syncs(
     assert world.partner_deal(new_bad)["rep_deal_id"] == counterparts[0]["hs_object_id"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a dead-lettered record that is pulled again unchanged (it stays inside the "
-    "cursor overlap window) is reconciled and its rejected write re-sent on every cycle, "
-    "ignoring the letter's next_attempt_at; the ledger computes attempts from the page (1) "
-    "while the store increments them, so the backoff never grows either",
-)
 def test_a_rejected_write_is_not_resent_before_its_retry_is_due(make_world: MakeWorld) -> None:
     base_rep = portal_specs()[1]
     rep_properties = tuple(
