@@ -155,13 +155,14 @@ class PageProcessor:
         taken: set[str],
     ) -> str | None:
         if counterpart is None:
-            link = _link_of(side, record.id, counterpart_id, status="gone")
-            self.ledger.tombstone(link)
-            log.warning(
-                "counterpart_gone", side=str(side), deal_id=record.id, missing=counterpart_id
-            )
-            self.counts["gone"] += 1
-            return "gone"
+            # Unknown to the store and not in the CRM: a typo, or a deal deleted before its link
+            # was ever recorded. Never re-create it; keep the deal visible and retried, so fixing
+            # or clearing the property lets it sync.
+            prop = self.ctx.mapping.link_property(side)
+            reason = f"{prop} names {side.other} deal {counterpart_id}, which does not exist"
+            self.ledger.dead_letter(side, record.id, reason)
+            self.counts["rejected"] += 1
+            return reason
         other = side.other
         if not self._in_scope(other, counterpart):
             reason = f"names {other} deal {counterpart_id}, which is outside this pair's scope"

@@ -95,13 +95,6 @@ def test_a_clear_against_an_edit_newest_wins(world: World, newer: Side) -> None:
     assert world.rep_deal(rep_id).get("amount") == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a registration whose rep_deal_id names no deal (a typo) is treated as a claim "
-    "of an archived counterpart and tombstoned (link status 'gone', no dead letter, only a "
-    "warning log); clearing or fixing the property never brings it back, so the shared deal "
-    "silently never syncs",
-)
 def test_a_registration_with_a_mistyped_link_syncs_once_the_link_is_cleared(
     world: World,
 ) -> None:

@@ -43,12 +43,6 @@ def test_a_rep_deal_cannot_claim_an_unregistered_partner_deal(world: World) -> N
     assert world.rep_deal(claimer)["amount"] == "3"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a linked counterpart is read by id with no scope check, so a rep deal the rep "
-    "reassigns to another partner account (shared_partner_account changed) keeps receiving "
-    "this partner's edits: the worker writes into a deal now shared with someone else",
-)
 def test_a_rep_deal_reassigned_to_another_partner_stops_receiving_edits(world: World) -> None:
     partner_id, rep_id = world.linked(amount="1000")
     world.rep.edit_deal(rep_id, {"shared_partner_account": "agency-999"})
