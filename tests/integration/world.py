@@ -98,6 +98,7 @@ class World:
         page_size: int = 200,
         retry: RetrySettings | None = None,
         overlap_seconds: float = 5,
+        timeout: float = 30.0,
     ) -> HubSpotConnector:
         """A connector for ``portal``, paced on the portal's own clock."""
         connector = make_hubspot_connector(
@@ -110,6 +111,7 @@ class World:
             limiter_registry=self.registry,
             retry=retry,
             page_size=page_size,
+            timeout=timeout,
         )
         self._closers.append(connector.close)
         return connector
