@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from sqlalchemy.exc import SQLAlchemyError
 
 from sync_worker import __version__
 from sync_worker.config import LoadedConfig, load_config
 from sync_worker.errors import ConfigError, ConnectorError, RecordRejected
-from sync_worker.logging import configure_logging
+from sync_worker.logging import Redactor, configure_logging
 
 if TYPE_CHECKING:  # imported lazily at run time: `--version` and `--help` stay fast
     from sync_worker.wiring import Runtime
@@ -100,6 +101,12 @@ def runtime(config: Path | None, *, only_enabled: bool = True) -> Iterator[Runti
         built = build_runtime(loaded, only_enabled=only_enabled)
     except ConfigError as error:
         raise fail_config(error) from None
+    except SQLAlchemyError as exc:
+        redactor = Redactor(loaded.settings.secret_values())
+        cause = getattr(exc, "orig", None) or exc  # the driver's own message, without SQL
+        detail = redactor.redact_text(str(cause).splitlines()[0])
+        typer.echo(f"cannot open the state store (worker.state_url): {detail}", err=True)
+        raise typer.Exit(EXIT_SYNC_FAILED) from None
     try:
         yield built
     finally:

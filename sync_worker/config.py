@@ -17,6 +17,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -131,8 +132,13 @@ class Settings(BaseSettings):
         return {name: pair for name, pair in self.pairs.items() if pair.enabled}
 
     def secret_values(self) -> list[str]:
-        """Every secret in the config, so the log redactor can mask it wherever it appears."""
-        return [e.token.get_secret_value() for e in self.endpoints.values() if e.token]
+        """Every secret in the config (tokens, a password in the state URL), so the log
+        redactor can mask it wherever it appears."""
+        secrets = [e.token.get_secret_value() for e in self.endpoints.values() if e.token]
+        password = urlsplit(self.worker.state_url).password
+        if password:
+            secrets += [password, unquote(password)]  # as written, and decoded
+        return secrets
 
 
 class LoadedConfig(BaseModel):

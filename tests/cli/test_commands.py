@@ -196,3 +196,17 @@ def test_config_errors_never_touch_the_crms(cli_env: Env, tmp_path: Path) -> Non
         assert "worker2: unknown key" in out
     total = sum(cli_env.sandbox.portal(p).total_requests for p in ("partner", "rep"))
     assert total == 0
+
+
+def test_an_unreachable_state_store_is_one_clear_line(cli_env: Env, tmp_path: Path) -> None:
+    text = cli_env.config.read_text(encoding="utf-8")
+    start = text.index('state_url = "')
+    end = text.index("\n", start)
+    dead = 'state_url = "postgresql://sync:hunter2-secret@127.0.0.1:1/state"'
+    config = tmp_path / "dead-store.toml"
+    config.write_text(text[:start] + dead + text[end:], encoding="utf-8")
+    code, out = invoke("once", "--config", str(config))
+    assert code == 1
+    assert out.startswith("cannot open the state store (worker.state_url): ")
+    assert "Traceback" not in out
+    assert "hunter2-secret" not in out

@@ -193,3 +193,12 @@ def test_account_time_zone_is_validated(tmp_path: Path, tokens: pytest.MonkeyPat
         load_config(write(tmp_path, good)).settings.endpoints["p"].account_timezone
         == "Europe/Paris"
     )
+
+
+def test_a_password_in_the_state_url_is_a_secret(
+    tmp_path: Path, tokens: pytest.MonkeyPatch
+) -> None:
+    text = MINIMAL + '[worker]\nstate_url = "postgresql://sync:p%40ss-w0rd@db:5432/state"\n'
+    settings = load_config(write(tmp_path, text)).settings
+    assert "p@ss-w0rd" in settings.secret_values()
+    assert "p%40ss-w0rd" in settings.secret_values()
