@@ -136,6 +136,14 @@ class World:
             interval_seconds=60,
         )
 
+    def ctx_override(self, **connector_settings: Any) -> PairContext:
+        """Make the default pair use connectors built with ``connector_settings``."""
+        self._default = self.context(
+            partner=self.connector("partner", **connector_settings),
+            rep=self.connector("rep", **connector_settings),
+        )
+        return self._default
+
     @property
     def ctx(self) -> PairContext:
         """The test's default pair (built once, so its connectors share their caches)."""
