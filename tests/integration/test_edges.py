@@ -109,3 +109,33 @@ def test_a_registration_with_a_mistyped_link_syncs_once_the_link_is_cleared(
     link = world.store.find_link(PAIR, partner_id)
     assert link is not None
     assert link.status == "active"
+
+
+def test_links_written_as_bare_ids_are_rewritten_once_in_the_mappings_form(world: World) -> None:
+    """Deals linked before the rep link named the partner account (or linked by hand) keep their
+    link, are rewritten once, and cost nothing afterwards."""
+    pairs = []
+    for n in range(3):
+        partner_id = world.partner.create_deal({"dealname": f"Old link {n}", "amount": "10"})
+        rep_id = world.rep.create_deal(
+            {
+                "dealname": f"Old link {n}",
+                "amount": "10",
+                "partner_deal_id": partner_id,  # the bare id, as older links hold it
+                "shared_partner_account": PAIR,
+            }
+        )
+        world.partner.edit_deal(partner_id, {"rep_deal_id": rep_id})
+        pairs.append((partner_id, rep_id))
+
+    first = world.ok_cycle()
+    idle = world.settle(2)
+
+    for partner_id, rep_id in pairs:
+        stored = world.rep_deal(rep_id)["partner_deal_id"]
+        assert stored == world.mapping.link_value(Side.REP, partner_id)
+        assert world.partner_deal(partner_id)["rep_deal_id"] == rep_id
+    assert first.counts["updated.rep"] == 3
+    assert all(r.counts.get("updated.rep", 0) == 0 for r in idle)
+    assert len(world.rep.deals()) == len(world.partner.deals()) == 3
+    assert world.store.count_links(PAIR) == 3
