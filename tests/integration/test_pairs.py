@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from sync_worker.pairs import PairContext
@@ -101,3 +102,45 @@ def test_partner_accounts_with_colliding_deal_ids_get_separate_counterparts(
     assert by_account[OTHER]["amount"] == "2000"
     assert world.partner_deal(mine)["rep_deal_id"] == by_account[PAIR]["hs_object_id"]
     assert (partner2.get_deal(theirs) or {})["rep_deal_id"] == by_account[OTHER]["hs_object_id"]
+
+
+def test_pairs_syncing_at_the_same_time_share_one_state_file(make_world: MakeWorld) -> None:
+    world = make_world(with_second_partner())
+    partner2 = world.sandbox.portal("partner2")
+    mine = [world.register(dealname=f"Mine {n}") for n in range(40)]
+    theirs = [register_on(partner2, dealname=f"Theirs {n}") for n in range(40)]
+    mine_referred = [world.refer(PAIR, dealname=f"Referred mine {n}") for n in range(20)]
+    theirs_referred = [world.refer(OTHER, dealname=f"Referred theirs {n}") for n in range(20)]
+    # Small pages: many page commits from both threads interleave in the one SQLite file.
+    contexts = [
+        world.context(
+            partner=world.connector("partner", page_size=5),
+            rep=world.connector("rep", page_size=5),
+        ),
+        world.context(
+            OTHER,
+            partner=world.connector("partner2", page_size=5),
+            rep=world.connector("rep", page_size=5),
+            mapping=load_default_mapping(OTHER),
+        ),
+    ]
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for _ in range(3):
+            reports = list(pool.map(world.cycle, contexts))
+            assert [r.outcome for r in reports] == ["ok", "ok"], [r.error for r in reports]
+
+    assert world.store.count_links(PAIR) == 60
+    assert world.store.count_links(OTHER) == 60
+    for deal_id in mine + theirs:
+        assert len(world.rep_deals_for(deal_id)) == 1
+    assert len(world.partner.deals()) == len(partner2.deals()) == 60
+    assert len(world.rep.deals()) == 120
+    for rep_id in mine_referred:
+        assert named_partner_deal(world.rep_deal(rep_id)["partner_deal_id"]) in {
+            d["hs_object_id"] for d in world.partner.deals()
+        }
+    for rep_id in theirs_referred:
+        assert named_partner_deal(world.rep_deal(rep_id)["partner_deal_id"]) in {
+            d["hs_object_id"] for d in partner2.deals()
+        }
