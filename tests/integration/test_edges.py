@@ -3,8 +3,11 @@ who belong to neither account."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
+from sync_worker.clock import FakeClock
 from sync_worker.model import Side
 from tests.integration.world import (
     ADA,
@@ -139,3 +142,21 @@ def test_links_written_as_bare_ids_are_rewritten_once_in_the_mappings_form(world
     assert all(r.counts.get("updated.rep", 0) == 0 for r in idle)
     assert len(world.rep.deals()) == len(world.partner.deals()) == 3
     assert world.store.count_links(PAIR) == 3
+
+
+@pytest.mark.parametrize("skew_seconds", [-3600, 3600])
+def test_a_worker_clock_an_hour_off_the_crms_changes_nothing(
+    world: World, skew_seconds: int
+) -> None:
+    """Cursors and newest-wins use the CRMs' own timestamps, never the worker's clock."""
+    world.clock = FakeClock(datetime.now(UTC) + timedelta(seconds=skew_seconds))
+    partner_id, rep_id = world.linked(amount="1")
+    world.partner.edit_deal(partner_id, {"amount": "2"})
+    world.settle(2)
+    world.rep.edit_deal(rep_id, {"amount": "3"})
+    world.settle(2)
+
+    idle = world.settle(2)
+
+    assert world.partner_deal(partner_id)["amount"] == world.rep_deal(rep_id)["amount"] == "3"
+    assert [r.api_calls for r in idle] == [2, 2]
