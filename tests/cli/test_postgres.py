@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import os
 import re
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
-from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from sync_worker.cli import app
 from sync_worker.clock import SystemClock
 from sync_worker.state import open_store
 from tests.cli.conftest import Env, write_config
-from tests.state.conftest import PG_ENV, PG_SKIP, pg_conninfo
+from tests.state.conftest import PG_ENV, PG_SKIP, fresh_pg_schema
 
 pytestmark = pytest.mark.pg
 runner = CliRunner()
@@ -28,15 +25,8 @@ def pg_url() -> Iterator[str]:
     base = os.environ.get(PG_ENV)
     if not base:
         pytest.skip(PG_SKIP)
-    schema = f"sw_cli_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(pg_conninfo(base), autocommit=True) as admin:
-        admin.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(pg_conninfo(base), autocommit=True) as admin:
-            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with fresh_pg_schema(base, prefix="sw_cli") as url:
+        yield url
 
 
 @pytest.fixture

@@ -18,40 +18,27 @@ def not_found(request: httpx.Request) -> httpx.Response:
     return httpx.Response(207, json={"status": "COMPLETE", "results": [], "errors": [error]})
 
 
-def test_unlimited_sends_without_waiting() -> None:
-    def answer(request: httpx.Request) -> httpx.Response:
-        return not_found(request)
-
-    clock = FakeClock()
-    connector = make_hubspot_connector(
-        name="sandbox",
-        base_url="http://127.0.0.1:9/rep",
-        token=SecretStr("demo-rep-token"),
-        tier="unlimited",
-        clock=clock,
-        transport=httpx.MockTransport(answer),
-    )
-    for n in range(300):  # three times the free tier's 10-second budget
-        assert connector.read([str(n)], ["dealname"]).missing == (str(n),)
-    assert connector.api_calls() == 300
-    assert clock.sleeps == []
-    connector.close()
-
-
-def test_a_real_tier_paces_the_same_work() -> None:
-    def answer(request: httpx.Request) -> httpx.Response:
-        return not_found(request)
-
+def read_300(tier: str) -> FakeClock:
+    """300 single-id reads (three times the free tier's 10-second budget); the clock slept on."""
     clock = FakeClock()
     connector = make_hubspot_connector(
         name="portal",
         base_url="http://127.0.0.1:9/rep",
-        token=SecretStr("pat-na1-paced-0000"),
-        tier="free",
+        token=SecretStr(f"pat-na1-{tier}-0000"),
+        tier=tier,
         clock=clock,
-        transport=httpx.MockTransport(answer),
+        transport=httpx.MockTransport(not_found),
     )
     for n in range(300):
-        connector.read([str(n)], ["dealname"])
-    assert sum(clock.sleeps) >= 20  # 300 requests at under 100 per 10 s need 2+ more windows
+        assert connector.read([str(n)], ["dealname"]).missing == (str(n),)
+    assert connector.api_calls() == 300
     connector.close()
+    return clock
+
+
+def test_unlimited_sends_without_waiting() -> None:
+    assert read_300("unlimited").sleeps == []
+
+
+def test_a_real_tier_paces_the_same_work() -> None:
+    assert sum(read_300("free").sleeps) >= 20  # under 100 per 10 s: two more windows at least

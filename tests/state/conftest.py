@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -35,15 +36,10 @@ def backend(request: pytest.FixtureRequest) -> str:
     return name
 
 
-@pytest.fixture
-def store_url(backend: str, tmp_path: Path) -> Iterator[str]:
-    """A URL to an empty store; for PostgreSQL a fresh schema, dropped afterwards."""
-    if backend == "sqlite":
-        # A nested path: open_store must create the parent directories.
-        yield f"sqlite:///{tmp_path / 'var' / 'state.db'}"
-        return
-    base = os.environ[PG_ENV]
-    schema = f"sw_test_{uuid.uuid4().hex[:16]}"
+@contextmanager
+def fresh_pg_schema(base: str, prefix: str = "sw_test") -> Iterator[str]:
+    """A URL to ``base``'s database whose search path is a new, empty schema, dropped after."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:16]}"
     with psycopg.connect(pg_conninfo(base), autocommit=True) as admin:
         admin.execute(f'CREATE SCHEMA "{schema}"')
     try:
@@ -52,6 +48,17 @@ def store_url(backend: str, tmp_path: Path) -> Iterator[str]:
     finally:
         with psycopg.connect(pg_conninfo(base), autocommit=True) as admin:
             admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def store_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """A URL to an empty store; for PostgreSQL a fresh schema, dropped afterwards."""
+    if backend == "sqlite":
+        # A nested path: open_store must create the parent directories.
+        yield f"sqlite:///{tmp_path / 'var' / 'state.db'}"
+        return
+    with fresh_pg_schema(os.environ[PG_ENV]) as url:
+        yield url
 
 
 @pytest.fixture
