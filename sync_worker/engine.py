@@ -109,10 +109,12 @@ def run_cycle(ctx: PairContext, options: CycleOptions | None = None) -> CycleRep
             outcome, counts=counts, api_calls=api_calls, duration=duration, error=error, opts=opts
         )
     if not opts.dry_run:
-        store.finish_run(
-            opts.run_id, clock.now(), outcome, {**counts, "api_calls": api_calls}, error
-        )
-        store.release_lease(ctx.name, opts.owner)
+        try:
+            store.finish_run(
+                opts.run_id, clock.now(), outcome, {**counts, "api_calls": api_calls}, error
+            )
+        finally:
+            store.release_lease(ctx.name, opts.owner)
     intentions = tuple(writer.intentions) if isinstance(writer, DryRunWriter) else ()
     return CycleReport(
         ctx.name,
@@ -139,6 +141,9 @@ def _guarded(
     """Run the cycle body; turn the failures the engine can act on into an outcome."""
     try:
         _cycle_body(ctx, opts, writer, ledger, counts)
+    except _LeaseLostError:
+        log.warning("lease_lost", detail="another process took this pair over; stopping")
+        return "stopped", "lease lost to another process", "lease", None
     except AuthError as exc:
         log.error(  # noqa: TRY400 - an expected failure: the message says it all
             "pair_auth_failed", error=str(exc), action="pair stopped until restart"
@@ -180,8 +185,14 @@ def _cycle_body(
         processor.process(side, page.records, page.cursor)
         if opts.progress is not None:
             opts.progress(side, len(page.records), page.total)
-        if not opts.dry_run:
-            ctx.store.try_lease(ctx.name, opts.owner, ctx.clock.now(), ctx.lease_ttl_seconds)
+        if not opts.dry_run and not ctx.store.try_lease(
+            ctx.name, opts.owner, ctx.clock.now(), ctx.lease_ttl_seconds
+        ):
+            raise _LeaseLostError(ctx.name)
+
+
+class _LeaseLostError(Exception):
+    """The pair's lease could not be renewed: another process may be working on it now."""
 
 
 def user_directory(ctx: PairContext) -> Directory:

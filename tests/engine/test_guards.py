@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sync_worker.engine import run_cycle
+from sync_worker.engine import PROCESS_OWNER, CycleOptions, run_cycle
 from sync_worker.model import DealRecord, Side
 from sync_worker.plan import Directory
 from sync_worker.processing import PageProcessor
@@ -114,3 +114,21 @@ def test_a_snapshot_older_than_a_version_we_already_reconciled_is_stale(world: W
     page.process(Side.REP, [stale], stale.modified_at)
     assert world.partner.get(partner_id).get("amount") == "6"  # type: ignore[union-attr]
     assert page.counts["skipped.stale"] == 1
+
+
+def test_a_cycle_that_loses_its_lease_stops_after_the_page(world: World) -> None:
+    for n in range(250):  # two pages (200 a page), so there is a renewal to lose
+        register(world, dealname=f"deal {n}")
+    world.tick()
+    taken: list[bool] = []
+
+    def steal(_side: Side, _records: int, _total: int | None) -> None:
+        if not taken:  # another process takes the pair over once this lease expires
+            world.store.release_lease("agency-001", PROCESS_OWNER)
+            taken.append(world.store.try_lease("agency-001", "intruder", world.clock.now(), 600))
+
+    report = run_cycle(world.ctx, CycleOptions(progress=steal))
+    assert taken == [True]
+    assert (report.outcome, report.error_kind) == ("stopped", "lease")
+    assert report.counts["pulled.partner"] == 200  # the first page, committed; nothing after it
+    assert world.store.count_links("agency-001") == 200
