@@ -4,11 +4,16 @@ shows late, and writes stamped earlier than the cursor (covered by the connector
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+from structlog.testing import capture_logs
+
 from connectors.base import Connector, RecordUpdate, WriteResult
+from connectors.hubspot.paginator import SEARCH_CAP
 from sync_worker.clock import from_epoch_ms, to_epoch_ms
 from sync_worker.engine import CycleOptions
 from sync_worker.model import Side
@@ -169,3 +174,26 @@ def test_an_edit_landing_between_the_workers_read_and_write_is_not_lost(world: W
     for deal in (world.partner_deal(partner_id), world.rep_deal(rep_id)):
         assert deal["amount"] == "64000"
         assert deal["closedate"] == "2027-12-31T00:00:00.000Z"
+
+
+@pytest.mark.slow
+def test_more_changes_than_the_search_cap_are_all_pulled(world: World) -> None:
+    """HubSpot's search pages no further than 10,000 results: 10,050 new referrals (three per
+    millisecond) must still each get exactly one counterpart."""
+    start = datetime.now(UTC) - timedelta(hours=3)
+    referred = [
+        world.rep.create_deal(
+            {"dealname": f"Referral {n}", "shared_partner_account": PAIR},
+            at=start + timedelta(milliseconds=n // 3),
+        )
+        for n in range(SEARCH_CAP + 50)
+    ]
+
+    with capture_logs():  # tens of thousands of events
+        first, second = world.ok_cycle(), world.ok_cycle()
+
+    assert first.counts["created.partner"] == len(referred)
+    assert second.counts.get("created.partner", 0) == 0
+    named = Counter(d.get("rep_deal_id") for d in world.partner.deals())
+    assert named == dict.fromkeys(referred, 1)
+    assert all(status < 400 for status in world.rep.counters["search"])
