@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import structlog
@@ -118,8 +118,10 @@ class PageProcessor:
                 continue
             if not self._in_scope(other, counterpart):
                 # Out of the pair's scope now (registration ended, deal given to another
-                # partner): nothing flows until it is back in scope; the link is kept.
+                # partner): nothing flows until it is back in scope; the link is kept, with its
+                # fingerprints forgotten so the next pull of either deal reconciles in full.
                 self.counts["skipped.out_of_scope"] += 1
+                self.ledger.keep_link(replace(link, partner_seen=None, rep_seen=None))
                 continue
             pairs.append(_pair(side, record, counterpart, link))
         return pairs
@@ -203,7 +205,7 @@ class PageProcessor:
             missing=link.id_on(side.other),
             action="unlinked; the delete is not propagated",
         )
-        self.ledger.tombstone(
+        self.ledger.keep_link(
             LinkState(link.partner_id, link.rep_id, "gone", link.base_json, link.base_at)
         )
         self.counts["gone"] += 1

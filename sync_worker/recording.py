@@ -76,7 +76,8 @@ class Ledger:
     def resolve(self, side: Side, ids: Iterable[str]) -> None:
         self.page.resolved.update((side, i) for i in ids)
 
-    def tombstone(self, link: LinkState) -> None:
+    def keep_link(self, link: LinkState) -> None:
+        """Store ``link`` as given (a tombstone, or a link whose fingerprints were forgotten)."""
         self.page.links.append(link)
 
     def dead_letter(self, side: Side, record_id: str, reason: str) -> None:

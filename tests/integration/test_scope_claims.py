@@ -57,14 +57,6 @@ def test_a_rep_deal_reassigned_to_another_partner_stops_receiving_edits(world: W
     assert world.rep_deal(rep_id)["shared_partner_account"] == "agency-999"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an edit skipped as out_of_scope (its counterpart was reassigned to another "
-    "partner account for a while) is never revisited: the cursor moves past it, and when the "
-    "counterpart comes back into scope its pull looks 'unchanged' (the scope property is not "
-    "in the fingerprint), so the two deals stay different for good, with no dead letter or "
-    "conflict",
-)
 def test_an_edit_made_while_the_counterpart_was_out_of_scope_syncs_when_it_returns(
     world: World,
 ) -> None:
