@@ -229,11 +229,21 @@ def _two_way(facts: _Facts, out: _Builder) -> None:
     elif not facts.spec.allows(winner):
         kept = f"{decision}; direction {facts.spec.direction} keeps the {winner}'s value there"
         out.held.append(Held(facts.spec.name, facts.reason(kept, stamps)))
+    elif (default := _fill_default(facts.spec, loser)) is not None:
+        # The other account's value (a pipeline id, say) means nothing here: use this side's own
+        # default, as at creation. The sides then differ by design, so the base stays.
+        why = facts.reason(f"{decision}; the {loser} is empty: its default fills it", stamps)
+        out.write(facts.spec, loser, None, facts.spec.codec(loser).read(default), why)
     else:
         new = facts.value(winner)
         why = facts.reason(f"{decision}: copy to the {loser}", stamps)
         if out.write(facts.spec, loser, facts.value(loser), new, why):
             out.base[facts.spec.name] = new
+
+
+def _fill_default(spec: FieldMapping, empty_side: Side) -> str | None:
+    """The default that fills an empty ``set_on_create`` field on ``empty_side``, if any."""
+    return spec.default(empty_side) if spec.rule is Rule.SET_ON_CREATE else None
 
 
 def _unsettled(facts: _Facts, why: Reason, out: _Builder) -> None:

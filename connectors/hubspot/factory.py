@@ -18,6 +18,7 @@ from sync_worker.errors import ConfigError
 __all__ = ["make_hubspot_connector"]
 
 USER_AGENT = "shared-deal-sync/0.1"
+SEARCH_PAGE_MAX = 200  # HubSpot's search limit
 
 
 def make_hubspot_connector(
@@ -48,6 +49,9 @@ def make_hubspot_connector(
         zone = ZoneInfo(account_timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"unknown account time zone {account_timezone!r}") from None
+    if not 2 <= page_size <= SEARCH_PAGE_MAX:
+        # Consecutive search pages overlap by one record: a page of one could never advance.
+        raise ConfigError(f"page_size must be 2..{SEARCH_PAGE_MAX}, not {page_size}")
     limiter = None
     if tier != UNLIMITED:  # a local sandbox without limits: no client-side pacing either
         registry = limiter_registry or LimiterRegistry()

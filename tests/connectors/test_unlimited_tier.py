@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 
 import httpx
+import pytest
 from pydantic import SecretStr
 
 from connectors.hubspot import make_hubspot_connector
 from sync_worker.clock import FakeClock
+from sync_worker.errors import ConfigError
 
 
 def not_found(request: httpx.Request) -> httpx.Response:
@@ -42,3 +44,16 @@ def test_unlimited_sends_without_waiting() -> None:
 
 def test_a_real_tier_paces_the_same_work() -> None:
     assert sum(read_300("free").sleeps) >= 20  # under 100 per 10 s: two more windows at least
+
+
+def test_a_page_size_that_could_not_advance_is_refused() -> None:
+    for size in (0, 1, 201):
+        with pytest.raises(ConfigError, match=r"page_size must be 2\.\.200"):
+            make_hubspot_connector(
+                name="p",
+                base_url="http://127.0.0.1:9/p",
+                token=SecretStr("pat-na1-x-0000"),
+                tier="free",
+                clock=FakeClock(),
+                page_size=size,
+            )
