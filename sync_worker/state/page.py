@@ -170,17 +170,21 @@ def _open_conflicts(conn: Connection, pair: str, items: Sequence[ConflictEntry])
 def _close_conflicts(
     conn: Connection, pair: str, keys: Sequence[tuple[str, str]], now: datetime
 ) -> None:
+    by_field: dict[str, list[str]] = {}
     for partner_id, field in keys:
-        conn.execute(
-            conflicts.update()
-            .where(
-                conflicts.c.pair == pair,
-                conflicts.c.partner_id == partner_id,
-                conflicts.c.field == field,
-                conflicts.c.status == "open",
+        by_field.setdefault(field, []).append(partner_id)
+    for field, partner_ids in by_field.items():  # one statement per field and chunk
+        for chunk in _chunked(sorted(set(partner_ids))):
+            conn.execute(
+                conflicts.update()
+                .where(
+                    conflicts.c.pair == pair,
+                    conflicts.c.partner_id.in_(chunk),
+                    conflicts.c.field == field,
+                    conflicts.c.status == "open",
+                )
+                .values(status="resolved", resolution="converged", resolved_at=now)
             )
-            .values(status="resolved", resolution="converged", resolved_at=now)
-        )
 
 
 def _add_dead_letters(
@@ -247,9 +251,13 @@ _IN_CHUNK = 500  # well under SQLite's bound-parameter limit
 
 def _ids_by_side(keys: Sequence[tuple[Side, str]]) -> Iterator[tuple[Side, list[str]]]:
     for side in Side:
-        ids = sorted({record_id for s, record_id in keys if s is side})
-        for start in range(0, len(ids), _IN_CHUNK):
-            yield side, ids[start : start + _IN_CHUNK]
+        for chunk in _chunked(sorted({record_id for s, record_id in keys if s is side})):
+            yield side, chunk
+
+
+def _chunked(ids: Sequence[str]) -> Iterator[list[str]]:
+    for start in range(0, len(ids), _IN_CHUNK):
+        yield list(ids[start : start + _IN_CHUNK])
 
 
 def advance_cursor(
