@@ -38,87 +38,29 @@ holds the fields whose new value equals the origin's (the rest sync as if for th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from sync_worker.canonical import RejectedValueError, format_value
+from sync_worker.creation import plan_creation
 from sync_worker.mapping import Direction, FieldMapping, Rule, SyncMapping
 from sync_worker.model import DealRecord, Side
 from sync_worker.owned_set import merge_owned_set
 from sync_worker.plan import (
     BaseSnapshot,
     Conflict,
-    CreationPlan,
     Directory,
-    FieldChange,
     Held,
     OwnedSetRevert,
     PairPlan,
     Reason,
-    Rejection,
 )
+from sync_worker.planning import UNREADABLE, Builder
 
-__all__ = ["plan_creation", "reconcile"]
-
-
-class _Unreadable:
-    """Marks a value that was rejected."""
+__all__ = ["plan_creation", "reconcile"]  # plan_creation lives in sync_worker.creation
 
 
-_UNREADABLE = _Unreadable()
 _EMPTY: frozenset[str] = frozenset()
-
-
-@dataclass(slots=True)
-class _Builder:
-    """Collects one call's decisions; private to a single :func:`reconcile` call."""
-
-    old: Mapping[str, object]
-    directory: Directory
-    base: dict[str, object]
-    updates: dict[Side, dict[str, str]] = field(default_factory=dict)
-    changes: list[FieldChange] = field(default_factory=list)
-    conflicts: list[Conflict] = field(default_factory=list)
-    rejections: list[Rejection] = field(default_factory=list)
-    reverted: list[OwnedSetRevert] = field(default_factory=list)
-    held: list[Held] = field(default_factory=list)
-    needs_history: bool = False
-
-    def read(
-        self, spec: FieldMapping, side: Side, record: DealRecord, other: DealRecord | None = None
-    ) -> object:
-        """``side``'s canonical value, or a rejection (whose reason shows the raw values seen
-        on ``record`` and, when given, on the ``other`` side's record)."""
-        raw = record.properties.get(spec.property_on(side))
-        try:
-            return spec.codec(side).read(raw)
-        except RejectedValueError as exc:
-            seen = {side: raw}
-            if other is not None:
-                seen[side.other] = other.properties.get(spec.property_on(side.other))
-            reason = Reason(
-                rule=spec.rule.value,
-                decision=f"rejected: {exc}",
-                partner_value=seen.get(Side.PARTNER),
-                rep_value=seen.get(Side.REP),
-                base_value=format_value(self.old.get(spec.name)),
-                has_base=spec.name in self.old,
-            )
-            self.rejections.append(Rejection(spec.name, side, raw, reason))
-            return _UNREADABLE
-
-    def write(self, spec: FieldMapping, side: Side, old: object, new: object, why: Reason) -> bool:
-        """Plan ``new`` on ``side``; False (and a rejection) when the side cannot take it."""
-        try:
-            raw = spec.codec(side).write(new)
-        except RejectedValueError as exc:
-            reason = replace(why, decision=f"{why.decision}, but rejected: {exc}")
-            self.rejections.append(Rejection(spec.name, side, format_value(new), reason))
-            return False
-        self.updates.setdefault(side, {})[spec.property_on(side)] = raw
-        self.changes.append(FieldChange(spec.name, side, old, new, spec.rule.value, why))
-        return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +106,7 @@ def reconcile(  # noqa: PLR0917 - the engine's call, fixed by the issue
     if partner.archived or rep.archived:
         archived = Side.PARTNER if partner.archived else Side.REP
         return PairPlan(partner.id, rep.id, updates={}, new_base=old, archived_side=archived)
-    out = _Builder(old.values, directory, dict(old.values))
+    out = Builder(old.values, directory, dict(old.values))
     for spec in mapping.fields:
         if spec.direction is not Direction.NONE:
             _reconcile_field(spec, partner, rep, out)
@@ -185,7 +127,7 @@ def reconcile(  # noqa: PLR0917 - the engine's call, fixed by the issue
 
 
 def _reconcile_field(
-    spec: FieldMapping, partner: DealRecord, rep: DealRecord, out: _Builder
+    spec: FieldMapping, partner: DealRecord, rep: DealRecord, out: Builder
 ) -> None:
     try:  # the hot path: no rejection bookkeeping unless a value is unreadable
         p = spec.partner_codec.read(partner.properties.get(spec.partner))
@@ -193,7 +135,7 @@ def _reconcile_field(
     except RejectedValueError:
         p = out.read(spec, Side.PARTNER, partner, rep)
         r = out.read(spec, Side.REP, rep, partner)
-        if p is _UNREADABLE or r is _UNREADABLE:
+        if p is UNREADABLE or r is UNREADABLE:
             return
     if p == r:
         out.base[spec.name] = p
@@ -206,7 +148,7 @@ def _reconcile_field(
         _two_way(facts, out)
 
 
-def _two_way(facts: _Facts, out: _Builder) -> None:
+def _two_way(facts: _Facts, out: Builder) -> None:
     if facts.has_base:
         p_changed, r_changed = facts.p != facts.b, facts.r != facts.b
     else:
@@ -246,7 +188,7 @@ def _fill_default(spec: FieldMapping, empty_side: Side) -> str | None:
     return spec.default(empty_side) if spec.rule is Rule.SET_ON_CREATE else None
 
 
-def _unsettled(facts: _Facts, why: Reason, out: _Builder) -> None:
+def _unsettled(facts: _Facts, why: Reason, out: Builder) -> None:
     if facts.spec.rule is Rule.MANUAL:
         out.conflicts.append(Conflict(facts.spec.name, facts.p, facts.r, facts.b, why))
     else:
@@ -256,7 +198,7 @@ def _unsettled(facts: _Facts, why: Reason, out: _Builder) -> None:
 _Settled = tuple[Side | None, str, tuple[datetime, datetime, str] | None]
 
 
-def _settle(facts: _Facts, out: _Builder) -> _Settled:
+def _settle(facts: _Facts, out: Builder) -> _Settled:
     """A conflict: which side's value the rule keeps (None: neither)."""
     rule = facts.spec.rule
     if rule is Rule.PARTNER_WINS:
@@ -277,7 +219,7 @@ def _settle(facts: _Facts, out: _Builder) -> _Settled:
     return None, "both changed: manual rule, left for a person", None
 
 
-def _newest(facts: _Facts, out: _Builder) -> _Settled:
+def _newest(facts: _Facts, out: Builder) -> _Settled:
     spec, partner, rep = facts.spec, facts.partner, facts.rep
     ts_p = partner.property_timestamps.get(spec.partner)
     ts_r = rep.property_timestamps.get(spec.rep)
@@ -290,7 +232,7 @@ def _newest(facts: _Facts, out: _Builder) -> _Settled:
     return winner, f"both changed: the {winner}'s edit is newer{tie}", (ts_p, ts_r, source)
 
 
-def _owned_set(facts: _Facts, out: _Builder) -> None:
+def _owned_set(facts: _Facts, out: Builder) -> None:
     spec = facts.spec
     base = facts.b if isinstance(facts.b, frozenset) else _EMPTY
     merge = merge_owned_set(_members(facts.p), _members(facts.r), base, out.directory)
@@ -316,59 +258,3 @@ def _revert_text(side: Side, added: frozenset[str], removed: frozenset[str]) -> 
     parts = [f"removed again {sorted(added)}"] if added else []
     parts += [f"restored {sorted(removed)}"] if removed else []
     return f"the {side} edited the {side.other}'s members: " + ", ".join(parts)
-
-
-def plan_creation(
-    origin: DealRecord,
-    origin_side: Side,
-    mapping: SyncMapping,
-    directory: Directory,
-    now: datetime,
-) -> CreationPlan:
-    """What to create on the other side for ``origin`` (see the module docstring)."""
-    target = origin_side.other
-    key = mapping.link_value(target, origin.id)
-    properties = {mapping.link_property(target): key, **mapping.create_constants(target)}
-    out = _Builder({}, directory, {})
-    for spec in mapping.fields:
-        _create_field(spec, origin, origin_side, out)
-    for update in out.updates.values():
-        properties.update(update)
-    return CreationPlan(
-        origin_side=origin_side,
-        origin_id=origin.id,
-        target_side=target,
-        key=key,
-        id_property=mapping.link_property(target),
-        properties=properties,
-        new_base=BaseSnapshot(out.base, now),
-        changes=tuple(out.changes),
-        rejections=tuple(out.rejections),
-    )
-
-
-def _create_field(spec: FieldMapping, origin: DealRecord, origin_side: Side, out: _Builder) -> None:
-    """Pick the target's value: a set-on-create default, else the origin's value if it may flow,
-    else the default. The origin's value is read (and can be rejected) only when it is used."""
-    target = origin_side.other
-    default = spec.default(target)
-    fallback = None
-    if default is not None:
-        fallback = (spec.codec(target).read(default), f"created: the {target}'s default")
-    candidates: list[tuple[object, str]] = []
-    value: object = None
-    if fallback is not None and spec.rule is Rule.SET_ON_CREATE:
-        candidates.append(fallback)
-    elif spec.allows(origin_side):
-        value = out.read(spec, origin_side, origin)
-        if value is not None and value is not _UNREADABLE:
-            candidates.append((value, f"created: copied from the {origin_side}"))
-    if fallback is not None:
-        candidates.append(fallback)
-    raw = origin.properties.get(spec.property_on(origin_side))
-    seen = (raw, None) if origin_side is Side.PARTNER else (None, raw)
-    for new, decision in candidates:
-        if out.write(spec, target, None, new, Reason(spec.rule.value, decision, *seen)):
-            if new == value:
-                out.base[spec.name] = new
-            return
