@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
@@ -106,11 +106,17 @@ async def _admitted(
     return _with_faults(response, forced, verdict.headers)
 
 
+CLIENT_CLOSED_REQUEST = 499  # nginx's name for it; never seen by a client
+
+
 async def _handle(call: Call, handler: Handler, headers: dict[str, str]) -> Response:
     try:
         reply: Reply = await handler(call)
     except SandboxApiError as err:
         return _json(err.status, err.body, headers)
+    except ClientDisconnect:
+        # The client gave up (a timeout) while its body was read: nobody will read an answer.
+        return Response(status_code=CLIENT_CLOSED_REQUEST, headers=headers)
     if reply.body is None:
         return Response(status_code=reply.status, headers=headers)
     return _json(reply.status, reply.body, headers)
