@@ -1,8 +1,9 @@
 """Build the running objects from a validated config: the store, connectors, pair contexts.
 
 Each pair gets its own connector per side (so per-cycle API-call counts are its own), while
-every connector using the same credential shares one rate limiter through the process's
-:class:`LimiterRegistry`: the rep CRM's budget is shared by all the pairs that use it.
+every connector using the same credential shares one rate limiter (:class:`LimiterRegistry`:
+the rep CRM's budget is shared by all the pairs that use it) and one metadata cache
+(:class:`MetadataRegistry`: the rep CRM's owners are loaded once for every pair).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 
 from connectors.base import Connector
 from connectors.hubspot.factory import make_hubspot_connector
+from connectors.hubspot.metadata import MetadataRegistry
 from connectors.hubspot.ratelimit import LimiterRegistry
 from connectors.hubspot.retry import RetrySettings
 from sync_worker.clock import Clock, SystemClock
@@ -33,6 +35,7 @@ class Runtime:
     pairs: dict[str, PairContext]
     clock: Clock
     limiters: LimiterRegistry = field(default_factory=LimiterRegistry)
+    metadata: MetadataRegistry = field(default_factory=MetadataRegistry)
 
     def close(self) -> None:
         for ctx in self.pairs.values():
@@ -44,7 +47,11 @@ class Runtime:
 
 
 def make_connector(
-    name: str, endpoint: EndpointSettings, clock: Clock, limiters: LimiterRegistry
+    name: str,
+    endpoint: EndpointSettings,
+    clock: Clock,
+    limiters: LimiterRegistry,
+    metadata: MetadataRegistry | None = None,
 ) -> Connector:
     """A connector for ``endpoint`` (only HubSpot so far)."""
     if endpoint.kind != "hubspot":  # pragma: no cover - the config model admits only hubspot
@@ -60,6 +67,7 @@ def make_connector(
         timeout=endpoint.timeout_seconds,
         overlap_seconds=endpoint.search_overlap_seconds,
         limiter_registry=limiters,
+        metadata_registry=metadata,
         retry=RetrySettings(attempts=endpoint.max_attempts),
         account_timezone=endpoint.account_timezone,
     )
@@ -98,7 +106,11 @@ def _contexts(
     for name, pair in pairs.items():
         connectors = {
             role: make_connector(
-                endpoint, settings.endpoints[endpoint], runtime.clock, runtime.limiters
+                endpoint,
+                settings.endpoints[endpoint],
+                runtime.clock,
+                runtime.limiters,
+                runtime.metadata,
             )
             for role, endpoint in (("partner", pair.partner), ("rep", pair.rep))
         }

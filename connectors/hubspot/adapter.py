@@ -7,11 +7,10 @@ loop of its own beyond driving those.
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 from connectors.base import (
     ChangePage,
@@ -27,6 +26,7 @@ from connectors.base import (
 )
 from connectors.hubspot.batch import BatchOutcome, WriteInput, match_outcome, not_found_ids
 from connectors.hubspot.client import HubSpotClient
+from connectors.hubspot.metadata import PortalMetadata
 from connectors.hubspot.paginator import MODIFIED, SearchPaginator
 from connectors.hubspot.records import (
     deal_from_json,
@@ -62,26 +62,6 @@ def _is_record_level(error: PermanentError) -> bool:
     return error.status == 400 and error.category in ("VALIDATION_ERROR", "INVALID_OPTION")
 
 
-class _Cached(Generic[T]):
-    """One metadata answer (owners, pipelines or properties), remembered for ``ttl``."""
-
-    def __init__(self, load: Callable[[], T], clock: Clock, ttl: timedelta) -> None:
-        self._load = load
-        self._clock = clock
-        self._ttl = ttl.total_seconds()
-        self._value: tuple[float, T] | None = None
-        self._lock = threading.Lock()
-
-    def get(self) -> T:
-        with self._lock:
-            if self._value is not None and self._clock.monotonic() < self._value[0]:
-                return self._value[1]
-        value = self._load()
-        with self._lock:
-            self._value = (self._clock.monotonic() + self._ttl, value)
-        return value
-
-
 class HubSpotConnector:
     """One HubSpot portal. See :mod:`connectors.base` for the behaviour of every method."""
 
@@ -94,14 +74,16 @@ class HubSpotConnector:
         clock: Clock,
         page_size: int = 200,
         metadata_ttl: timedelta = timedelta(minutes=5),
+        metadata: PortalMetadata | None = None,
     ) -> None:
         self.name = name
         self._client = client
         self._overlap = overlap
         self._page_size = page_size
-        self._users = _Cached(self._load_users, clock, metadata_ttl)
-        self._pipelines = _Cached(self._load_pipelines, clock, metadata_ttl)
-        self._properties = _Cached(self._load_properties, clock, metadata_ttl)
+        shared = metadata or PortalMetadata(clock, metadata_ttl)
+        self._users = shared.cached("users", self._load_users)
+        self._pipelines = shared.cached("pipelines", self._load_pipelines)
+        self._properties = shared.cached("properties", self._load_properties)
 
     def __repr__(self) -> str:
         return f"HubSpotConnector(name={self.name!r}, client={self._client!r})"

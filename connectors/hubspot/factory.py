@@ -10,6 +10,7 @@ from pydantic import SecretStr
 
 from connectors.hubspot.adapter import HubSpotConnector
 from connectors.hubspot.client import BearerAuth, HubSpotClient
+from connectors.hubspot.metadata import MetadataRegistry
 from connectors.hubspot.ratelimit import UNLIMITED, LimiterRegistry
 from connectors.hubspot.retry import RetrySettings
 from sync_worker.clock import Clock
@@ -35,6 +36,7 @@ def make_hubspot_connector(
     retry: RetrySettings | None = None,
     page_size: int = 200,
     metadata_ttl_seconds: float = 300.0,
+    metadata_registry: MetadataRegistry | None = None,
     account_timezone: str = "UTC",
 ) -> HubSpotConnector:
     """A connector for the portal at ``base_url`` (e.g. ``https://api.hubapi.com`` or a
@@ -72,4 +74,14 @@ def make_hubspot_connector(
         clock=clock,
         page_size=page_size,
         metadata_ttl=timedelta(seconds=metadata_ttl_seconds),
+        metadata=(
+            metadata_registry.get(
+                base_url=base_url,
+                token=token,
+                clock=clock,
+                ttl=timedelta(seconds=metadata_ttl_seconds),
+            )
+            if metadata_registry is not None
+            else None
+        ),
     )
