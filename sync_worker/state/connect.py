@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
+from tenacity import retry, retry_if_exception, stop_after_delay, wait_random_exponential
 
 from sync_worker.errors import ConfigError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Execution option marking a transaction that only reads (SQLite then BEGINs DEFERRED).
 READ_ONLY = "sync_worker_read_only"
-_SQLITE_PRAGMAS = (
-    # busy_timeout first: switching to WAL needs a lock another process may hold.
-    f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
-    "journal_mode=WAL",
-    "synchronous=NORMAL",
-    "foreign_keys=ON",
-)
+# Per-connection settings; journal_mode=WAL is persistent in the file and set apart (see below).
+_SQLITE_PRAGMAS = ("synchronous=NORMAL", "foreign_keys=ON")
 
 
 def parse_url(url: str) -> URL:
@@ -66,10 +63,35 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     try:
+        # busy_timeout first: switching to WAL needs a lock another process may hold.
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        _use_wal(cur)
         for pragma in _SQLITE_PRAGMAS:
             cur.execute(f"PRAGMA {pragma}")
     finally:
         cur.close()
+
+
+def _is_locked(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+
+
+@retry(
+    retry=retry_if_exception(_is_locked),
+    stop=stop_after_delay(SQLITE_BUSY_TIMEOUT_MS / 1000),
+    wait=wait_random_exponential(multiplier=0.005, max=0.25),
+    reraise=True,
+)
+def _use_wal(cur: Any) -> None:
+    """Put the file in WAL mode, once per file (the mode is stored in the file).
+
+    While several processes open a fresh file at once, the switch can fail with "database is
+    locked" at once, without waiting out the busy timeout: SQLite refuses to wait when this
+    connection holds a shared lock and another holds the reserved one (waiting could deadlock).
+    Trying again after the other's transaction ends is SQLite's documented remedy.
+    """
+    if cur.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        cur.execute("PRAGMA journal_mode=WAL")
 
 
 def _sqlite_on_begin(conn: Connection) -> None:

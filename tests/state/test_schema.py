@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, Engine, inspect, select, text
@@ -12,7 +14,12 @@ from sqlalchemy.exc import StatementError
 from sync_worker.errors import ConfigError
 from sync_worker.model import Side
 from sync_worker.state import SCHEMA_VERSION, LinkState, PageCommit, open_store
-from sync_worker.state.connect import make_engine, parse_url
+from sync_worker.state.connect import (
+    SQLITE_BUSY_TIMEOUT_MS,
+    _sqlite_on_connect,
+    make_engine,
+    parse_url,
+)
 from sync_worker.state.schema import (
     MIGRATIONS,
     Migration,
@@ -131,6 +138,64 @@ def test_sqlite_connections_use_wal_and_wait_for_locks(backend: str, engine: Eng
         "foreign_keys": 1,
         "busy_timeout": 30000,
     }
+
+
+class _FailingWalSwitch:
+    """A DB-API connection whose next ``failures`` switches to WAL raise ``error``."""
+
+    real: sqlite3.Connection
+    failures: int
+    error: str
+
+    def __init__(self, real: sqlite3.Connection, failures: int, error: str) -> None:
+        self.__dict__.update(real=real, failures=failures, error=error)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.real, name)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        setattr(self.real, name, value)  # isolation_level and the like reach the real one
+
+    def cursor(self) -> _FailingWalCursor:
+        return _FailingWalCursor(self)
+
+
+class _FailingWalCursor:
+    def __init__(self, conn: _FailingWalSwitch) -> None:
+        self.conn = conn
+        self.real = conn.real.cursor()
+
+    def execute(self, sql: str) -> sqlite3.Cursor:
+        if sql == "PRAGMA journal_mode=WAL" and self.conn.failures:
+            self.conn.__dict__["failures"] -= 1
+            raise sqlite3.OperationalError(self.conn.error)
+        return self.real.execute(sql)
+
+    def close(self) -> None:
+        self.real.close()
+
+
+def test_a_fresh_sqlite_file_reaches_wal_through_an_immediate_lock_error(tmp_path: Path) -> None:
+    """SQLite answers "database is locked" at once, without its busy timeout, when processes
+    switch a fresh file to WAL together; the connect hook tries again instead of failing."""
+    real = sqlite3.connect(tmp_path / "state.db")
+    try:
+        _sqlite_on_connect(_FailingWalSwitch(real, 3, "database is locked"), None)
+        assert real.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert real.execute("PRAGMA busy_timeout").fetchone() == (SQLITE_BUSY_TIMEOUT_MS,)
+    finally:
+        real.close()
+
+
+def test_other_sqlite_errors_at_connect_are_raised_without_retrying(tmp_path: Path) -> None:
+    real = sqlite3.connect(tmp_path / "state.db")
+    conn = _FailingWalSwitch(real, 5, "disk I/O error")
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
+            _sqlite_on_connect(conn, None)
+        assert conn.failures == 4  # tried once
+    finally:
+        real.close()
 
 
 def test_plain_postgresql_urls_use_psycopg(backend: str, store_url: str) -> None:
