@@ -52,19 +52,22 @@ def test_edits_made_during_a_cycle_are_picked_up_by_the_next(world: World) -> No
     assert world.rep_deal(r2)["closedate"] == "2027-07-31T00:00:00.000Z"
 
 
+LAG = 1.0  # long enough that the blind cycle surely runs inside it, even on a loaded machine
+
+
 def test_edits_the_search_index_shows_late_are_not_missed(world: World) -> None:
     partner_id, rep_id = world.linked()
     world.settle(1)
     for portal in (world.partner, world.rep):
-        portal.set_faults(FaultSpec(index_lag_seconds=0.5))
+        portal.set_faults(FaultSpec(index_lag_seconds=LAG))
     world.partner.edit_deal(partner_id, {"amount": "31000"})
     world.rep.edit_deal(rep_id, {"closedate": "2027-05-31T00:00:00.000Z"})
 
     blind = world.ok_cycle()  # the index does not show either edit yet
     assert blind.counts.get("updated.partner", 0) + blind.counts.get("updated.rep", 0) == 0
-    time.sleep(0.6)
+    time.sleep(LAG + 0.1)
     world.ok_cycle()
-    time.sleep(0.6)  # the worker's own writes become searchable too: they must plan nothing
+    time.sleep(LAG + 0.1)  # the worker's own writes become searchable too: they must plan nothing
     world.settle(2)
 
     for deal in (world.partner_deal(partner_id), world.rep_deal(rep_id)):
