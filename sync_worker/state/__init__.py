@@ -14,6 +14,7 @@ from sync_worker.state.base import (
     LinkState,
     PageCommit,
     PairStatus,
+    PruneCounts,
     RunRecord,
     StateStore,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "LinkState",
     "PageCommit",
     "PairStatus",
+    "PruneCounts",
     "RunRecord",
     "SqlStateStore",
     "StateStore",

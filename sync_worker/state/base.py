@@ -146,6 +146,20 @@ class PageCommit:
 
 
 @dataclass(frozen=True, slots=True)
+class PruneCounts:
+    """Rows deleted per kind of history."""
+
+    changes: int = 0
+    runs: int = 0
+    conflicts: int = 0
+    dead_letters: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.changes + self.runs + self.conflicts + self.dead_letters
+
+
+@dataclass(frozen=True, slots=True)
 class PairStatus:
     """A row of ``sync-worker status``."""
 
@@ -231,6 +245,11 @@ class StateStore(Protocol):
         counts: Mapping[str, int],
         error: str | None,
     ) -> None: ...
+
+    def prune_history(self, before: datetime) -> PruneCounts:
+        """Delete the change log, run log and resolved conflicts and dead letters older than
+        ``before``, all pairs; sync state (links, bases, cursors, open items) is never pruned."""
+        ...
 
     def status(self, pairs: Sequence[str]) -> list[PairStatus]: ...
 

@@ -189,6 +189,7 @@ changes = Table(
     Column("run_id", String, nullable=False),
 )
 Index("sw_changes_by_deal", changes.c.pair, changes.c.partner_id, changes.c.at)
+Index("sw_changes_by_time", changes.c.at)  # version 2: retention deletes by age
 
 runs = Table(
     "sw_runs",
@@ -228,7 +229,16 @@ def _v1_initial(conn: Connection) -> None:
     metadata.create_all(conn)
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _v1_initial),)
+def _v2_changes_by_time(conn: Connection) -> None:
+    # Databases created at version 2 or later already have it (version 1 builds the current
+    # metadata), hence IF NOT EXISTS; both engines support it.
+    conn.execute(text("CREATE INDEX IF NOT EXISTS sw_changes_by_time ON sw_changes (at)"))
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema", _v1_initial),
+    Migration(2, "index the change log by time, for retention", _v2_changes_by_time),
+)
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
 _MIGRATION_LOCK_KEY = int.from_bytes(

@@ -24,11 +24,13 @@ from sync_worker.state.base import (
     LinkState,
     PageCommit,
     PairStatus,
+    PruneCounts,
     RunRecord,
 )
 from sync_worker.state.connect import READ_ONLY
 from sync_worker.state.lease import Leases
 from sync_worker.state.page import apply_page, chunks, insert_for
+from sync_worker.state.retention import prune
 from sync_worker.state.schema import (
     changes,
     conflicts,
@@ -245,6 +247,10 @@ class SqlStateStore:
         with self._engine.begin() as conn:
             if conn.execute(stmt).rowcount != 1:
                 raise KeyError(f"no run {run_id!r} was started")
+
+    def prune_history(self, before: datetime) -> PruneCounts:
+        """Delete audit history older than ``before``; see :mod:`sync_worker.state.retention`."""
+        return prune(self._engine.begin, before)
 
     def status(self, pairs: Sequence[str]) -> list[PairStatus]:
         """One row per pair, in the order given; ``consecutive_failures`` counts the ``failed``

@@ -81,8 +81,10 @@ def test_upgrade_runs_the_missing_steps_and_keeps_state(store_url: str, engine: 
     )
     store.close()
 
-    assert ensure_schema(engine, [*MIGRATIONS, Migration(2, "link notes", add_note_column)]) == 2
-    assert version_of(engine) == 2
+    following = SCHEMA_VERSION + 1
+    steps = [*MIGRATIONS, Migration(following, "link notes", add_note_column)]
+    assert ensure_schema(engine, steps) == following
+    assert version_of(engine) == following
     assert "note" in columns(engine, links.name)
     with engine.begin() as conn:
         row = conn.execute(select(links.c.rep_id, text("note")).select_from(links)).one()
@@ -93,13 +95,17 @@ def test_a_failing_step_leaves_the_database_at_its_old_version(engine: Engine) -
     ensure_schema(engine)
 
     def broken(conn: Connection) -> None:
-        raise RuntimeError("step 3 is broken")
+        raise RuntimeError("the last step is broken")
 
-    steps = [*MIGRATIONS, Migration(2, "notes", add_note_column), Migration(3, "broken", broken)]
-    with pytest.raises(RuntimeError, match="step 3"):
+    steps = [
+        *MIGRATIONS,
+        Migration(SCHEMA_VERSION + 1, "notes", add_note_column),
+        Migration(SCHEMA_VERSION + 2, "broken", broken),
+    ]
+    with pytest.raises(RuntimeError, match="last step"):
         ensure_schema(engine, steps)
     assert version_of(engine) == SCHEMA_VERSION
-    assert "note" not in columns(engine, links.name)  # step 2 was rolled back with it
+    assert "note" not in columns(engine, links.name)  # the step before was rolled back too
 
 
 def test_a_database_from_a_newer_worker_is_refused(store_url: str, engine: Engine) -> None:
@@ -233,6 +239,8 @@ def test_unsupported_urls_are_config_errors(url: str) -> None:
 
 def test_migration_versions_must_be_consecutive(engine: Engine) -> None:
     with pytest.raises(ValueError, match="without gaps"):
-        ensure_schema(engine, [*MIGRATIONS, Migration(3, "skips 2", add_note_column)])
+        ensure_schema(
+            engine, [*MIGRATIONS, Migration(SCHEMA_VERSION + 2, "skips", add_note_column)]
+        )
     with engine.connect() as conn:
         assert not inspect(conn).has_table(links.name)
