@@ -243,6 +243,30 @@ def status(config: ConfigOption = None, pair: PairOption = None) -> None:
 
 
 @app.command()
+def prune(
+    config: ConfigOption = None,
+    days: Annotated[
+        int | None,
+        typer.Option(min=1, help="Keep this many days of history (default: worker.history_days)."),
+    ] = None,
+) -> None:
+    """Delete old history: the change log, the run log, resolved conflicts and dead letters.
+
+    Links, their agreed values, cursors and open items are never deleted. The daemon does this
+    once a day by itself."""
+    with runtime(config, only_enabled=False) as rt:
+        keep = days or rt.config.settings.worker.history_days
+        counts = rt.prune_history(days)
+    if counts is None:
+        typer.echo("worker.history_days is 0: history is kept forever; nothing was deleted")
+        return
+    typer.echo(
+        f"deleted history older than {keep} days: {counts.changes} changes, {counts.runs} "
+        f"runs, {counts.conflicts} resolved conflicts, {counts.dead_letters} resolved dead letters"
+    )
+
+
+@app.command()
 def explain(
     deal_id: Annotated[str, typer.Argument(help="A partner or rep deal id.")],
     pair: Annotated[str, typer.Option("--pair", "-p", help="The pair the deal belongs to.")],

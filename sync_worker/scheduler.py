@@ -5,6 +5,7 @@
 * SIGTERM/SIGINT sets a stop event: running cycles finish the page they are on, commit it, and
   return; the scheduler then shuts down (waiting up to ``stop_grace_seconds``) and the process
   exits 0.
+* Once a day (first ten minutes after start) old history is pruned (``worker.history_days``).
 * An auth failure pauses only that pair (a human must fix the token; restart resumes it); the
   daily limit postpones only that pair until the limit resets.
 """
@@ -28,6 +29,9 @@ from sync_worker.observability import Health, Metrics, build_app
 from sync_worker.wiring import Runtime
 
 log = structlog.stdlib.get_logger("sync_worker.scheduler")
+
+PRUNE_JOB = "prune-history"
+PRUNE_DELAY = timedelta(minutes=10)  # after the first cycles, not competing with them
 
 
 class Daemon:
@@ -79,6 +83,14 @@ class Daemon:
                 name=f"sync {name}",
                 next_run_time=first,
             )
+        if self.worker.history_days:
+            self.scheduler.add_job(
+                self._prune,
+                IntervalTrigger(hours=24, jitter=self.worker.jitter_seconds),
+                id=PRUNE_JOB,
+                name="prune history",
+                next_run_time=now + PRUNE_DELAY,
+            )
         self.scheduler.start()
         log.info(
             "daemon_started",
@@ -108,6 +120,12 @@ class Daemon:
         ctx = self.runtime.pairs[name]
         report = run_cycle(ctx, CycleOptions(mode="daemon", stop=self.stop_event))
         self.after_cycle(report)
+
+    def _prune(self) -> None:
+        try:
+            self.runtime.prune_history()
+        except Exception:  # the store may be down for a while: sync goes on, tomorrow retries
+            log.exception("history_prune_failed")
 
     def after_cycle(self, report: CycleReport) -> None:
         """Metrics, health, and pausing a pair that cannot go on."""

@@ -11,6 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
+
+import structlog
 
 from connectors.base import Connector
 from connectors.hubspot.factory import make_hubspot_connector
@@ -23,7 +26,9 @@ from sync_worker.errors import ConfigError
 from sync_worker.mapping import SyncMapping
 from sync_worker.pairs import PairContext, load_pair_mappings
 from sync_worker.state import open_store
-from sync_worker.state.base import StateStore
+from sync_worker.state.base import PruneCounts, StateStore
+
+log = structlog.stdlib.get_logger("sync_worker.wiring")
 
 
 @dataclass(slots=True)
@@ -36,6 +41,24 @@ class Runtime:
     clock: Clock
     limiters: LimiterRegistry = field(default_factory=LimiterRegistry)
     metadata: MetadataRegistry = field(default_factory=MetadataRegistry)
+
+    def prune_history(self, days: int | None = None) -> PruneCounts | None:
+        """Delete history older than ``days`` (default ``worker.history_days``); None when
+        retention is off (0 days). Logs ``history_pruned``."""
+        keep = self.config.settings.worker.history_days if days is None else days
+        if keep <= 0:
+            return None
+        before = self.clock.now() - timedelta(days=keep)
+        counts = self.store.prune_history(before)
+        log.info(
+            "history_pruned",
+            before=before.isoformat(),
+            changes=counts.changes,
+            runs=counts.runs,
+            conflicts=counts.conflicts,
+            dead_letters=counts.dead_letters,
+        )
+        return counts
 
     def close(self) -> None:
         for ctx in self.pairs.values():
