@@ -233,7 +233,8 @@ def backfill(
 
 @app.command()
 def status(config: ConfigOption = None, pair: PairOption = None) -> None:
-    """A table per pair: last run, outcome, cursor lag, links, conflicts, dead letters."""
+    """A table per pair: last run, outcome, cursor lag, links, conflicts, dead letters, and
+    the process holding the pair now."""
     from sync_worker.report import console, status_table
 
     with runtime(config, only_enabled=False) as rt:

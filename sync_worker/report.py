@@ -75,28 +75,39 @@ def status_table(rows: Iterable[PairStatus], now: datetime) -> Table:
         "pair",
         "last run",
         "outcome",
-        "partner cursor lag",
-        "rep cursor lag",
+        "partner lag",
+        "rep lag",
         "links",
         "open conflicts",
         "dead letters",
         "failures in a row",
     ):
         table.add_column(column)
+    table.add_column("held by", no_wrap=True)  # whole: it names a host and a pid
     for row in rows:
-        last = row.last_run
         table.add_row(
             row.pair,
-            _when(last.started_at if last else None),
-            (last.outcome or "running") if last else "never run",
+            _when(row.last_run.started_at if row.last_run else None),
+            _outcome(row),
             _ago(row.partner_cursor, now),
             _ago(row.rep_cursor, now),
             str(row.links),
             str(row.open_conflicts),
             str(row.dead_letters),
             str(row.consecutive_failures),
+            row.lease_holder or "",
         )
     return table
+
+
+def _outcome(row: PairStatus) -> str:
+    last = row.last_run
+    if last is None:
+        return "never run"
+    if last.outcome is not None:
+        return last.outcome
+    # No outcome: running now if a process holds the pair, else that run died unfinished.
+    return "running" if row.lease_holder else "interrupted"
 
 
 def conflicts_table(conflicts: Iterable[ConflictEntry]) -> Table:

@@ -171,6 +171,8 @@ class PairStatus:
     open_conflicts: int
     dead_letters: int
     consecutive_failures: int
+    lease_holder: str | None = None
+    """The process working on the pair right now (``host:pid:id``), if any."""
 
 
 class StateStore(Protocol):

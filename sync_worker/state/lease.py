@@ -21,9 +21,10 @@ from typing import Protocol
 
 import psycopg
 from psycopg.rows import TupleRow
-from sqlalchemy import Engine, or_
+from sqlalchemy import Engine, or_, select
 from sqlalchemy.engine import URL
 
+from sync_worker.state.connect import READ_ONLY
 from sync_worker.state.page import insert_for
 from sync_worker.state.schema import leases
 
@@ -34,6 +35,10 @@ class Leases(Protocol):
     def try_lease(self, pair: str, owner: str, now: datetime, ttl_seconds: float) -> bool: ...
 
     def release(self, pair: str, owner: str) -> None: ...
+
+    def holder(self, pair: str, now: datetime) -> str | None:
+        """Who holds the pair's lease now, as its owner string; None when it is free."""
+        ...
 
     def close(self) -> None:
         """Release every lease this object holds."""
@@ -78,6 +83,13 @@ class RowLeases:
         with self._lock:
             self._held.discard((pair, owner))
 
+    def holder(self, pair: str, now: datetime) -> str | None:
+        query = select(leases.c.owner).where(leases.c.pair == pair, leases.c.expires_at > now)
+        with self._engine.connect() as conn:
+            conn.execution_options(**{READ_ONLY: True})
+            with conn.begin():
+                return conn.execute(query).scalar_one_or_none()
+
     def close(self) -> None:
         with self._lock:
             held = sorted(self._held)
@@ -108,14 +120,20 @@ class AdvisoryLeases:
                 if _alive(held[1]):
                     return True
                 self._drop(pair)  # the connection died, and the lock with it: take it anew
-            conn = self._try_lock(pair)
+            conn = self._try_lock(pair, owner)
             if conn is None:
                 return False
             self._held[pair] = (owner, conn)
             return True
 
-    def _try_lock(self, pair: str) -> psycopg.Connection[TupleRow] | None:
-        conn = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=_CONNECT_TIMEOUT_S)
+    def _try_lock(self, pair: str, owner: str) -> psycopg.Connection[TupleRow] | None:
+        conn = psycopg.connect(
+            self._conninfo,
+            autocommit=True,
+            connect_timeout=_CONNECT_TIMEOUT_S,
+            # How :meth:`holder` (any process) names the holder: PostgreSQL shows it to all.
+            application_name=(_APP_PREFIX + owner)[:_APP_NAME_MAX],
+        )
         try:
             row = conn.execute("SELECT pg_try_advisory_lock(%s)", (lease_key(pair),)).fetchone()
         except BaseException:
@@ -142,10 +160,40 @@ class AdvisoryLeases:
         finally:
             conn.close()
 
+    def holder(
+        self,
+        pair: str,
+        now: datetime,  # noqa: ARG002 - a lock is held or not; it has no expiry
+    ) -> str | None:
+        high, low = divmod(lease_key(pair) & 0xFFFF_FFFF_FFFF_FFFF, 1 << 32)
+        with psycopg.connect(
+            self._conninfo, autocommit=True, connect_timeout=_CONNECT_TIMEOUT_S
+        ) as conn:
+            row = conn.execute(_HOLDER_SQL, (high, low)).fetchone()
+        if row is None:
+            return None
+        name, pid = row
+        if isinstance(name, str) and name.startswith(_APP_PREFIX):
+            return name.removeprefix(_APP_PREFIX)
+        return f"PostgreSQL backend {pid}"
+
     def close(self) -> None:
         with self._lock:
             for pair in list(self._held):
                 self._drop(pair)
+
+
+_APP_PREFIX = "sync-worker "
+_APP_NAME_MAX = 63  # PostgreSQL's NAMEDATALEN - 1
+# A bigint advisory key shows in pg_locks as classid (high 32 bits), objid (low), objsubid 1.
+_HOLDER_SQL = """
+SELECT a.application_name, l.pid
+FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+  AND l.classid = %s::oid AND l.objid = %s::oid
+  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+LIMIT 1
+"""
 
 
 def _alive(conn: psycopg.Connection[TupleRow]) -> bool:

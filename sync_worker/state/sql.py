@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine, or_, select
@@ -256,7 +257,9 @@ class SqlStateStore:
         """One row per pair, in the order given; ``consecutive_failures`` counts the ``failed``
         runs since the last run that finished with any other outcome."""
         with self._read() as conn:
-            return [pair_status(conn, pair) for pair in pairs]
+            found = [pair_status(conn, pair) for pair in pairs]
+        now = self._clock.now()
+        return [replace(row, lease_holder=self._leases.holder(row.pair, now)) for row in found]
 
     # one process per pair
     def try_lease(self, pair: str, owner: str, now: datetime, ttl_seconds: float) -> bool:

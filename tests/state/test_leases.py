@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from sync_worker.clock import FakeClock
 from sync_worker.state import SqlStateStore, lease_key
 from tests.state.conftest import T0
 
@@ -149,3 +150,39 @@ def _eventually(check: Callable[[], bool], attempts: int = 50) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+def test_status_names_the_process_holding_a_pair(
+    store: SqlStateStore, open_more: Callable[[], SqlStateStore], pair: str
+) -> None:
+    """An operator asking ``status`` from anywhere sees which replica works on the pair."""
+    owner = "worker-7.example:4242:ab12cd34"
+    assert store.status([pair])[0].lease_holder is None
+    assert store.try_lease(pair, owner, T0, TTL)
+    observer = open_more()  # another process's view
+    assert observer.status([pair])[0].lease_holder == owner
+    store.release_lease(pair, owner)
+    assert observer.status([pair])[0].lease_holder is None
+
+
+def test_status_names_a_holder_in_another_process(
+    store: SqlStateStore, store_url: str, pair: str
+) -> None:
+    with lease_holder_process(store_url, pair, "child-host:99:feedbeef") as child:
+        assert store.status([pair])[0].lease_holder == "child-host:99:feedbeef"
+        assert child.stdin is not None
+        child.stdin.close()
+        assert child.wait(timeout=30) == 0
+    assert store.status([pair])[0].lease_holder is None
+
+
+def test_an_expired_sqlite_lease_has_no_holder(
+    backend: str, store: SqlStateStore, clock: FakeClock, pair: str
+) -> None:
+    if backend != "sqlite":
+        pytest.skip("advisory locks do not expire: they end with their connection")
+    assert store.try_lease(pair, "crashed:1:x", T0, TTL)
+    clock.advance(TTL - 1)
+    assert store.status([pair])[0].lease_holder == "crashed:1:x"
+    clock.advance(1)
+    assert store.status([pair])[0].lease_holder is None
