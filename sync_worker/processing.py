@@ -87,8 +87,10 @@ class PageProcessor:
         now = self.ctx.clock.now()
         unique = latest_per_id(records)
         links = self.ctx.store.links_by_ids(self.ctx.name, side, [r.id for r in unique])
-        page = sort_page(side, unique, links, self.ctx.mapping, force=retried.keys())
         self.ledger.begin(side, cursor, now, retried)
+        if retried:  # read by id, not found by the scoped search: check the scope here
+            unique = self._still_in_scope(side, unique, links)
+        page = sort_page(side, unique, links, self.ctx.mapping, force=retried.keys())
         self._count_skips(page)
         self.ledger.resolve(side, page.settled_ids)
         for record, stored in page.foreign:
@@ -101,6 +103,30 @@ class PageProcessor:
         origins = {r.id: r for r in page.origins}
         self._apply(side, planned, creations, origins, now)
         self.ledger.commit()
+
+    def _still_in_scope(
+        self, side: Side, records: Sequence[DealRecord], links: Mapping[str, LinkState]
+    ) -> list[DealRecord]:
+        """Retried records that left the pair's scope (given to another partner, registration
+        ended) are not this pair's to write: their letters close, and a linked one forgets its
+        fingerprints so that, back in scope, its next pull reconciles in full."""
+        kept = []
+        for record in records:
+            if self._in_scope(side, record):
+                kept.append(record)
+                continue
+            self.counts["skipped.out_of_scope"] += 1
+            self.ledger.resolve(side, [record.id])
+            link = links.get(record.id)
+            if link is not None:
+                self.ledger.keep_link(replace(link, partner_seen=None, rep_seen=None))
+            log.info(
+                "dead_letter_out_of_scope",
+                side=str(side),
+                deal_id=record.id,
+                action="closed; the deal syncs again once it is back in scope",
+            )
+        return kept
 
     # --- 2. counterparts --------------------------------------------------------------------
 
@@ -220,30 +246,49 @@ class PageProcessor:
     def _creations(
         self, side: Side, origins: Sequence[DealRecord]
     ) -> tuple[list[Pair], list[CreationPlan]]:
+        """Counterparts to create for ``origins``, and origins whose counterpart exists already.
+
+        Before creating, the other side is read by the unique link property, for every origin:
+        an upsert would otherwise silently overwrite a deal that already carries the key (an
+        earlier run's creation that stopped before its link-back, or a link a user typed on the
+        other side). Our own earlier creation pairs at once; a deal linked by hand goes through
+        the same checks as any claim (scope, already linked elsewhere) and is then reconciled.
+        """
         if not origins:
             return [], []
         other = side.other
-        ids = [r.id for r in origins]
-        in_flight = self.ctx.store.pending(self.ctx.name, side, ids)
-        existing: dict[str, DealRecord] = {}
-        if in_flight:  # an earlier run may have created them before it stopped
-            keys = {self.ctx.mapping.link_value(other, i): i for i in in_flight}
-            found = (
-                self.ctx.connector(other)
-                .read(
-                    sorted(keys),
-                    self.ctx.mapping.properties(other),
-                    id_property=self.ctx.mapping.link_property(other),
-                )
-                .found
+        keys = {self.ctx.mapping.link_value(other, r.id): r.id for r in origins}
+        found = (
+            self.ctx.connector(other)
+            .read(
+                sorted(keys),
+                self.ctx.mapping.properties(other),
+                id_property=self.ctx.mapping.link_property(other),
             )
-            existing = {keys[key]: record for key, record in found.items() if key in keys}
-        pairs = [_pair(side, r, existing[r.id], None) for r in origins if r.id in existing]
+            .found
+        )
+        existing = {keys[key]: record for key, record in found.items() if key in keys}
+        in_flight = self.ctx.store.pending(self.ctx.name, side, list(existing))
+        known = self.ctx.store.links_by_ids(self.ctx.name, other, [r.id for r in existing.values()])
+        pairs: list[Pair] = []
+        decided: set[str] = set()
+        taken: set[str] = set()
+        for record in origins:
+            counterpart = existing.get(record.id)
+            if counterpart is None:
+                continue
+            decided.add(record.id)
+            if record.id not in in_flight and self._claim_problem(
+                side, record, counterpart.id, counterpart, known=known, taken=taken
+            ):
+                continue
+            taken.add(counterpart.id)
+            pairs.append(_pair(side, record, counterpart, None))
         now = self.ctx.clock.now()
         plans = [
             plan_creation(r, side, self.ctx.mapping, self.directory, now)
             for r in origins
-            if r.id not in existing
+            if r.id not in decided
         ]
         return pairs, plans
 
