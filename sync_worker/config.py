@@ -39,6 +39,9 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_STATE_URL_SCHEMES = ("sqlite:///", "postgresql://", "postgres://", "postgresql+psycopg://")
+
+
 class WorkerSettings(_Section):
     """Process-wide settings."""
 
@@ -58,9 +61,10 @@ class WorkerSettings(_Section):
     @field_validator("state_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
-        if not value.startswith(("sqlite:///", "postgresql://", "postgresql+psycopg://")):
+        if not value.startswith(_STATE_URL_SCHEMES):
             raise ValueError(
-                "must start with sqlite:/// or postgresql:// (or postgresql+psycopg://)"
+                "must start with sqlite:/// or postgresql:// (or postgres://, "
+                "postgresql+psycopg://)"
             )
         return value
 
@@ -301,10 +305,19 @@ def format_validation_error(exc: ValidationError, model: type[BaseModel]) -> lis
             lines.append(f"{loc}: unknown key; valid keys here: {', '.join(valid)}")
             continue
         message = error["msg"]
-        if "token" not in loc and error["type"] not in ("missing",):
-            message += f" (got {error.get('input')!r})"
+        if not _SECRET_KEY.search(loc) and error["type"] not in ("missing",):
+            message += f" (got {_shown(error.get('input'))})"
         lines.append(f"{loc}: {message}")
     return lines
+
+
+_SECRET_KEY = re.compile(r"token|secret|password", re.IGNORECASE)
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*):\S*@")  # greedy: to the last @
+
+
+def _shown(value: object) -> str:
+    """A rejected input as an error line shows it: any password inside a URL masked."""
+    return _URL_PASSWORD.sub(r"\1:***@", repr(value))
 
 
 def _valid_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:

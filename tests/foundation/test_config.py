@@ -203,3 +203,25 @@ def test_a_password_in_the_state_url_is_a_secret(
     settings = load_config(write(tmp_path, text)).settings
     assert "p@ss-w0rd" in settings.secret_values()
     assert "p%40ss-w0rd" in settings.secret_values()
+
+
+@pytest.mark.parametrize("where", ["file", "env"])
+def test_a_rejected_state_url_never_shows_its_password(
+    tmp_path: Path, tokens: pytest.MonkeyPatch, where: str
+) -> None:
+    url = "mysql://sync:S3cret@pw/x@db.internal:3306/sync"
+    if where == "file":
+        path = write(tmp_path, f'[worker]\nstate_url = "{url}"\n' + MINIMAL)
+    else:
+        tokens.setenv("SYNC_WORKER_WORKER__STATE_URL", url)
+        path = write(tmp_path, MINIMAL)
+    [problem] = problems_of(path)
+    assert problem.startswith("worker.state_url: ")
+    assert "mysql://sync:***@db.internal:3306/sync" in problem  # still says what was wrong
+    assert "S3cret" not in problem
+
+
+def test_postgres_scheme_is_a_postgresql_url(tmp_path: Path, tokens: pytest.MonkeyPatch) -> None:
+    url = "postgres://sync@db.internal:5432/sync"
+    path = write(tmp_path, f'[worker]\nstate_url = "{url}"\n' + MINIMAL)
+    assert load_config(path).settings.worker.state_url == url
