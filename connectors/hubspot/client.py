@@ -112,7 +112,7 @@ class HubSpotClient:
             self._calls += 1
         try:
             response = self._http.request(method, path, json=json, params=params)
-        except httpx.TransportError as exc:  # includes TimeoutException
+        except httpx.RequestError as exc:  # transport, timeout, undecodable body, ...
             raise TransientError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
         if self._limiter is not None:
             self._limiter.observe(response.headers)

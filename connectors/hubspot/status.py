@@ -139,11 +139,20 @@ def classify(
     *,
     where: str = "",
 ) -> ConnectorError | None:
-    """The error a response stands for, or ``None`` for 2xx. ``headers`` must be
+    """The error a response stands for, or ``None`` for 2xx (1xx and 3xx are errors: a
+    redirect followed silently could turn a search into "no changes"). ``headers`` must be
     case-insensitive (``httpx.Headers``) or lower-cased; ``where`` (e.g. ``"POST /path"``)
     prefixes the message."""
-    if status < 400:
+    if 200 <= status < 300:
         return None
+    if status < 400:  # httpx follows no redirects: a 3xx means base_url points elsewhere
+        location = headers.get("location")
+        where_to = f" to {location}" if location else ""
+        message = (
+            f"{where + ': ' if where else ''}HubSpot answered {status}, a redirect{where_to}: "
+            "the endpoint's base_url must be the API's own address (https://api.hubapi.com)"
+        )
+        return PermanentError(message, status=status)
     if status == 429:
         return _rate_limited(body, headers, now, where)
     message = _message(status, body, where)

@@ -13,7 +13,7 @@ from connectors.hubspot import make_hubspot_connector
 from connectors.hubspot.adapter import HubSpotConnector
 from connectors.hubspot.retry import RetrySettings
 from sync_worker.clock import FakeClock
-from sync_worker.errors import TransientError
+from sync_worker.errors import PermanentError, TransientError
 
 DEAL = {
     "id": "1",
@@ -71,3 +71,31 @@ def test_a_cut_off_body_then_a_good_one_succeeds() -> None:
     answers = iter([httpx.Response(200, content=full[:20]), httpx.Response(200, content=full)])
     conn = connector(httpx.MockTransport(lambda _: next(answers)))
     assert set(conn.read(["1"], ["dealname"]).found) == {"1"}
+
+
+def test_a_redirected_search_is_an_error_not_an_empty_pull() -> None:
+    """A base_url on http:// or behind a redirecting proxy answers 301 with an HTML page: the
+    pull must fail loudly, never report "no changes" cycle after cycle."""
+    moved = httpx.Response(
+        301,
+        headers={"Location": "https://api.hubapi.com/crm/v3/objects/deals/search"},
+        content=b"<html><body>Moved Permanently</body></html>",
+    )
+    conn = connector(httpx.MockTransport(lambda _: moved))
+    with pytest.raises(PermanentError, match=r"a redirect to https://api\.hubapi\.com"):
+        list(conn.changes(None, [], ["dealname"]))
+    with pytest.raises(PermanentError, match="base_url"):
+        conn.property_definitions()
+
+
+def test_an_undecodable_body_is_retried_as_transient() -> None:
+    calls: list[int] = []
+
+    def answer(_: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(200, headers={"Content-Encoding": "gzip"}, content=b"not gzip")
+
+    conn = connector(httpx.MockTransport(answer))
+    with pytest.raises(TransientError, match="DecodingError"):
+        conn.read(["1"], ["dealname"])
+    assert len(calls) == 2  # every attempt the retry policy allows

@@ -47,6 +47,15 @@ TABLE: list[
     (200, {}, {}, None, None),
     (207, {"status": "COMPLETE"}, {}, None, None),
     (204, {}, {}, None, None),
+    (
+        301,
+        {},
+        {"Location": "https://api.hubapi.com/crm/v3/objects/deals/search"},
+        PermanentError,
+        None,
+    ),
+    (302, {}, {}, PermanentError, None),
+    (304, {}, {}, PermanentError, None),
     (400, body("VALIDATION_ERROR", "Property values were not valid"), {}, PermanentError, None),
     (401, body("INVALID_AUTHENTICATION"), {}, AuthError, None),
     (
@@ -114,6 +123,16 @@ def test_status_table(
     assert error.status == status
     if retry_after is not None:
         assert getattr(error, "retry_after", None) == retry_after
+
+
+def test_a_redirect_names_where_it_points_and_the_setting_to_fix() -> None:
+    headers = httpx.Headers({"Location": "https://api.hubapi.com/crm/v3/objects/deals/search"})
+    error = classify(301, {}, headers, NOW, where="POST /crm/v3/objects/deals/search")
+    assert str(error) == (
+        "POST /crm/v3/objects/deals/search: HubSpot answered 301, a redirect to "
+        "https://api.hubapi.com/crm/v3/objects/deals/search: the endpoint's base_url must be "
+        "the API's own address (https://api.hubapi.com)"
+    )
 
 
 def test_message_is_built_from_the_body_only() -> None:
