@@ -21,6 +21,7 @@ from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from mappings import builtin_mapping_names, builtin_mapping_path
@@ -110,6 +111,56 @@ class PairSettings(_Section):
     enabled: bool = True
 
 
+def env_name(*path: str) -> str:
+    """The environment variable for a config key: ``env_name("pairs", "agency-001", "enabled")``
+    is ``SYNC_WORKER_PAIRS__AGENCY_001__ENABLED`` (shells cannot export a name with ``-``)."""
+    return ENV_PREFIX + "__".join(_env_key(part).upper() for part in path)
+
+
+def _env_key(name: str) -> str:
+    return name.lower().replace("-", "_")
+
+
+class _EnvNamedAsInFile(PydanticBaseSettingsSource):
+    """The environment overrides, with endpoint and pair names matched to the file's.
+
+    A shell cannot export ``SYNC_WORKER_PAIRS__AGENCY-001__ENABLED``; the variable is written
+    ``..._AGENCY_001_...`` and reaches ``[pairs.agency-001]`` here. A name the file does not
+    have stays as written (it then defines a new endpoint or pair, validated as usual).
+    """
+
+    def __init__(
+        self,
+        settings_cls: type[BaseSettings],
+        env: PydanticBaseSettingsSource,
+        file: PydanticBaseSettingsSource,
+    ) -> None:
+        super().__init__(settings_cls)
+        self._env = env
+        self._file = file
+
+    def get_field_value(
+        self,
+        field: FieldInfo,  # noqa: ARG002 - the abstract method's signature
+        field_name: str,
+    ) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ delegates to the env source
+
+    def __call__(self) -> dict[str, Any]:
+        data = self._env()
+        in_file = self._file()
+        for section in ("endpoints", "pairs"):
+            overrides, named = data.get(section), in_file.get(section)
+            if not isinstance(overrides, dict) or not isinstance(named, dict):
+                continue
+            by_key = {_env_key(name): name for name in named}
+            data[section] = {
+                key if key in named else by_key.get(_env_key(key), key): value
+                for key, value in overrides.items()
+            }
+        return data
+
+
 class Settings(BaseSettings):
     """The whole configuration. Build it with :func:`load_config`, not directly."""
 
@@ -131,7 +182,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The TOML file's content arrives as init kwargs; the environment overrides it.
-        return (env_settings, init_settings)
+        return (_EnvNamedAsInFile(settings_cls, env_settings, init_settings), init_settings)
 
     def enabled_pairs(self) -> dict[str, PairSettings]:
         return {name: pair for name, pair in self.pairs.items() if pair.enabled}
@@ -204,7 +255,7 @@ def _secrets_in_file(data: Mapping[str, Any]) -> list[str]:
         return []
     return [
         f"endpoints.{name}.token: secrets do not belong in the config file; set "
-        f"{ENV_PREFIX}ENDPOINTS__{name.upper()}__TOKEN or endpoints.{name}.token_file"
+        f"{env_name('endpoints', name, 'token')} or endpoints.{name}.token_file"
         for name, section in endpoints.items()
         if isinstance(section, Mapping) and "token" in section
     ]
@@ -226,8 +277,8 @@ def _endpoint_token(name: str, endpoint: EndpointSettings) -> tuple[SecretStr | 
     if endpoint.token is not None and endpoint.token.get_secret_value():
         return endpoint.token, None
     if endpoint.token_file is None:
-        env_name = f"{ENV_PREFIX}ENDPOINTS__{name.upper()}__TOKEN"
-        return None, f"endpoints.{name}: no token; set {env_name} or endpoints.{name}.token_file"
+        variable = env_name("endpoints", name, "token")
+        return None, f"endpoints.{name}: no token; set {variable} or endpoints.{name}.token_file"
     try:
         text = endpoint.token_file.read_text(encoding="utf-8").strip()
     except OSError as exc:

@@ -225,3 +225,48 @@ def test_postgres_scheme_is_a_postgresql_url(tmp_path: Path, tokens: pytest.Monk
     url = "postgres://sync@db.internal:5432/sync"
     path = write(tmp_path, f'[worker]\nstate_url = "{url}"\n' + MINIMAL)
     assert load_config(path).settings.worker.state_url == url
+
+
+HYPHENATED = """
+[endpoints.partner-eu]
+base_url = "https://api.hubapi.com"
+[endpoints.rep]
+base_url = "https://api.hubapi.com"
+[pairs.agency-001]
+partner = "partner-eu"
+rep = "rep"
+partner_account = "agency-001"
+[pairs.agency-002]
+partner = "partner-eu"
+rep = "rep"
+partner_account = "agency-002"
+"""
+
+
+def test_env_reaches_hyphenated_names_through_underscores(
+    tmp_path: Path, clean_env: pytest.MonkeyPatch
+) -> None:
+    """Shells cannot export a '-' in a variable name: AGENCY_001 must mean [pairs.agency-001],
+    not define a new, incomplete pair."""
+    clean_env.setenv("SYNC_WORKER_ENDPOINTS__PARTNER_EU__TOKEN", "pat-na1-eu-0000")
+    clean_env.setenv("SYNC_WORKER_ENDPOINTS__REP__TOKEN", "pat-na1-rep-0000")
+    clean_env.setenv("SYNC_WORKER_PAIRS__AGENCY_001__ENABLED", "false")
+    settings = load_config(write(tmp_path, HYPHENATED)).settings
+    assert set(settings.pairs) == {"agency-001", "agency-002"}
+    assert settings.pairs["agency-001"].enabled is False
+    assert set(settings.enabled_pairs()) == {"agency-002"}
+    token = settings.endpoints["partner-eu"].token
+    assert token is not None
+    assert token.get_secret_value() == "pat-na1-eu-0000"
+
+
+def test_a_missing_token_names_a_variable_a_shell_can_export(
+    tmp_path: Path, clean_env: pytest.MonkeyPatch
+) -> None:
+    clean_env.setenv("SYNC_WORKER_ENDPOINTS__REP__TOKEN", "pat-na1-rep-0000")
+    problems = problems_of(write(tmp_path, HYPHENATED))
+    expected = (
+        "endpoints.partner-eu: no token; set SYNC_WORKER_ENDPOINTS__PARTNER_EU__TOKEN "
+        "or endpoints.partner-eu.token_file"
+    )
+    assert problems == [expected]
