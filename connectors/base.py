@@ -46,6 +46,12 @@ __all__ = [
 ]
 
 
+MAX_SCOPE_FILTERS = 4
+"""A scope has at most this many filters: HubSpot search allows 6 per group and the
+incremental pull adds 2 of its own. Every connector keeps the same limit, so a mapping that
+works on one works on all; mapping files are checked against it when they load."""
+
+
 @dataclass(frozen=True, slots=True)
 class Filter:
     """One search filter, HubSpot's vocabulary (``EQ``, ``NEQ``, ``GT``, ``GTE``, ``LT``, ``LTE``,

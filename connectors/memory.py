@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from connectors.base import (
+    MAX_SCOPE_FILTERS,
     ChangePage,
     Filter,
     Pipeline,
@@ -37,7 +38,6 @@ from connectors.base import (
     WriteResult,
 )
 from connectors.filters import matches
-from connectors.hubspot.paginator import MAX_SCOPE_FILTERS
 from connectors.hubspot.standard import (
     DEFAULT_PIPELINES,
     DEFAULT_PROPERTIES,

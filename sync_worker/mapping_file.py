@@ -13,6 +13,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from connectors.base import MAX_SCOPE_FILTERS
 from sync_worker.canonical import (
     MAPPABLE_TYPES,
     FieldType,
@@ -153,6 +154,11 @@ def check_file(model: MappingFile) -> list[str]:
         scope: list[FilterModel] = getattr(model.scope, side.value)
         for i, item in enumerate(scope):
             problems.extend(_check_filter(f"scope.{side.value}[{i}]", item))
+        if len(scope) > MAX_SCOPE_FILTERS:
+            problems.append(
+                f"scope.{side.value}: {len(scope)} filters; at most {MAX_SCOPE_FILTERS} "
+                "(CRM searches allow 6 and the incremental pull uses 2)"
+            )
     return problems
 
 

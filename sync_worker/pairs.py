@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from connectors.base import Connector
+from connectors.hubspot.paginator import query_problems
 from sync_worker.clock import Clock
 from sync_worker.config import LoadedConfig, PairSettings
 from sync_worker.errors import ConfigError
@@ -47,9 +48,24 @@ def load_pair_mappings(loaded: LoadedConfig) -> dict[str, SyncMapping]:
             mappings[name] = load_mapping(path, context=mapping_context(pair))
         except ConfigError as error:
             problems += [f"pairs.{name}.mapping: {path}: {p}" for p in error.problems]
+            continue
+        for side, endpoint in ((Side.PARTNER, pair.partner), (Side.REP, pair.rep)):
+            problems += [
+                f"pairs.{name}.mapping: {path}: {side} ({endpoint}): {p}"
+                for p in _query_problems(loaded, endpoint, mappings[name], side)
+            ]
     if problems:
         raise ConfigError(problems)
     return mappings
+
+
+def _query_problems(
+    loaded: LoadedConfig, endpoint: str, mapping: SyncMapping, side: Side
+) -> list[str]:
+    """What the endpoint's CRM would refuse in this side's pull (checked before any call)."""
+    if loaded.settings.endpoints[endpoint].kind != "hubspot":  # pragma: no cover - only kind
+        return []
+    return query_problems(mapping.scope(side), mapping.properties(side))
 
 
 def pair_names(selected: str | None, available: Mapping[str, object]) -> list[str]:

@@ -30,25 +30,28 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from connectors.base import Filter
+from connectors.base import MAX_SCOPE_FILTERS, Filter
 from sync_worker.clock import from_epoch_ms, to_epoch_ms
 from sync_worker.errors import ConfigError, PermanentError
 
 __all__ = [
     "MAX_SCOPE_FILTERS",
+    "MAX_SEARCH_BODY_BYTES",
     "MODIFIED",
     "OBJECT_ID",
     "SEARCH_CAP",
     "SearchHit",
     "SearchPaginator",
     "filter_json",
+    "largest_request_bytes",
     "parse_hubspot_datetime",
+    "query_problems",
 ]
 
 MODIFIED = "hs_lastmodifieddate"
 OBJECT_ID = "hs_object_id"
 SEARCH_CAP = 10_000
-MAX_SCOPE_FILTERS = 4
+MAX_SEARCH_BODY_BYTES = 3_000  # HubSpot answers a larger search body with 400
 
 
 def parse_hubspot_datetime(value: object) -> datetime | None:
@@ -106,6 +109,47 @@ def _has_next(body: Mapping[str, object]) -> bool:
     return isinstance(paging, dict) and isinstance(paging.get("next"), dict)
 
 
+def query_problems(
+    scope: Sequence[Filter], properties: Sequence[str], *, page_size: int = 200
+) -> list[str]:
+    """Why HubSpot search would refuse a pull of ``scope`` returning ``properties``, found
+    without sending anything: too many filters, or a body over HubSpot's 3,000 characters
+    (long property lists or IN lists). Empty when every request of the pull fits."""
+    if len(scope) > MAX_SCOPE_FILTERS:
+        too_many = (
+            f"scope has {len(scope)} filters; HubSpot search allows at most "
+            f"{MAX_SCOPE_FILTERS} next to the connector's own"
+        )
+        return [too_many]
+    size = largest_request_bytes(scope, properties, page_size=page_size)
+    if size <= MAX_SEARCH_BODY_BYTES:
+        return []
+    too_big = (
+        f"a search request would be {size} bytes; HubSpot refuses bodies over "
+        f"{MAX_SEARCH_BODY_BYTES} (fewer mapped properties or shorter IN lists in the scope)"
+    )
+    return [too_big]
+
+
+def largest_request_bytes(
+    scope: Sequence[Filter], properties: Sequence[str], *, page_size: int = 200
+) -> int:
+    """The size of the largest search body a pull sends, encoded as httpx sends it: the id
+    tiebreak's two filters with the widest values, or a range page at the deepest offset."""
+    widest: list[dict[str, object]] = [
+        {"propertyName": MODIFIED, "operator": "GTE", "value": str(10**13 - 1)},
+        {"propertyName": OBJECT_ID, "operator": "GT", "value": "9" * 20},
+    ]
+    body = {
+        "filterGroups": [{"filters": [filter_json(f) for f in scope] + widest}],
+        "sorts": [{"propertyName": MODIFIED, "direction": "ASCENDING"}],
+        "properties": list(dict.fromkeys([*properties, MODIFIED])),
+        "limit": page_size,
+        "after": str(SEARCH_CAP),
+    }
+    return len(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode())
+
+
 class SearchPaginator:
     """Plans the search requests of one pull and filters their results (see module docs)."""
 
@@ -120,11 +164,9 @@ class SearchPaginator:
     ) -> None:
         if page_size < 2:
             raise ValueError("page_size must be at least 2: pages overlap by one record")
-        if len(scope) > MAX_SCOPE_FILTERS:
-            raise ConfigError(
-                f"scope has {len(scope)} filters; HubSpot search allows at most "
-                f"{MAX_SCOPE_FILTERS} next to the connector's own"
-            )
+        problems = query_problems(scope, properties, page_size=page_size)
+        if problems:
+            raise ConfigError(problems)
         self._scope = [filter_json(f) for f in scope]
         self._properties = list(dict.fromkeys([*properties, MODIFIED]))
         self._page_size = page_size

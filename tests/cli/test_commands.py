@@ -210,3 +210,23 @@ def test_an_unreachable_state_store_is_one_clear_line(cli_env: Env, tmp_path: Pa
     assert out.startswith("cannot open the state store (worker.state_url): ")
     assert "Traceback" not in out
     assert "hunter2-secret" not in out
+
+
+def test_a_mapping_hubspot_search_would_refuse_exits_2_before_any_call(cli_env: Env) -> None:
+    """Too many mapped properties make every search body exceed HubSpot's 3,000 characters:
+    found when the mapping loads, not as a 400 in every cycle."""
+    extra = "".join(
+        f'\n[fields.custom_{i:02d}]\ntype = "string"\npartner = "a_long_custom_property_{i:02d}"'
+        f'\nrep = "a_long_custom_property_{i:02d}"\ndirection = "both"\nrule = "partner_wins"\n'
+        for i in range(90)
+    )
+    cli_env.mapping.write_text(
+        cli_env.mapping.read_text(encoding="utf-8") + extra, encoding="utf-8"
+    )
+    for command in (("check", "--offline"), ("check",), ("once",)):
+        code, out = invoke(*command, "--config", str(cli_env.config))
+        assert code == 2, (command, out)
+        assert "partner (partner): a search request would be " in out
+        assert "HubSpot refuses bodies over 3000" in out
+    total = sum(cli_env.sandbox.portal(p).total_requests for p in ("partner", "rep"))
+    assert total == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -10,7 +11,14 @@ from typing import Any
 import pytest
 
 from connectors.base import Filter
-from connectors.hubspot.paginator import SearchHit, SearchPaginator, parse_hubspot_datetime
+from connectors.hubspot.paginator import (
+    SEARCH_CAP,
+    SearchHit,
+    SearchPaginator,
+    largest_request_bytes,
+    parse_hubspot_datetime,
+    query_problems,
+)
 from sync_worker.clock import FakeClock, to_epoch_ms
 from sync_worker.errors import ConfigError, PermanentError
 from tests.connectors.fake_hubspot import FakeHubSpot
@@ -257,3 +265,29 @@ def test_scope_filters_are_sent_in_hubspot_shape() -> None:
 )
 def test_parse_hubspot_datetime(raw: object, expected: datetime | None) -> None:
     assert parse_hubspot_datetime(raw) == expected
+
+
+def test_query_problems_see_a_body_hubspot_would_refuse() -> None:
+    scope = [Filter("shared_partner_account", "IN", values=("agency-001", "agency-002"))]
+    fine = [f"property_number_{i:02d}" for i in range(20)]
+    assert query_problems(scope, fine) == []
+    many = [f"a_rather_long_custom_property_{i:03d}" for i in range(90)]
+    [problem] = query_problems(scope, many)
+    assert problem.startswith("a search request would be ")
+    assert "HubSpot refuses bodies over 3000" in problem
+    with pytest.raises(ConfigError, match="refuses bodies over 3000"):
+        SearchPaginator(scope=scope, since_ms=None, properties=many)
+
+
+def test_query_problems_measure_the_largest_request_a_pull_sends() -> None:
+    """The estimate is an upper bound of every body the paginator can build: a tie request
+    with the widest timestamp and id, and a range request at the deepest offset."""
+    scope = [Filter("dealstage", "NOT_IN", values=tuple(f"stage{i}" for i in range(30)))]
+    properties = [f"prop_{i}" for i in range(60)]
+    bound = largest_request_bytes(scope, properties)
+    p = SearchPaginator(scope=scope, since_ms=10**13 - 1, properties=properties)
+    p._tie, p._tie_after = 10**13 - 1, "9" * 20
+    p._offset = SEARCH_CAP
+    for body in (p._tie_body(), p._range_body()):
+        size = len(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode())
+        assert size <= bound

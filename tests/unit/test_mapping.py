@@ -156,6 +156,14 @@ def test_scope_operator_choices_and_values() -> None:
     assert problems_of(data) == ["scope.rep[0]: operator IN takes values (a list)"]
 
 
+def test_a_scope_has_at_most_four_filters() -> None:
+    five = [{"property": f"p{i}", "operator": "HAS_PROPERTY"} for i in range(5)]
+    data = mapping_data({"amount": {"type": "number"}}, scope={"partner": five, "rep": five[:4]})
+    assert problems_of(data) == [
+        "scope.partner: 5 filters; at most 4 (CRM searches allow 6 and the incremental pull uses 2)"
+    ]
+
+
 def test_owned_set_needs_a_user_set_synced_both_ways() -> None:
     data = mapping_data(
         {"team": {"type": "string", "direction": "partner_to_rep", "rule": "owned_set"}}
