@@ -11,6 +11,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from sync_worker.errors import Interrupted
+
 
 class Clock(Protocol):
     """Wall time (aware UTC), a monotonic reading, and a sleep."""
@@ -19,11 +21,20 @@ class Clock(Protocol):
 
     def monotonic(self) -> float: ...
 
-    def sleep(self, seconds: float) -> None: ...
+    def sleep(self, seconds: float) -> None:
+        """Wait; raises :class:`~sync_worker.errors.Interrupted` once :meth:`interrupt` ran."""
+        ...
+
+    def interrupt(self) -> None:
+        """Cut every sleep short, now and from now on (the process is stopping)."""
+        ...
 
 
 class SystemClock:
     """The real clock."""
+
+    def __init__(self) -> None:
+        self._interrupted = threading.Event()
 
     def now(self) -> datetime:
         return datetime.now(UTC)
@@ -32,8 +43,11 @@ class SystemClock:
         return time.monotonic()
 
     def sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            time.sleep(seconds)
+        if self._interrupted.wait(max(0.0, seconds)):
+            raise Interrupted(f"stopping: a wait of {seconds:.1f} s was cut short")
+
+    def interrupt(self) -> None:
+        self._interrupted.set()
 
 
 class FakeClock:
@@ -43,6 +57,7 @@ class FakeClock:
         self._now = start or datetime(2026, 1, 1, tzinfo=UTC)
         self._mono = 1000.0
         self._lock = threading.Lock()
+        self._interrupted = False
         self.sleeps: list[float] = []
 
     def now(self) -> datetime:
@@ -55,8 +70,14 @@ class FakeClock:
 
     def sleep(self, seconds: float) -> None:
         with self._lock:
+            if self._interrupted:
+                raise Interrupted(f"stopping: a wait of {seconds:.1f} s was cut short")
             self.sleeps.append(seconds)
         self.advance(max(0.0, seconds))
+
+    def interrupt(self) -> None:
+        with self._lock:
+            self._interrupted = True
 
     def advance(self, seconds: float) -> None:
         with self._lock:

@@ -21,7 +21,7 @@ from typing import cast
 
 import structlog
 
-from sync_worker.errors import AuthError, ConnectorError, DailyLimitReached
+from sync_worker.errors import AuthError, ConnectorError, DailyLimitReached, Interrupted
 from sync_worker.model import Side
 from sync_worker.pairs import PairContext
 from sync_worker.plan import Directory
@@ -141,9 +141,8 @@ def _guarded(
     """Run the cycle body; turn the failures the engine can act on into an outcome."""
     try:
         _cycle_body(ctx, opts, writer, ledger, counts)
-    except _LeaseLostError:
-        log.warning("lease_lost", detail="another process took this pair over; stopping")
-        return "stopped", "lease lost to another process", "lease", None
+    except (_LeaseLostError, Interrupted) as exc:
+        return _stopped_early(exc)
     except AuthError as exc:
         log.error(  # noqa: TRY400 - an expected failure: the message says it all
             "pair_auth_failed", error=str(exc), action="pair stopped until restart"
@@ -189,6 +188,16 @@ def _cycle_body(
             ctx.name, opts.owner, ctx.clock.now(), ctx.lease_ttl_seconds
         ):
             raise _LeaseLostError(ctx.name)
+
+
+def _stopped_early(
+    exc: _LeaseLostError | Interrupted,
+) -> tuple[str, str | None, str | None, datetime | None]:
+    if isinstance(exc, Interrupted):
+        log.warning("cycle_interrupted", detail=str(exc), action="the page in flight is redone")
+        return "stopped", str(exc), None, None
+    log.warning("lease_lost", detail="another process took this pair over; stopping")
+    return "stopped", "lease lost to another process", "lease", None
 
 
 class _LeaseLostError(Exception):

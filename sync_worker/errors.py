@@ -11,7 +11,9 @@
     │   ├── DailyLimitReached      stop the portal's work until ``resets_at``; no retry loop
     │   ├── AuthError              credentials rejected / scopes missing -> stop the pair
     │   └── PermanentError         the request itself is wrong -> fail the operation, do not retry
-    └── RecordRejected             one record cannot be synced -> dead-letter it, go on
+    ├── RecordRejected             one record cannot be synced -> dead-letter it, go on
+    └── Interrupted                the process is stopping and a wait was cut short -> the
+                                   cycle ends "stopped" without committing the page in flight
 
 Only the engine catches, and only what it can act on. Messages never contain secrets: the
 connector builds them from HubSpot's error body and the request path, never from headers.
@@ -102,3 +104,10 @@ class RecordRejected(SyncError):
         self.reason = reason
         self.side = side
         super().__init__(f"record {record_id} rejected: {reason}")
+
+
+class Interrupted(SyncError):
+    """The process is stopping: a sleep (a retry backoff, rate-limit pacing) was cut short.
+
+    Nothing is lost: the page in flight is not committed, and the next run converges from the
+    committed state, as after any stop between a write and its commit."""

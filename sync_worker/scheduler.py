@@ -4,7 +4,8 @@
   itself, ``coalesce`` so missed runs collapse into one.
 * SIGTERM/SIGINT sets a stop event: running cycles finish the page they are on, commit it, and
   return; the scheduler then shuts down (waiting up to ``stop_grace_seconds``) and the process
-  exits 0.
+  exits 0. A cycle still sleeping near the end of the grace (a long ``Retry-After``) has the
+  sleep cut short and stops without committing that page.
 * Once a day (first ten minutes after start) old history is pruned (``worker.history_days``).
 * An auth failure pauses only that pair (a human must fix the token; restart resumes it); the
   daily limit postpones only that pair until the limit resets.
@@ -30,6 +31,7 @@ from sync_worker.wiring import Runtime
 
 log = structlog.stdlib.get_logger("sync_worker.scheduler")
 
+INTERRUPT_MARGIN_SECONDS = 5.0  # of the grace period, left for interrupted cycles to end
 PRUNE_JOB = "prune-history"
 PRUNE_DELAY = timedelta(minutes=10)  # after the first cycles, not competing with them
 
@@ -104,12 +106,21 @@ class Daemon:
         self.shutdown()
 
     def shutdown(self) -> None:
+        """Let running cycles finish their page and commit; a cycle still waiting (a retry
+        backoff, rate-limit pacing) when the grace period nears its end has the wait cut short
+        and stops without committing that page, so the process exits within the grace."""
         self.stop_event.set()
         stopper = threading.Thread(target=self.scheduler.shutdown, kwargs={"wait": True})
         stopper.start()
-        stopper.join(timeout=self.worker.stop_grace_seconds)
+        grace = self.worker.stop_grace_seconds
+        margin = min(INTERRUPT_MARGIN_SECONDS, grace / 2)
+        stopper.join(timeout=grace - margin)
         if stopper.is_alive():
-            log.warning("shutdown_grace_exceeded", seconds=self.worker.stop_grace_seconds)
+            log.warning("shutdown_interrupting_waits", after_seconds=round(grace - margin, 1))
+            self.runtime.clock.interrupt()
+            stopper.join(timeout=margin)
+        if stopper.is_alive():
+            log.warning("shutdown_grace_exceeded", seconds=grace)
         if self.server is not None:
             self.server.stop()
         log.info("daemon_stopped")

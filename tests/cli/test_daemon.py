@@ -15,6 +15,7 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
+from sync_worker.sandbox import FaultSpec
 from tests.cli.conftest import PARTNER_TOKEN, REP_TOKEN, Env
 
 DEADLINE_SECONDS = 30.0
@@ -135,3 +136,37 @@ def test_a_busy_metrics_port_is_a_clear_usage_error(cli_env: Env) -> None:
     assert f"cannot serve metrics on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
     assert cli_env.sandbox.portal("partner").total_requests == 0
+
+
+def test_sigterm_during_a_long_retry_wait_exits_within_the_grace(cli_env: Env) -> None:
+    """Every write answered 429 with a 10-second window: the cycle sits in a retry backoff.
+    SIGTERM must not wait out six such backoffs (Docker kills after its own timeout): the wait
+    is cut short near the end of stop_grace_seconds and the process exits 0."""
+    grace = 4.0
+    text = cli_env.config.read_text(encoding="utf-8")
+    cli_env.config.write_text(
+        text.replace("[worker]\n", f"[worker]\nstop_grace_seconds = {grace}\n", 1),
+        encoding="utf-8",
+    )
+    rep = cli_env.sandbox.portal("rep")
+    rep.set_faults(
+        FaultSpec(rate_limit_rate=1.0, endpoints=frozenset({"batch_upsert", "batch_update"}))
+    )
+
+    def refused() -> bool:
+        return any(by_status.get(429, 0) for by_status in rep.counters.values())
+
+    with daemon(cli_env) as process:
+        wait_for(refused, "a write refused with 429")
+        sent = time.monotonic()
+        code, err = stop(process)
+        took = time.monotonic() - sent
+    assert code == 0, err
+    assert took < grace + 3, f"took {took:.1f}s"  # not six 10-second backoffs
+    events = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    names = [e["event"] for e in events]
+    assert "shutdown_interrupting_waits" in names
+    assert "cycle_interrupted" in names
+    assert "shutdown_grace_exceeded" not in names
+    assert any(e["event"] == "cycle_finished" and e["outcome"] == "stopped" for e in events)
+    assert names[-1] == "daemon_stopped"
