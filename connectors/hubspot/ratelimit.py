@@ -158,8 +158,8 @@ class CredentialLimiter:
             return
         raise DailyLimitReached(
             f"HubSpot daily API limit reached for {self.label}; no requests are sent until "
-            f"{resets_at.isoformat()} (midnight UTC assumed unless HubSpot said otherwise; "
-            "the real reset is midnight in the account's time zone)",
+            f"{resets_at.isoformat()} (HubSpot's Retry-After, else the next midnight in the "
+            "endpoint's account_timezone)",
             resets_at=resets_at,
         )
 
