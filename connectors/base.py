@@ -94,11 +94,14 @@ class RecordCreate:
 
 @dataclass(frozen=True, slots=True)
 class RecordFailure:
-    """A per-record failure inside a batch. ``gone``: the record is archived or does not exist."""
+    """A per-record failure inside a batch. ``gone``: the record is archived or does not exist.
+    ``properties``: the properties the CRM named as invalid, when it named any (the rest of the
+    record's values may then be written without them)."""
 
     id: str
     reason: str
     gone: bool = False
+    properties: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -347,7 +347,8 @@ class InMemoryConnector:
     ) -> None:
         problem = self._problem(values, deal)
         if problem:
-            failed.append(RecordFailure(key, problem))
+            invalid = self._rules.invalid(values, holder=self._holder, deal_id=deal.id)
+            failed.append(RecordFailure(key, problem, properties=invalid))
             return
         self._apply(deal, values, self._ms(None))
         written[key] = self._record(deal, list(values))

@@ -48,10 +48,13 @@ class ConnectorError(SyncError):
         status: int | None = None,
         category: str | None = None,
         correlation_id: str | None = None,
+        properties: tuple[str, ...] = (),
     ) -> None:
         self.status = status
         self.category = category
         self.correlation_id = correlation_id
+        self.properties = properties
+        """Properties the CRM named as invalid (validation errors), when it named any."""
         super().__init__(message)
 
 

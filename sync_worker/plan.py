@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sync_worker.canonical import RejectedValueError, format_value, from_jsonable, to_jsonable
@@ -33,6 +33,7 @@ __all__ = [
     "Reason",
     "Rejection",
     "format_value",
+    "holding_back",
 ]
 
 _BASE_FORMAT = 1
@@ -227,6 +228,57 @@ class PairPlan:
         return not (self.updates or self.conflicts or self.rejections) and (
             self.archived_side is None
         )
+
+
+def holding_back(
+    plan: PairPlan,
+    side: Side,
+    fields: Mapping[str, str],
+    old_base: BaseSnapshot | None,
+    refused: str,
+) -> PairPlan:
+    """``plan`` without its writes of ``fields`` (field name -> property) to ``side``, which the
+    CRM refused. Those fields keep their old base, so the next plan tries again and an edit on
+    either side is still seen as one; each becomes a rejection (dead-lettered with ``refused``).
+    Every other write and decision of the plan stands."""
+    properties = set(fields.values())
+    updates = {
+        s: {p: v for p, v in u.items() if not (s is side and p in properties)}
+        for s, u in plan.updates.items()
+    }
+    old = dict(old_base.values) if old_base is not None else {}
+    values = dict(plan.new_base.values)
+    for name in fields:
+        if name in old:
+            values[name] = old[name]
+        else:
+            values.pop(name, None)
+    dropped = {c.field: c for c in plan.changes if c.side is side and c.field in fields}
+    rejections = tuple(
+        Rejection(
+            name,
+            side,
+            plan.updates.get(side, {}).get(prop),
+            replace(
+                dropped[name].reason if name in dropped else Reason(rule="-", decision="write"),
+                decision=(
+                    f"{dropped[name].reason.decision if name in dropped else 'write'}, "
+                    f"but the CRM refused it: {refused}"
+                ),
+            ),
+        )
+        for name, prop in fields.items()
+    )
+    changed = values != old
+    agreed_at = plan.new_base.agreed_at if changed else (old_base.agreed_at if old_base else None)
+    return replace(
+        plan,
+        updates={s: u for s, u in updates.items() if u},
+        new_base=BaseSnapshot(values, agreed_at),
+        changes=tuple(c for c in plan.changes if not (c.side is side and c.field in fields)),
+        rejections=plan.rejections + rejections,
+        base_changed=changed,
+    )
 
 
 @dataclass(frozen=True, slots=True)

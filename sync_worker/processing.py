@@ -27,7 +27,7 @@ from connectors.filters import matches
 from sync_worker.model import DealRecord, Side
 from sync_worker.pairing import Sorted, latest_per_id, sort_page
 from sync_worker.pairs import PairContext
-from sync_worker.plan import BaseSnapshot, CreationPlan, Directory, PairPlan
+from sync_worker.plan import BaseSnapshot, CreationPlan, Directory, PairPlan, holding_back
 from sync_worker.reconcile import plan_creation, reconcile
 from sync_worker.recording import Ledger
 from sync_worker.state.base import LinkState
@@ -339,6 +339,7 @@ class PageProcessor:
             self._collect_updates(item, updates)
         created = self._create(side, creations, updates)
         landed = {s: self._update(s, updates[s]) for s in Side}
+        self._write_around_refusals(planned, updates, landed)
         for item in planned:
             self.ledger.settle_pair(item.pair, item.plan, landed, updates, now)
         for plan, new_record in created:
@@ -409,7 +410,60 @@ class PageProcessor:
             written=dict(result.written),
             failed={f.id: f.reason for f in result.failed},
             gone={f.id for f in result.failed if f.gone},
+            refused={f.id: f.properties for f in result.failed if f.properties},
         )
+
+    def _write_around_refusals(
+        self,
+        planned: list[Planned],
+        updates: dict[Side, dict[str, dict[str, str]]],
+        landed: dict[Side, Landed],
+    ) -> None:
+        """A record the CRM refused for values of mapped fields it named is written again
+        without them (one more batch per side): those fields are held back (rejections, their
+        old base kept) and every other field lands. ``updates`` is left holding what was sent."""
+        again: dict[Side, dict[str, dict[str, str]]] = {Side.PARTNER: {}, Side.REP: {}}
+        for item in planned:
+            for side in Side:
+                record_id = item.pair.record(side).id
+                fields = self._refused_fields(side, landed[side].refused.get(record_id, ()))
+                if not fields:
+                    continue
+                base = item.pair.link.base_json if item.pair.link is not None else None
+                old = BaseSnapshot.from_json(base, self.ctx.mapping) if base else None
+                reason = landed[side].failed[record_id]
+                item.plan = holding_back(item.plan, side, fields, old, reason)
+                rest = {
+                    p: v
+                    for p, v in updates[side].get(record_id, {}).items()
+                    if p not in fields.values()
+                }
+                updates[side][record_id] = rest
+                if rest:
+                    again[side][record_id] = rest
+                else:  # nothing else to write: the record stands as it is
+                    del landed[side].failed[record_id]
+        for side, batch in again.items():
+            if not batch:
+                continue
+            second = self._update(side, batch)
+            for record_id in batch:
+                if record_id in second.written:
+                    landed[side].written[record_id] = second.written[record_id]
+                    del landed[side].failed[record_id]
+                else:
+                    landed[side].failed[record_id] = second.failed.get(
+                        record_id, "the CRM returned no record"
+                    )
+            landed[side].gone.update(second.gone)
+
+    def _refused_fields(self, side: Side, properties: Sequence[str]) -> dict[str, str]:
+        """Field name -> property for refused ``properties``, if every one is a mapped field's
+        (the link property, or one the worker does not map, cannot be held back)."""
+        by_property = {spec.property_on(side): spec.name for spec in self.ctx.mapping.fields}
+        if not properties or any(p not in by_property for p in properties):
+            return {}
+        return {by_property[p]: p for p in properties}
 
     # --- counting ---------------------------------------------------------------------------
 
@@ -431,6 +485,8 @@ class Landed:
     written: dict[str, DealRecord]
     failed: dict[str, str]
     gone: set[str]
+    refused: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Per failed id, the properties the CRM named as invalid."""
 
 
 def _pair(side: Side, record: DealRecord, counterpart: DealRecord, link: LinkState | None) -> Pair:

@@ -205,7 +205,7 @@ class HubSpotConnector:
             if not _is_record_level(error):
                 raise
             if len(inputs) == 1:
-                return {}, [RecordFailure(inputs[0].key, str(error))]
+                return {}, [RecordFailure(inputs[0].key, str(error), properties=error.properties)]
             middle = len(inputs) // 2
             left = self._write_chunk(path, inputs[:middle], id_property)
             right = self._write_chunk(path, inputs[middle:], id_property)

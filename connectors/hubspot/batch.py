@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from connectors.base import RecordFailure
 from connectors.hubspot.records import deal_from_json
+from connectors.hubspot.status import invalid_properties
 from sync_worker.model import DealRecord
 
 __all__ = ["BatchOutcome", "WriteInput", "match_outcome"]
@@ -105,8 +106,12 @@ def match_outcome(
         if not targets:
             unattributed.append(error)
         gone = error.get("category") in GONE_CATEGORIES
+        # Named properties are trusted only for an error about one input.
+        named = invalid_properties(error) if len(targets) == 1 else ()
         for key in targets:
-            failed.setdefault(key, RecordFailure(key, error_reason(error), gone=gone))
+            failed.setdefault(
+                key, RecordFailure(key, error_reason(error), gone=gone, properties=named)
+            )
     rest = sorted(keys - written.keys() - failed.keys())
     if unattributed:
         reason = "; ".join(error_reason(e) for e in unattributed)

@@ -163,6 +163,18 @@ class PortalRules:
             )
         return "; ".join(rejected) or None
 
+    def invalid(
+        self,
+        values: Mapping[str, str],
+        *,
+        holder: Callable[[str, str], str | None],
+        deal_id: str | None,
+    ) -> tuple[str, ...]:
+        """The names of the properties :meth:`problem` objects to."""
+        injected = [r.name for r in self.rejections if r.name in values and r.test(values[r.name])]
+        checked = [name for name, v in values.items() if self._check(name, v, holder, deal_id)]
+        return tuple(dict.fromkeys(injected + checked))
+
     def _check(
         self, name: str, value: str, holder: Callable[[str, str], str | None], deal_id: str | None
     ) -> str | None:

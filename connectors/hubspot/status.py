@@ -167,4 +167,37 @@ def classify(
             message, retry_after=wait, status=status, category=category, correlation_id=correlation
         )
     kind = TransientError if status >= 500 and status not in PERMANENT_5XX else PermanentError
-    return kind(message, status=status, category=category, correlation_id=correlation)
+    return kind(
+        message,
+        status=status,
+        category=category,
+        correlation_id=correlation,
+        properties=invalid_properties(body) if status == 400 else (),
+    )
+
+
+def invalid_properties(body: Mapping[str, object]) -> tuple[str, ...]:
+    """The properties a validation error names: ``errors[].context.propertyName`` and the
+    ``name`` of each entry in the JSON list HubSpot embeds in "Property values were not valid:
+    [...]" (both shapes are documented; either may be missing)."""
+    names: list[str] = []
+    errors = body.get("errors")
+    for error in errors if isinstance(errors, list) else []:
+        context = error.get("context") if isinstance(error, dict) else None
+        listed = context.get("propertyName") if isinstance(context, dict) else None
+        names += [n for n in listed if isinstance(n, str)] if isinstance(listed, list) else []
+    message = _text(body, "message") or ""
+    _, marker, rest = message.partition(_INVALID_VALUES)
+    if marker:
+        try:
+            entries = json.loads(rest)
+        except ValueError:
+            entries = []
+        for entry in entries if isinstance(entries, list) else []:
+            name = entry.get("name") if isinstance(entry, dict) else None
+            if isinstance(name, str):
+                names.append(name)
+    return tuple(dict.fromkeys(names))
+
+
+_INVALID_VALUES = "Property values were not valid: "

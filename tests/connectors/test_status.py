@@ -200,3 +200,34 @@ def test_malformed_bodies_are_tolerated(content: bytes) -> None:
 )
 def test_parse_retry_after(value: str | None, expected: float | None) -> None:
     assert parse_retry_after(value, NOW) == expected
+
+
+def test_a_validation_error_names_its_properties_in_either_documented_shape() -> None:
+    listed = (
+        'Property values were not valid: [{"isValid":false,"message":"reports was not one of '
+        'the allowed options: [PRODUCT_ISSUE]","error":"INVALID_OPTION",'
+        '"name":"hs_ticket_category","localizedErrorMessage":"..."}]'
+    )
+    from_message = body("VALIDATION_ERROR", listed)
+    from_errors = body(
+        "VALIDATION_ERROR",
+        "discount was not a valid number",
+        errors=[
+            {
+                "message": "discount was not a valid number",
+                "code": "INVALID_INTEGER",
+                "context": {"propertyName": ["discount"]},
+            }
+        ],
+    )
+    both = {**from_message, "errors": [{"context": {"propertyName": ["hs_ticket_category"]}}]}
+    garbled = body("VALIDATION_ERROR", "Property values were not valid: [{oops")
+    headers = httpx.Headers({})
+    names = [
+        getattr(classify(400, b, headers, NOW), "properties", None)
+        for b in (from_message, from_errors, both, garbled)
+    ]
+    assert names == [("hs_ticket_category",), ("discount",), ("hs_ticket_category",), ()]
+    not_validation = classify(404, body("OBJECT_NOT_FOUND", listed), headers, NOW)
+    assert not_validation is not None
+    assert not_validation.properties == ()

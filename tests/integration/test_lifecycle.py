@@ -125,3 +125,31 @@ def test_a_rejected_write_is_not_resent_before_its_retry_is_due(make_world: Make
     assert sum(world.rep.counters.get("batch_update", {}).values()) == 1
     [(_, letter)] = world.store.dead_letters(PAIR)
     assert letter.attempts == 1
+
+
+def test_a_value_hubspot_refuses_holds_back_only_its_field(make_world: MakeWorld) -> None:
+    """HubSpot's 400 names the property ("Property values were not valid: [...]"): the rest
+    of the record is written without it, in the same cycle and in every later one."""
+    base_rep = portal_specs()[1]
+    rep_properties = tuple(
+        restricted_rep_products("HubSpot CMS") if p.name == "product_interest" else p
+        for p in base_rep.properties
+    )
+    world = make_world(portal_specs(rep={"properties": rep_properties}))
+    partner_id, rep_id = world.linked()
+    world.settle(1)
+    world.partner.edit_deal(partner_id, {"product_interest": "HubSpot CMS", "amount": "7"})
+
+    world.ok_cycle()
+
+    assert world.rep_deal(rep_id)["amount"] == "7"
+    assert "HubSpot CMS" not in str(world.rep_deal(rep_id)["product_interest"])
+    [(_, letter)] = world.store.dead_letters(PAIR)
+    assert letter.record_id == rep_id
+    assert "field product_interest" in letter.reason
+    assert "HubSpot CMS was not one of the allowed options" in letter.reason
+
+    world.partner.edit_deal(partner_id, {"amount": "8"})
+    world.settle(2)
+    assert world.rep_deal(rep_id)["amount"] == "8"
+    assert products(world.partner_deal(partner_id)["product_interest"]) == {"HubSpot CMS"}
