@@ -426,18 +426,15 @@ class PageProcessor:
         for item in planned:
             for side in Side:
                 record_id = item.pair.record(side).id
+                sent = updates[side].get(record_id, {})
                 fields = self._refused_fields(side, landed[side].refused.get(record_id, ()))
-                if not fields:
-                    continue
+                if not fields or not set(fields.values()) <= sent.keys():
+                    continue  # nothing named, or named what was not sent: a plain failure
                 base = item.pair.link.base_json if item.pair.link is not None else None
                 old = BaseSnapshot.from_json(base, self.ctx.mapping) if base else None
                 reason = landed[side].failed[record_id]
                 item.plan = holding_back(item.plan, side, fields, old, reason)
-                rest = {
-                    p: v
-                    for p, v in updates[side].get(record_id, {}).items()
-                    if p not in fields.values()
-                }
+                rest = {p: v for p, v in sent.items() if p not in fields.values()}
                 updates[side][record_id] = rest
                 if rest:
                     again[side][record_id] = rest
