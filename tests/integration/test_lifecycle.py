@@ -62,15 +62,19 @@ def restricted_rep_products(*missing: str) -> PropertyDef:
     )
 
 
+def world_without_cms_on_the_rep_side(make_world: MakeWorld) -> World:
+    """A world whose rep portal refuses the product option "HubSpot CMS"."""
+    rep_properties = tuple(
+        restricted_rep_products("HubSpot CMS") if p.name == "product_interest" else p
+        for p in portal_specs()[1].properties
+    )
+    return make_world(portal_specs(rep={"properties": rep_properties}))
+
+
 def test_a_rejected_value_is_dead_lettered_and_the_rest_of_the_batch_syncs(
     make_world: MakeWorld,
 ) -> None:
-    base_rep = portal_specs()[1]
-    rep_properties = tuple(
-        restricted_rep_products("HubSpot CMS") if p.name == "product_interest" else p
-        for p in base_rep.properties
-    )
-    world = make_world(portal_specs(rep={"properties": rep_properties}))
+    world = world_without_cms_on_the_rep_side(make_world)
     bad_id, bad_rep_id = world.linked()
     good_pairs = [world.linked(amount=str(1000 * n)) for n in range(1, 4)]
     world.settle(1)
@@ -111,12 +115,7 @@ def test_a_rejected_value_is_dead_lettered_and_the_rest_of_the_batch_syncs(
 
 
 def test_a_rejected_write_is_not_resent_before_its_retry_is_due(make_world: MakeWorld) -> None:
-    base_rep = portal_specs()[1]
-    rep_properties = tuple(
-        restricted_rep_products("HubSpot CMS") if p.name == "product_interest" else p
-        for p in base_rep.properties
-    )
-    world = make_world(portal_specs(rep={"properties": rep_properties}))
+    world = world_without_cms_on_the_rep_side(make_world)
     partner_id, _ = world.linked()
     world.partner.edit_deal(partner_id, {"product_interest": "HubSpot CMS"})
 
@@ -130,12 +129,7 @@ def test_a_rejected_write_is_not_resent_before_its_retry_is_due(make_world: Make
 def test_a_value_hubspot_refuses_holds_back_only_its_field(make_world: MakeWorld) -> None:
     """HubSpot's 400 names the property ("Property values were not valid: [...]"): the rest
     of the record is written without it, in the same cycle and in every later one."""
-    base_rep = portal_specs()[1]
-    rep_properties = tuple(
-        restricted_rep_products("HubSpot CMS") if p.name == "product_interest" else p
-        for p in base_rep.properties
-    )
-    world = make_world(portal_specs(rep={"properties": rep_properties}))
+    world = world_without_cms_on_the_rep_side(make_world)
     partner_id, rep_id = world.linked()
     world.settle(1)
     world.partner.edit_deal(partner_id, {"product_interest": "HubSpot CMS", "amount": "7"})
