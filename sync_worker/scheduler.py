@@ -32,7 +32,7 @@ from sync_worker.wiring import Runtime
 log = structlog.stdlib.get_logger("sync_worker.scheduler")
 
 INTERRUPT_MARGIN_SECONDS = 5.0  # of the grace period, left for interrupted cycles to end
-PRUNE_JOB = "prune-history"
+PRUNE_JOB = "worker:prune-history"  # ":" cannot occur in a pair name (a pair's job id)
 PRUNE_DELAY = timedelta(minutes=10)  # after the first cycles, not competing with them
 
 

@@ -145,3 +145,17 @@ def test_a_failing_prune_is_logged_and_the_daemon_goes_on(
             daemon._prune()
     assert [e["event"] for e in logs] == ["history_prune_failed"]
     assert logs[0]["log_level"] == "error"
+
+
+def test_a_pair_named_like_the_prune_job_still_starts(cli_env: Env) -> None:
+    text = cli_env.config.read_text(encoding="utf-8")
+    cli_env.config.write_text(text.replace("[pairs.agency-001]", "[pairs.prune-history]"))
+    with runtime_for(load_config(cli_env.config)) as runtime:
+        daemon = Daemon(runtime)
+        daemon.worker = daemon.worker.model_copy(update={"metrics_port": 0})
+        daemon.start()
+        try:
+            assert daemon.scheduler.get_job("prune-history") is not None
+            assert daemon.scheduler.get_job(PRUNE_JOB) is not None
+        finally:
+            daemon.shutdown()
