@@ -265,7 +265,8 @@ class InMemoryConnector:
                 if deal is None:
                     problem = self._problem(values, None)
                     if problem:
-                        failed.append(RecordFailure(item.key, problem))
+                        invalid = self._rules.invalid(values, holder=self._holder, deal_id=None)
+                        failed.append(RecordFailure(item.key, problem, properties=invalid))
                         continue
                     deal = self._deals[self.put({})]
                 self._write(deal, item.key, values, written, failed)

@@ -32,6 +32,7 @@ __all__ = [
     "PairPlan",
     "Reason",
     "Rejection",
+    "creating_without",
     "format_value",
     "holding_back",
 ]
@@ -259,13 +260,7 @@ def holding_back(
             name,
             side,
             plan.updates.get(side, {}).get(prop),
-            replace(
-                dropped[name].reason if name in dropped else Reason(rule="-", decision="write"),
-                decision=(
-                    f"{dropped[name].reason.decision if name in dropped else 'write'}, "
-                    f"but the CRM refused it: {refused}"
-                ),
-            ),
+            _refused_reason(dropped[name].reason if name in dropped else None, refused),
         )
         for name, prop in fields.items()
     )
@@ -298,3 +293,38 @@ class CreationPlan:
     new_base: BaseSnapshot
     changes: tuple[FieldChange, ...] = ()
     rejections: tuple[Rejection, ...] = ()
+
+
+def creating_without(plan: CreationPlan, fields: Mapping[str, str], refused: str) -> CreationPlan:
+    """``plan`` without ``fields`` (field name -> property), whose values the CRM refused: the
+    counterpart is created without them, they stay unagreed (no base, so the next plan tries
+    again) and each becomes a rejection. The link property and the constants stay."""
+    properties = set(fields.values())
+    dropped = {c.field: c for c in plan.changes if c.field in fields}
+    rejections = tuple(
+        Rejection(
+            name,
+            plan.target_side,
+            plan.properties.get(prop),
+            _refused_reason(dropped[name].reason if name in dropped else None, refused),
+        )
+        for name, prop in fields.items()
+    )
+    return replace(
+        plan,
+        properties={p: v for p, v in plan.properties.items() if p not in properties},
+        new_base=BaseSnapshot(
+            {k: v for k, v in plan.new_base.values.items() if k not in fields},
+            plan.new_base.agreed_at,
+        ),
+        changes=tuple(c for c in plan.changes if c.field not in fields),
+        rejections=plan.rejections + rejections,
+    )
+
+
+def _refused_reason(why: Reason | None, refused: str) -> Reason:
+    decision = why.decision if why is not None else "write"
+    return replace(
+        why or Reason(rule="-", decision=decision),
+        decision=f"{decision}, but the CRM refused it: {refused}",
+    )

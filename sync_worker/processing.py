@@ -22,12 +22,19 @@ from datetime import datetime
 
 import structlog
 
-from connectors.base import PropertyDef, RecordCreate, RecordUpdate
+from connectors.base import PropertyDef, RecordCreate, RecordUpdate, WriteResult
 from connectors.filters import matches
 from sync_worker.model import DealRecord, Side
 from sync_worker.pairing import Sorted, latest_per_id, sort_page
 from sync_worker.pairs import PairContext
-from sync_worker.plan import BaseSnapshot, CreationPlan, Directory, PairPlan, holding_back
+from sync_worker.plan import (
+    BaseSnapshot,
+    CreationPlan,
+    Directory,
+    PairPlan,
+    creating_without,
+    holding_back,
+)
 from sync_worker.reconcile import plan_creation, reconcile
 from sync_worker.recording import Ledger
 from sync_worker.state.base import LinkState
@@ -380,10 +387,10 @@ class PageProcessor:
             [RecordCreate(c.key, c.properties) for c in creations],
             self.ctx.mapping.link_property(other),
         )
-        failures = {f.id: f.reason for f in result.failed}
+        creations, written, failures = self._create_around_refusals(other, creations, result)
         created = []
         for plan in creations:
-            new_record = result.written.get(plan.key)
+            new_record = written.get(plan.key)
             if new_record is None:
                 reason = failures.get(plan.key, "the CRM returned no record")
                 self.ledger.dead_letter(side, plan.origin_id, f"creating counterpart: {reason}")
@@ -403,6 +410,38 @@ class PageProcessor:
                 dry_run=self.writer.dry_run,
             )
         return created
+
+    def _create_around_refusals(
+        self, target: Side, creations: list[CreationPlan], result: WriteResult
+    ) -> tuple[list[CreationPlan], dict[str, DealRecord], dict[str, str]]:
+        """Creations the CRM refused for values of mapped fields it named are upserted again
+        without them (one more batch): the counterpart exists and links, and only those fields
+        wait (rejections). Returns the plans as finally sent, what was written, what failed."""
+        written = dict(result.written)
+        failures = {f.id: f.reason for f in result.failed}
+        refused = {f.id: f.properties for f in result.failed if f.properties}
+        plans: list[CreationPlan] = []
+        again: list[CreationPlan] = []
+        for plan in creations:
+            fields = self._refused_fields(target, refused.get(plan.key, ()))
+            if fields and set(fields.values()) <= plan.properties.keys():
+                reduced = creating_without(plan, fields, failures[plan.key])
+                again.append(reduced)
+                plans.append(reduced)
+            else:
+                plans.append(plan)
+        if again:
+            second = self.writer.upsert(
+                target,
+                [RecordCreate(c.key, c.properties) for c in again],
+                self.ctx.mapping.link_property(target),
+            )
+            for plan in again:
+                if plan.key in second.written:
+                    written[plan.key] = second.written[plan.key]
+                    del failures[plan.key]
+            failures.update({f.id: f.reason for f in second.failed})
+        return plans, written, failures
 
     def _update(self, side: Side, updates: Mapping[str, Mapping[str, str]]) -> Landed:
         result = self.writer.update(side, [RecordUpdate(i, p) for i, p in updates.items()])

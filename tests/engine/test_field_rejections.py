@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sync_worker.engine import run_cycle
 from sync_worker.model import Side
-from tests.engine.conftest import World
+from tests.engine.conftest import World, register
 from tests.engine.test_guards import linked
 
 PAIR = "agency-001"
@@ -67,4 +67,29 @@ def test_a_rep_edit_to_the_held_back_field_is_not_lost(world: World) -> None:
     for deal in (world.partner.get(partner_id), world.rep.get(rep_id)):
         assert deal is not None
         assert str(deal.get("closedate")).startswith("2028-01-31T00:00:00")
+    assert world.store.dead_letters(PAIR) == []
+
+
+def test_a_counterpart_is_created_without_the_value_the_crm_refuses(world: World) -> None:
+    world.rep.reject_property("amount", "13", "VALIDATION_ERROR: amount 13 is unlucky")
+    partner_id = register(world, dealname="Lucky", amount="13")
+    world.tick()
+    report = run_cycle(world.ctx)
+
+    [rep] = world.rep.all()
+    assert rep.get("dealname") == "Lucky"
+    assert rep.get("amount") in (None, "")
+    assert world.partner.get(partner_id).get("rep_deal_id") == rep.id  # type: ignore[union-attr]
+    assert report.counts["created.rep"] == 1
+    [(_, letter)] = world.store.dead_letters(PAIR)
+    assert (letter.side, letter.record_id) == (Side.REP, rep.id)
+    assert "field amount" in letter.reason
+    assert "unlucky" in letter.reason
+
+    world.tick(10)  # the partner corrects the amount: it syncs, the letter closes
+    world.partner.edit(partner_id, {"amount": "14"})
+    world.tick()
+    run_cycle(world.ctx)
+    assert [d.id for d in world.rep.all()] == [rep.id]  # still one counterpart
+    assert world.rep.get(rep.id).get("amount") == "14"  # type: ignore[union-attr]
     assert world.store.dead_letters(PAIR) == []

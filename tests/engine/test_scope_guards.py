@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sync_worker.engine import run_cycle
 from sync_worker.model import Side
-from tests.engine.conftest import World, register
+from tests.engine.conftest import REGISTERED, World, register
 from tests.engine.test_guards import linked, processor
 
 PAIR = "agency-001"
@@ -44,7 +44,8 @@ def test_a_retried_deal_that_left_the_scope_is_not_written_and_syncs_when_back(
 
 def test_a_retried_referral_given_to_another_partner_creates_nothing(world: World) -> None:
     rejecting = {"on": True}
-    world.partner.reject_property("dealname", lambda _: rejecting["on"], "VALIDATION_ERROR: no")
+    # A constant of the creation, not a mapped field: the whole creation fails.
+    world.partner.reject_property(REGISTERED, lambda _: rejecting["on"], "VALIDATION_ERROR: no")
     rep_id = world.rep.put({"dealname": "Referral", "amount": "5", "shared_partner_account": PAIR})
     world.tick()
     run_cycle(world.ctx)
