@@ -8,7 +8,8 @@ The order is the safety argument:
 3. reconcile each pair (pure); re-read with property history only where newest-wins needs it;
 4. create missing counterparts by upsert on the unique link property, after recording the
    intent, so a crash between create and link-back converges on the next run with no duplicate;
-5. push updates in batches (link properties ride along with field writes);
+5. push updates in batches, link properties riding along with field writes, and write around
+   values a CRM refuses (:mod:`sync_worker.pushing`);
 6. commit links, bases, audit log, conflicts, dead letters and the cursor in one transaction,
    with each pair's new base only if every write of that pair landed.
 """
@@ -22,43 +23,19 @@ from datetime import datetime
 
 import structlog
 
-from connectors.base import PropertyDef, RecordCreate, RecordUpdate, WriteResult
+from connectors.base import PropertyDef
 from connectors.filters import matches
 from sync_worker.model import DealRecord, Side
 from sync_worker.pairing import Sorted, latest_per_id, sort_page
 from sync_worker.pairs import PairContext
-from sync_worker.plan import (
-    BaseSnapshot,
-    CreationPlan,
-    Directory,
-    PairPlan,
-    creating_without,
-    holding_back,
-)
+from sync_worker.plan import BaseSnapshot, CreationPlan, Directory, PairPlan
+from sync_worker.pushing import Landed, Pair, Planned, Pusher
 from sync_worker.reconcile import plan_creation, reconcile
 from sync_worker.recording import Ledger
 from sync_worker.state.base import LinkState
 from sync_worker.writes import Writer
 
 log = structlog.stdlib.get_logger("sync_worker.processing")
-
-
-@dataclass(slots=True)
-class Pair:
-    """Two records to reconcile, the stored link (None when new) and the ids they came from."""
-
-    partner: DealRecord
-    rep: DealRecord
-    link: LinkState | None
-
-    def record(self, side: Side) -> DealRecord:
-        return self.partner if side is Side.PARTNER else self.rep
-
-
-@dataclass(slots=True)
-class Planned:
-    pair: Pair
-    plan: PairPlan
 
 
 @dataclass(slots=True)
@@ -72,6 +49,10 @@ class PageProcessor:
     counts: Counter[str] = field(default_factory=Counter)
     _directory: Directory | None = None
     _definitions: dict[Side, Mapping[str, PropertyDef]] = field(default_factory=dict)
+    pusher: Pusher = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.pusher = Pusher(self.ctx, self.writer, self.ledger, self.counts)
 
     @property
     def directory(self) -> Directory:
@@ -343,10 +324,10 @@ class PageProcessor:
     ) -> None:
         updates: dict[Side, dict[str, dict[str, str]]] = {Side.PARTNER: {}, Side.REP: {}}
         for item in planned:
-            self._collect_updates(item, updates)
-        created = self._create(side, creations, updates)
-        landed = {s: self._update(s, updates[s]) for s in Side}
-        self._write_around_refusals(planned, updates, landed)
+            self.pusher.collect_updates(item, updates)
+        created = self.pusher.create(side, creations, updates)
+        landed = {s: self.pusher.update(s, updates[s]) for s in Side}
+        self.pusher.write_around_refusals(planned, updates, landed)
         for item in planned:
             self.ledger.settle_pair(item.pair, item.plan, landed, updates, now)
         for plan, new_record in created:
@@ -355,151 +336,6 @@ class PageProcessor:
                 plan, origin, new_record, landed=landed, sent=updates, now=now
             )
         self._count_writes(landed, planned)
-
-    def _collect_updates(
-        self, item: Planned, updates: dict[Side, dict[str, dict[str, str]]]
-    ) -> None:
-        mapping = self.ctx.mapping
-        for target in Side:
-            record = item.pair.record(target)
-            props = dict(item.plan.updates.get(target, {}))
-            wanted = mapping.link_value(target, item.pair.record(target.other).id)
-            if record.get(mapping.link_property(target)) != wanted:
-                props[mapping.link_property(target)] = wanted
-            if props:
-                updates[target].setdefault(record.id, {}).update(props)
-
-    def _create(
-        self,
-        side: Side,
-        creations: list[CreationPlan],
-        updates: dict[Side, dict[str, dict[str, str]]],
-    ) -> list[tuple[CreationPlan, DealRecord]]:
-        if not creations:
-            return []
-        other = side.other
-        if not self.writer.dry_run:
-            self.ctx.store.add_pending(
-                self.ctx.name, side, [c.origin_id for c in creations], self.ctx.clock.now()
-            )
-        result = self.writer.upsert(
-            other,
-            [RecordCreate(c.key, c.properties) for c in creations],
-            self.ctx.mapping.link_property(other),
-        )
-        creations, written, failures = self._create_around_refusals(other, creations, result)
-        created = []
-        for plan in creations:
-            new_record = written.get(plan.key)
-            if new_record is None:
-                reason = failures.get(plan.key, "the CRM returned no record")
-                self.ledger.dead_letter(side, plan.origin_id, f"creating counterpart: {reason}")
-                self.counts["rejected"] += 1
-                continue
-            link_property = self.ctx.mapping.link_property(side)
-            link_value = self.ctx.mapping.link_value(side, new_record.id)
-            updates[side].setdefault(plan.origin_id, {})[link_property] = link_value
-            created.append((plan, new_record))
-            self.counts[f"created.{other}"] += 1
-            log.info(
-                "counterpart_created",
-                origin_side=str(side),
-                origin_id=plan.origin_id,
-                created_on=str(other),
-                created_id=new_record.id,
-                dry_run=self.writer.dry_run,
-            )
-        return created
-
-    def _create_around_refusals(
-        self, target: Side, creations: list[CreationPlan], result: WriteResult
-    ) -> tuple[list[CreationPlan], dict[str, DealRecord], dict[str, str]]:
-        """Creations the CRM refused for values of mapped fields it named are upserted again
-        without them (one more batch): the counterpart exists and links, and only those fields
-        wait (rejections). Returns the plans as finally sent, what was written, what failed."""
-        written = dict(result.written)
-        failures = {f.id: f.reason for f in result.failed}
-        refused = {f.id: f.properties for f in result.failed if f.properties}
-        plans: list[CreationPlan] = []
-        again: list[CreationPlan] = []
-        for plan in creations:
-            fields = self._refused_fields(target, refused.get(plan.key, ()))
-            if fields and set(fields.values()) <= plan.properties.keys():
-                reduced = creating_without(plan, fields, failures[plan.key])
-                again.append(reduced)
-                plans.append(reduced)
-            else:
-                plans.append(plan)
-        if again:
-            second = self.writer.upsert(
-                target,
-                [RecordCreate(c.key, c.properties) for c in again],
-                self.ctx.mapping.link_property(target),
-            )
-            for plan in again:
-                if plan.key in second.written:
-                    written[plan.key] = second.written[plan.key]
-                    del failures[plan.key]
-            failures.update({f.id: f.reason for f in second.failed})
-        return plans, written, failures
-
-    def _update(self, side: Side, updates: Mapping[str, Mapping[str, str]]) -> Landed:
-        result = self.writer.update(side, [RecordUpdate(i, p) for i, p in updates.items()])
-        return Landed(
-            written=dict(result.written),
-            failed={f.id: f.reason for f in result.failed},
-            gone={f.id for f in result.failed if f.gone},
-            refused={f.id: f.properties for f in result.failed if f.properties},
-        )
-
-    def _write_around_refusals(
-        self,
-        planned: list[Planned],
-        updates: dict[Side, dict[str, dict[str, str]]],
-        landed: dict[Side, Landed],
-    ) -> None:
-        """A record the CRM refused for values of mapped fields it named is written again
-        without them (one more batch per side): those fields are held back (rejections, their
-        old base kept) and every other field lands. ``updates`` is left holding what was sent."""
-        again: dict[Side, dict[str, dict[str, str]]] = {Side.PARTNER: {}, Side.REP: {}}
-        for item in planned:
-            for side in Side:
-                record_id = item.pair.record(side).id
-                sent = updates[side].get(record_id, {})
-                fields = self._refused_fields(side, landed[side].refused.get(record_id, ()))
-                if not fields or not set(fields.values()) <= sent.keys():
-                    continue  # nothing named, or named what was not sent: a plain failure
-                base = item.pair.link.base_json if item.pair.link is not None else None
-                old = BaseSnapshot.from_json(base, self.ctx.mapping) if base else None
-                reason = landed[side].failed[record_id]
-                item.plan = holding_back(item.plan, side, fields, old, reason)
-                rest = {p: v for p, v in sent.items() if p not in fields.values()}
-                updates[side][record_id] = rest
-                if rest:
-                    again[side][record_id] = rest
-                else:  # nothing else to write: the record stands as it is
-                    del landed[side].failed[record_id]
-        for side, batch in again.items():
-            if not batch:
-                continue
-            second = self._update(side, batch)
-            for record_id in batch:
-                if record_id in second.written:
-                    landed[side].written[record_id] = second.written[record_id]
-                    del landed[side].failed[record_id]
-                else:
-                    landed[side].failed[record_id] = second.failed.get(
-                        record_id, "the CRM returned no record"
-                    )
-            landed[side].gone.update(second.gone)
-
-    def _refused_fields(self, side: Side, properties: Sequence[str]) -> dict[str, str]:
-        """Field name -> property for refused ``properties``, if every one is a mapped field's
-        (the link property, or one the worker does not map, cannot be held back)."""
-        by_property = {spec.property_on(side): spec.name for spec in self.ctx.mapping.fields}
-        if not properties or any(p not in by_property for p in properties):
-            return {}
-        return {by_property[p]: p for p in properties}
 
     # --- counting ---------------------------------------------------------------------------
 
@@ -514,24 +350,7 @@ class PageProcessor:
         self.counts["reconciled"] += len(planned)
 
 
-@dataclass(frozen=True, slots=True)
-class Landed:
-    """What one side's batch update did, per record id."""
-
-    written: dict[str, DealRecord]
-    failed: dict[str, str]
-    gone: set[str]
-    refused: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    """Per failed id, the properties the CRM named as invalid."""
-
-
 def _pair(side: Side, record: DealRecord, counterpart: DealRecord, link: LinkState | None) -> Pair:
     if side is Side.PARTNER:
         return Pair(record, counterpart, link)
     return Pair(counterpart, record, link)
-
-
-def _link_of(side: Side, record_id: str, counterpart_id: str, *, status: str) -> LinkState:
-    if side is Side.PARTNER:
-        return LinkState(record_id, counterpart_id, status)
-    return LinkState(counterpart_id, record_id, status)

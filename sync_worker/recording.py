@@ -25,7 +25,7 @@ from sync_worker.state.base import ChangeEntry, ConflictEntry, DeadLetter, LinkS
 
 if TYPE_CHECKING:
     from sync_worker.plan import FieldChange
-    from sync_worker.processing import Landed, Pair
+    from sync_worker.pushing import Landed, Pair
 
 log = structlog.stdlib.get_logger("sync_worker.changes")
 
