@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -36,8 +37,8 @@ class Leases(Protocol):
 
     def release(self, pair: str, owner: str) -> None: ...
 
-    def holder(self, pair: str, now: datetime) -> str | None:
-        """Who holds the pair's lease now, as its owner string; None when it is free."""
+    def holders(self, pairs: Sequence[str], now: datetime) -> dict[str, str]:
+        """Who holds each held lease among ``pairs`` now, as owner strings (free ones absent)."""
         ...
 
     def close(self) -> None:
@@ -83,12 +84,14 @@ class RowLeases:
         with self._lock:
             self._held.discard((pair, owner))
 
-    def holder(self, pair: str, now: datetime) -> str | None:
-        query = select(leases.c.owner).where(leases.c.pair == pair, leases.c.expires_at > now)
+    def holders(self, pairs: Sequence[str], now: datetime) -> dict[str, str]:
+        query = select(leases.c.pair, leases.c.owner).where(
+            leases.c.pair.in_(pairs), leases.c.expires_at > now
+        )
         with self._engine.connect() as conn:
             conn.execution_options(**{READ_ONLY: True})
             with conn.begin():
-                return conn.execute(query).scalar_one_or_none()
+                return {row.pair: row.owner for row in conn.execute(query)}
 
     def close(self) -> None:
         with self._lock:
@@ -160,22 +163,32 @@ class AdvisoryLeases:
         finally:
             conn.close()
 
-    def holder(
+    def holders(
         self,
-        pair: str,
+        pairs: Sequence[str],
         now: datetime,  # noqa: ARG002 - a lock is held or not; it has no expiry
-    ) -> str | None:
-        high, low = divmod(lease_key(pair) & 0xFFFF_FFFF_FFFF_FFFF, 1 << 32)
+    ) -> dict[str, str]:
+        if not pairs:
+            return {}
+        keys: dict[tuple[int, int], str] = {}
+        for pair in pairs:
+            high, low = divmod(lease_key(pair) & 0xFFFF_FFFF_FFFF_FFFF, 1 << 32)
+            keys[high, low] = pair
+        highs, lows = zip(*keys, strict=True)
         with psycopg.connect(
             self._conninfo, autocommit=True, connect_timeout=_CONNECT_TIMEOUT_S
         ) as conn:
-            row = conn.execute(_HOLDER_SQL, (high, low)).fetchone()
-        if row is None:
-            return None
-        name, pid = row
-        if isinstance(name, str) and name.startswith(_APP_PREFIX):
-            return name.removeprefix(_APP_PREFIX)
-        return f"PostgreSQL backend {pid}"
+            rows = conn.execute(_HOLDERS_SQL, (list(highs), list(lows))).fetchall()
+        found: dict[str, str] = {}
+        for high, low, name, pid in rows:
+            held = keys.get((int(high), int(low)))
+            if held is None:
+                continue
+            if isinstance(name, str) and name.startswith(_APP_PREFIX):
+                found[held] = name.removeprefix(_APP_PREFIX)
+            else:
+                found[held] = f"PostgreSQL backend {pid}"
+        return found
 
     def close(self) -> None:
         with self._lock:
@@ -186,13 +199,13 @@ class AdvisoryLeases:
 _APP_PREFIX = "sync-worker "
 _APP_NAME_MAX = 63  # PostgreSQL's NAMEDATALEN - 1
 # A bigint advisory key shows in pg_locks as classid (high 32 bits), objid (low), objsubid 1.
-_HOLDER_SQL = """
-SELECT a.application_name, l.pid
+_HOLDERS_SQL = """
+SELECT l.classid::bigint, l.objid::bigint, a.application_name, l.pid
 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+JOIN unnest(%s::bigint[], %s::bigint[]) AS k(high, low)
+  ON l.classid = k.high::oid AND l.objid = k.low::oid
 WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-  AND l.classid = %s::oid AND l.objid = %s::oid
   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-LIMIT 1
 """
 
 

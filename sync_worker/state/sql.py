@@ -259,7 +259,8 @@ class SqlStateStore:
         with self._read() as conn:
             found = [pair_status(conn, pair) for pair in pairs]
         now = self._clock.now()
-        return [replace(row, lease_holder=self._leases.holder(row.pair, now)) for row in found]
+        held = self._leases.holders(list(pairs), now)
+        return [replace(row, lease_holder=held.get(row.pair)) for row in found]
 
     # one process per pair
     def try_lease(self, pair: str, owner: str, now: datetime, ttl_seconds: float) -> bool:

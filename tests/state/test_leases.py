@@ -186,3 +186,21 @@ def test_an_expired_sqlite_lease_has_no_holder(
     assert store.status([pair])[0].lease_holder == "crashed:1:x"
     clock.advance(1)
     assert store.status([pair])[0].lease_holder is None
+
+
+def test_status_of_many_pairs_names_each_holder_in_one_query(
+    store: SqlStateStore, open_more: Callable[[], SqlStateStore], pair: str
+) -> None:
+    names = [f"{pair}-{i}" for i in range(5)]
+    holder = open_more()
+    for i in (1, 3):
+        assert holder.try_lease(names[i], f"host:{i}:x", T0, TTL)
+    rows = store.status(names)
+    assert [row.pair for row in rows] == names
+    assert {row.pair: row.lease_holder for row in rows} == {
+        names[0]: None,
+        names[1]: "host:1:x",
+        names[2]: None,
+        names[3]: "host:3:x",
+        names[4]: None,
+    }
