@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from connectors.base import RecordCreate, RecordUpdate, WriteResult
+from sync_worker.mapping import Rule
 from sync_worker.model import DealRecord, Side
 from sync_worker.pairs import PairContext
 from sync_worker.plan import BaseSnapshot, CreationPlan, PairPlan, creating_without, holding_back
@@ -129,7 +130,7 @@ class Pusher:
         plans: list[CreationPlan] = []
         again: list[CreationPlan] = []
         for plan in creations:
-            fields = self._refused_fields(target, refused.get(plan.key, ()))
+            fields = self._refused_fields(target, refused.get(plan.key, ()), creating=True)
             if fields and set(fields.values()) <= plan.properties.keys():
                 reduced = creating_without(plan, fields, failures[plan.key])
                 again.append(reduced)
@@ -199,10 +200,19 @@ class Pusher:
                     )
             landed[side].gone.update(second.gone)
 
-    def _refused_fields(self, side: Side, properties: Sequence[str]) -> dict[str, str]:
-        """Field name -> property for refused ``properties``, if every one is a mapped field's
-        (the link property, or one the worker does not map, cannot be held back)."""
-        by_property = {spec.property_on(side): spec.name for spec in self.ctx.mapping.fields}
+    def _refused_fields(
+        self, side: Side, properties: Sequence[str], *, creating: bool = False
+    ) -> dict[str, str]:
+        """Field name -> property for refused ``properties``, if every one can be held back:
+        a mapped field's (not the link property, a constant or an unmapped property) and, for a
+        creation, one a later reconcile writes again (a value that flows into ``side`` by a rule
+        other than set-on-create; a stage or pipeline default is written only at creation)."""
+        fields = self.ctx.mapping.fields
+        by_property = {
+            spec.property_on(side): spec.name
+            for spec in fields
+            if not creating or (spec.allows(side.other) and spec.rule is not Rule.SET_ON_CREATE)
+        }
         if not properties or any(p not in by_property for p in properties):
             return {}
         return {by_property[p]: p for p in properties}

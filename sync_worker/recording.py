@@ -274,16 +274,17 @@ class Ledger:
             )
 
     def _rejections(self, ids: Mapping[Side, str], rejections: Iterable[Rejection]) -> None:
-        rejected: set[Side] = set()
+        """One letter per rejected record, naming every rejected field; the other side's
+        letter (if any) is resolved."""
+        reasons: dict[Side, list[str]] = {}
         for rejection in rejections:
-            rejected.add(rejection.side)
-            self.dead_letter(
-                rejection.side,
-                ids[rejection.side],
-                f"field {rejection.field}: {rejection.reason.describe()}",
+            reasons.setdefault(rejection.side, []).append(
+                f"field {rejection.field}: {rejection.reason.describe()}"
             )
+        for side, lines in reasons.items():
+            self.dead_letter(side, ids[side], " | ".join(lines))
         for side in Side:
-            if side not in rejected and side in ids:
+            if side not in reasons and side in ids:
                 self.page.resolved.add((side, ids[side]))
 
     # --- commit -----------------------------------------------------------------------------

@@ -93,3 +93,39 @@ def test_a_counterpart_is_created_without_the_value_the_crm_refuses(world: World
     assert [d.id for d in world.rep.all()] == [rep.id]  # still one counterpart
     assert world.rep.get(rep.id).get("amount") == "14"  # type: ignore[union-attr]
     assert world.store.dead_letters(PAIR) == []
+
+
+def test_a_refused_creation_default_fails_the_creation_rather_than_vanish(world: World) -> None:
+    """A stage or pipeline is only written when a counterpart is created: held back, nothing
+    would ever write it again. Such a creation fails whole and stays visible (retried)."""
+    world.partner.reject_property("dealstage", "referred_new", "INVALID_OPTION: no such stage")
+    rep_id = world.rep.put({"dealname": "Referral", "amount": "5", "shared_partner_account": PAIR})
+    world.tick()
+    run_cycle(world.ctx)
+
+    assert world.partner.all() == ()
+    [(_, letter)] = world.store.dead_letters(PAIR)
+    assert (letter.side, letter.record_id) == (Side.REP, rep_id)
+    assert "creating counterpart" in letter.reason
+    assert "no such stage" in letter.reason
+    for _ in range(3):  # retried, never silently closed
+        world.tick(4000)
+        run_cycle(world.ctx)
+        assert [d.record_id for _, d in world.store.dead_letters(PAIR)] == [rep_id]
+
+
+def test_several_refused_values_make_one_letter_naming_each_field(world: World) -> None:
+    world.rep.reject_property("amount", "13", "VALIDATION_ERROR: amount 13 is unlucky")
+    world.rep.reject_property(
+        "closedate", lambda v: v.startswith("1999"), "VALIDATION_ERROR: closedate too old"
+    )
+    register(world, amount="13", closedate="1999-01-01T00:00:00Z")
+    world.tick()
+    report = run_cycle(world.ctx)
+
+    [rep] = world.rep.all()
+    [(_, letter)] = world.store.dead_letters(PAIR)
+    assert letter.record_id == rep.id
+    assert "field amount" in letter.reason
+    assert "field closedate" in letter.reason
+    assert report.counts["dead_lettered"] == 1
