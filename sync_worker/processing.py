@@ -103,11 +103,8 @@ class PageProcessor:
             if self._in_scope(side, record):
                 kept.append(record)
                 continue
-            self.counts["skipped.out_of_scope"] += 1
             self.ledger.resolve(side, [record.id])
-            link = links.get(record.id)
-            if link is not None:
-                self.ledger.keep_link(replace(link, partner_seen=None, rep_seen=None))
+            self._out_of_scope(links.get(record.id))
             log.info(
                 "dead_letter_out_of_scope",
                 side=str(side),
@@ -131,14 +128,18 @@ class PageProcessor:
                 self._gone(side, record, link)
                 continue
             if not self._in_scope(other, counterpart):
-                # Out of the pair's scope now (registration ended, deal given to another
-                # partner): nothing flows until it is back in scope; the link is kept, with its
-                # fingerprints forgotten so the next pull of either deal reconciles in full.
-                self.counts["skipped.out_of_scope"] += 1
-                self.ledger.keep_link(replace(link, partner_seen=None, rep_seen=None))
+                self._out_of_scope(link)
                 continue
             pairs.append(_pair(side, record, counterpart, link))
         return pairs
+
+    def _out_of_scope(self, link: LinkState | None) -> None:
+        """A deal of the pair is out of its scope now (registration ended, deal given to
+        another partner): nothing flows until it is back; the link (if any) is kept with its
+        fingerprints forgotten, so the next pull of either deal reconciles in full."""
+        self.counts["skipped.out_of_scope"] += 1
+        if link is not None:
+            self.ledger.keep_link(replace(link, partner_seen=None, rep_seen=None))
 
     def _claimed_pairs(self, side: Side, page: Sorted) -> list[Pair]:
         if not page.claims:
