@@ -254,16 +254,8 @@ def holding_back(
             values[name] = old[name]
         else:
             values.pop(name, None)
-    dropped = {c.field: c for c in plan.changes if c.side is side and c.field in fields}
-    rejections = tuple(
-        Rejection(
-            name,
-            side,
-            plan.updates.get(side, {}).get(prop),
-            _refused_reason(dropped[name].reason if name in dropped else None, refused),
-        )
-        for name, prop in fields.items()
-    )
+    sent = plan.updates.get(side, {})
+    rejections = _refusals(plan.changes, side, fields, sent, refused)
     changed = values != old
     agreed_at = plan.new_base.agreed_at if changed else (old_base.agreed_at if old_base else None)
     return replace(
@@ -300,16 +292,7 @@ def creating_without(plan: CreationPlan, fields: Mapping[str, str], refused: str
     counterpart is created without them, they stay unagreed (no base, so the next plan tries
     again) and each becomes a rejection. The link property and the constants stay."""
     properties = set(fields.values())
-    dropped = {c.field: c for c in plan.changes if c.field in fields}
-    rejections = tuple(
-        Rejection(
-            name,
-            plan.target_side,
-            plan.properties.get(prop),
-            _refused_reason(dropped[name].reason if name in dropped else None, refused),
-        )
-        for name, prop in fields.items()
-    )
+    rejections = _refusals(plan.changes, plan.target_side, fields, plan.properties, refused)
     return replace(
         plan,
         properties={p: v for p, v in plan.properties.items() if p not in properties},
@@ -319,6 +302,21 @@ def creating_without(plan: CreationPlan, fields: Mapping[str, str], refused: str
         ),
         changes=tuple(c for c in plan.changes if c.field not in fields),
         rejections=plan.rejections + rejections,
+    )
+
+
+def _refusals(
+    changes: Iterable[FieldChange],
+    side: Side,
+    fields: Mapping[str, str],
+    sent: Mapping[str, str],
+    refused: str,
+) -> tuple[Rejection, ...]:
+    """A rejection per refused field, carrying the decision that planned the write (if any)."""
+    why = {c.field: c.reason for c in changes if c.side is side and c.field in fields}
+    return tuple(
+        Rejection(name, side, sent.get(prop), _refused_reason(why.get(name), refused))
+        for name, prop in fields.items()
     )
 
 
