@@ -6,6 +6,7 @@ COPY pyproject.toml README.md ./
 COPY sync_worker ./sync_worker
 COPY connectors ./connectors
 COPY mappings ./mappings
+COPY hubspot_sandbox ./hubspot_sandbox
 RUN python -m pip install --no-cache-dir --upgrade pip \
  && python -m pip wheel --no-cache-dir --wheel-dir /wheels .
 

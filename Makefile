@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-SOURCES := sync_worker connectors mappings tests benchmarks
+SOURCES := sync_worker connectors mappings hubspot_sandbox tests benchmarks
 
 .PHONY: install lint typecheck test pytest demo bench sandbox clean
 

@@ -12,7 +12,8 @@ fresh SQLite state.
 The **floor** is the time the limits alone impose on the calls the run actually made: per portal
 ``max(searches / 5 per s, other calls / 100 per 10 s)``, the larger portal's (both work at once).
 Target: wall / floor <= 1.2, and no 429. The client deliberately paces below the limits (95 per
-10.1 s, 5 searches per 1.1 s: see :mod:`connectors.hubspot.ratelimit`), which by itself puts the
+10.1 s, 5 searches per 1.1 s: see :mod:`sync_worker.connectors.hubspot.ratelimit`), which by itself
+puts the
 best achievable wall time 6-10% above the floor; the output shows that "client floor" too.
 """
 
@@ -33,9 +34,14 @@ from benchmarks.common import (
     seeded_sandbox,
     worker_pair,
 )
-from connectors.hubspot.adapter import BATCH_SIZE, HISTORY_BATCH_SIZE
-from connectors.hubspot.ratelimit import SEARCH_PER_SECOND, TEN_SECONDS, TIER_LIMITS, WINDOW_PAD_S
-from sync_worker.engine import CycleReport
+from sync_worker.connectors.hubspot.adapter import BATCH_SIZE, HISTORY_BATCH_SIZE
+from sync_worker.connectors.hubspot.ratelimit import (
+    SEARCH_PER_SECOND,
+    TEN_SECONDS,
+    TIER_LIMITS,
+    WINDOW_PAD_S,
+)
+from sync_worker.sync.engine import CycleReport
 
 TARGET_RATIO = 1.2
 SEARCH_PAGE = 200

@@ -37,8 +37,8 @@ from typing import IO, TYPE_CHECKING, Any
 import httpx
 from pydantic import SecretStr
 
-from connectors.hubspot.factory import make_hubspot_connector
-from connectors.hubspot.ratelimit import (
+from sync_worker.connectors.hubspot.factory import make_hubspot_connector
+from sync_worker.connectors.hubspot.ratelimit import (
     SEARCH_PER_SECOND,
     TIER_LIMITS,
     CredentialLimiter,
@@ -46,16 +46,16 @@ from connectors.hubspot.ratelimit import (
     RequestKind,
     token_fingerprint,
 )
-from mappings import builtin_mapping_path
-from sync_worker.clock import Clock, SystemClock
-from sync_worker.engine import CycleOptions, CycleReport, run_cycle
-from sync_worker.logging import configure_logging
-from sync_worker.mapping import load_mapping
-from sync_worker.pairs import PairContext
+from sync_worker.kernel.clock import Clock, SystemClock
+from sync_worker.mappings import builtin_mapping_path
+from sync_worker.rules.mapping import load_mapping
+from sync_worker.runtime.logging import configure_logging
 from sync_worker.state import open_store
+from sync_worker.sync.context import PairContext
+from sync_worker.sync.engine import CycleOptions, CycleReport, run_cycle
 
 if TYPE_CHECKING:  # the worker process never imports the sandbox: its RSS stays the worker's own
-    from sync_worker.sandbox import Portal, Sandbox
+    from hubspot_sandbox import Portal, Sandbox
 
 PORTALS = ("partner", "rep")
 TOKENS = {"partner": "demo-partner-token", "rep": "demo-rep-token"}
@@ -125,7 +125,7 @@ def _edit_amount(portal: Portal, deal_id: str, rng: random.Random, at: datetime)
 
 def serve_seeded(deals: int, tier: str, differ: float, out: IO[str]) -> None:
     """Seed, serve on a free port, print one JSON line (url, counts), serve until stdin closes."""
-    from sync_worker.sandbox import Sandbox, SandboxServer, demo_portals
+    from hubspot_sandbox import Sandbox, SandboxServer, demo_portals
 
     started = time.monotonic()
     sandbox = Sandbox(demo_portals(tier=tier))

@@ -9,7 +9,7 @@ update to each (batch update, U = N), then makes an idle pull. The floor is
 per millisecond) and ``same-ms`` (all N modified in one millisecond: with N = 25,000 that is
 past HubSpot's 10,000-result search cap and needs the id tiebreak).
 
-The default backend is the sandbox (``sync_worker.sandbox``) over real loopback HTTP; ``fake``
+The default backend is the sandbox (``hubspot_sandbox``) over real loopback HTTP; ``fake``
 is the in-process fake of the tests behind ``httpx.MockTransport``. Pacing runs on a FakeClock
 (its sleeps return at once) and the sandbox portal is "unlimited", so it takes seconds.
 """
@@ -27,9 +27,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from pydantic import SecretStr
 
-from connectors.base import Filter, RecordUpdate
-from connectors.hubspot import HubSpotConnector, make_hubspot_connector
-from sync_worker.clock import FakeClock
+from sync_worker.connectors.base import Filter, RecordUpdate
+from sync_worker.connectors.hubspot import HubSpotConnector, make_hubspot_connector
+from sync_worker.kernel.clock import FakeClock
 
 SIZES = (1, 150, 1_000, 25_000)
 TOKEN = "bench-token"  # noqa: S105 - a local sandbox portal's token
@@ -66,7 +66,7 @@ class Portal:
 
 @contextmanager
 def sandbox_portal(clock: FakeClock) -> Iterator[Portal]:
-    from sync_worker.sandbox import PortalSpec, Sandbox, SandboxServer
+    from hubspot_sandbox import PortalSpec, Sandbox, SandboxServer
 
     sandbox = Sandbox([PortalSpec(name="bench", token=TOKEN, tier="unlimited")], clock=clock)
     portal = sandbox.portal("bench")

@@ -26,7 +26,7 @@ from benchmarks.common import (
     seeded_sandbox,
     worker_pair,
 )
-from sync_worker.engine import CycleReport
+from sync_worker.sync.engine import CycleReport
 
 TARGET_MB = 200.0
 COUNT_KEYS = ("pulled.partner", "pulled.rep", "reconciled", "updated.partner", "updated.rep",

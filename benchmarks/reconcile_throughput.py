@@ -21,11 +21,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from mappings import builtin_mapping_path
-from sync_worker.mapping import SyncMapping, compile_mapping
-from sync_worker.model import DealRecord
-from sync_worker.plan import BaseSnapshot, Directory
-from sync_worker.reconcile import reconcile
+from sync_worker.kernel.model import DealRecord
+from sync_worker.mappings import builtin_mapping_path
+from sync_worker.rules.mapping import SyncMapping, compile_mapping
+from sync_worker.rules.plan import BaseSnapshot, Directory
+from sync_worker.rules.reconcile import reconcile
 
 TARGET = 20_000
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -1,1 +1,2 @@
-"""Connector adapters: each CRM behind the small :class:`connectors.base.Connector` Protocol."""
+"""Connector adapters: each CRM behind the small :class:`sync_worker.connectors.base.Connector`
+Protocol."""

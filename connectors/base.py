@@ -15,7 +15,8 @@ Behaviour every implementation must have (the contract suite in ``tests/contract
 * **Partial failure.** Batch calls never fail as a whole because one record is bad: per-record
   failures come back in ``failed`` with a reason; records that no longer exist come back as
   ``missing`` (reads) or ``RecordFailure(gone=True)`` (writes).
-* **Errors.** Everything else raises from :mod:`sync_worker.errors`' ``ConnectorError`` family,
+* **Errors.** Everything else raises from :mod:`sync_worker.kernel.errors`' ``ConnectorError``
+family,
   after the connector's own single retry policy gave up (transient) or at once (auth, permanent,
   daily limit).
 """
@@ -27,7 +28,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from sync_worker.model import DealRecord
+from sync_worker.kernel.filters import Filter
+from sync_worker.kernel.model import DealRecord
 
 __all__ = [
     "ChangePage",
@@ -44,23 +46,6 @@ __all__ = [
     "User",
     "WriteResult",
 ]
-
-
-MAX_SCOPE_FILTERS = 4
-"""A scope has at most this many filters: HubSpot search allows 6 per group and the
-incremental pull adds 2 of its own. Every connector keeps the same limit, so a mapping that
-works on one works on all; mapping files are checked against it when they load."""
-
-
-@dataclass(frozen=True, slots=True)
-class Filter:
-    """One search filter, HubSpot's vocabulary (``EQ``, ``NEQ``, ``GT``, ``GTE``, ``LT``, ``LTE``,
-    ``IN``, ``NOT_IN``, ``HAS_PROPERTY``, ``NOT_HAS_PROPERTY``). All scope filters are ANDed."""
-
-    property: str
-    operator: str
-    value: str | None = None
-    values: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

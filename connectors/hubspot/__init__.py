@@ -1,4 +1,4 @@
-"""HubSpot CRM v3 behind the :class:`connectors.base.Connector` port.
+"""HubSpot CRM v3 behind the :class:`sync_worker.connectors.base.Connector` port.
 
 Build one per portal with :func:`make_hubspot_connector`, sharing one :class:`LimiterRegistry`
 per process so that every connector using the same credential shares its rate budget::
@@ -20,11 +20,11 @@ in-process backends.
 
 from __future__ import annotations
 
-from connectors.hubspot.adapter import HubSpotConnector
-from connectors.hubspot.client import BearerAuth, HubSpotClient
-from connectors.hubspot.factory import make_hubspot_connector
-from connectors.hubspot.ratelimit import TIER_LIMITS, CredentialLimiter, LimiterRegistry
-from connectors.hubspot.retry import RetrySettings
+from sync_worker.connectors.hubspot.adapter import HubSpotConnector
+from sync_worker.connectors.hubspot.client import BearerAuth, HubSpotClient
+from sync_worker.connectors.hubspot.factory import make_hubspot_connector
+from sync_worker.connectors.hubspot.ratelimit import TIER_LIMITS, CredentialLimiter, LimiterRegistry
+from sync_worker.connectors.hubspot.retry import RetrySettings
 
 __all__ = [
     "TIER_LIMITS",

@@ -1,4 +1,5 @@
-"""``HubSpotConnector``: the :class:`connectors.base.Connector` port over HubSpot's CRM v3 API.
+"""``HubSpotConnector``: the :class:`sync_worker.connectors.base.Connector` port over HubSpot's CRM
+v3 API.
 
 It composes a :class:`HubSpotClient` (HTTP, pacing, the one retry policy), the pure
 :class:`SearchPaginator` (incremental pull) and pure JSON mappers; it holds no retry or paging
@@ -12,7 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from connectors.base import (
+from sync_worker.connectors.base import (
     ChangePage,
     Filter,
     Pipeline,
@@ -24,20 +25,25 @@ from connectors.base import (
     User,
     WriteResult,
 )
-from connectors.hubspot.batch import BatchOutcome, WriteInput, match_outcome, not_found_ids
-from connectors.hubspot.client import HubSpotClient
-from connectors.hubspot.metadata import PortalMetadata
-from connectors.hubspot.paginator import MODIFIED, SearchPaginator
-from connectors.hubspot.records import (
+from sync_worker.connectors.hubspot.batch import (
+    BatchOutcome,
+    WriteInput,
+    match_outcome,
+    not_found_ids,
+)
+from sync_worker.connectors.hubspot.client import HubSpotClient
+from sync_worker.connectors.hubspot.metadata import PortalMetadata
+from sync_worker.connectors.hubspot.paginator import MODIFIED, SearchPaginator
+from sync_worker.connectors.hubspot.records import (
     deal_from_json,
     pipeline_from_json,
     property_from_json,
     results_of,
     user_from_json,
 )
-from sync_worker.clock import Clock, to_epoch_ms
-from sync_worker.errors import PermanentError, TransientError
-from sync_worker.model import DealRecord
+from sync_worker.kernel.clock import Clock, to_epoch_ms
+from sync_worker.kernel.errors import PermanentError, TransientError
+from sync_worker.kernel.model import DealRecord
 
 __all__ = ["BATCH_SIZE", "HISTORY_BATCH_SIZE", "HubSpotConnector"]
 
@@ -63,7 +69,8 @@ def _is_record_level(error: PermanentError) -> bool:
 
 
 class HubSpotConnector:
-    """One HubSpot portal. See :mod:`connectors.base` for the behaviour of every method."""
+    """One HubSpot portal. See :mod:`sync_worker.connectors.base` for the behaviour of every
+    method."""
 
     def __init__(
         self,

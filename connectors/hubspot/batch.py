@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from connectors.base import RecordFailure
-from connectors.hubspot.records import deal_from_json
-from connectors.hubspot.status import invalid_properties
-from sync_worker.model import DealRecord
+from sync_worker.connectors.base import RecordFailure
+from sync_worker.connectors.hubspot.records import deal_from_json
+from sync_worker.connectors.hubspot.status import invalid_properties
+from sync_worker.kernel.model import DealRecord
 
 __all__ = ["BatchOutcome", "WriteInput", "match_outcome"]
 

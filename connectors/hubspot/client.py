@@ -1,9 +1,10 @@
 """The HTTP edge: one ``httpx.Client`` per portal, bearer auth, pacing, the one retry policy.
 
 Every request goes through :meth:`HubSpotClient.send`, which wraps a single send in the retry
-policy of :mod:`connectors.hubspot.retry`. One attempt = wait for the credential's limiter, send,
-let the limiter read the rate headers, classify the status. httpx timeouts and transport errors
-become :class:`~sync_worker.errors.TransientError` here, so nothing above sees httpx exceptions.
+policy of :mod:`sync_worker.connectors.hubspot.retry`. One attempt = wait for the credential's
+limiter, send, let the limiter read the rate headers, classify the status. httpx timeouts and
+transport errors become :class:`~sync_worker.kernel.errors.TransientError` here, so nothing
+above sees httpx exceptions.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from datetime import UTC, tzinfo
 import httpx
 from pydantic import SecretStr
 
-from connectors.hubspot.ratelimit import CredentialLimiter, RequestKind
-from connectors.hubspot.retry import RetrySettings, make_retrying
-from connectors.hubspot.status import classify, parse_body
-from sync_worker.clock import Clock
-from sync_worker.errors import DailyLimitReached, TransientError
+from sync_worker.connectors.hubspot.ratelimit import CredentialLimiter, RequestKind
+from sync_worker.connectors.hubspot.retry import RetrySettings, make_retrying
+from sync_worker.connectors.hubspot.status import classify, parse_body
+from sync_worker.kernel.clock import Clock
+from sync_worker.kernel.errors import DailyLimitReached, TransientError
 
 __all__ = ["BearerAuth", "HubSpotClient", "HubSpotResponse"]
 

@@ -8,13 +8,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import httpx
 from pydantic import SecretStr
 
-from connectors.hubspot.adapter import HubSpotConnector
-from connectors.hubspot.client import BearerAuth, HubSpotClient
-from connectors.hubspot.metadata import MetadataRegistry
-from connectors.hubspot.ratelimit import UNLIMITED, LimiterRegistry
-from connectors.hubspot.retry import RetrySettings
-from sync_worker.clock import Clock
-from sync_worker.errors import ConfigError
+from sync_worker.connectors.hubspot.adapter import HubSpotConnector
+from sync_worker.connectors.hubspot.client import BearerAuth, HubSpotClient
+from sync_worker.connectors.hubspot.metadata import MetadataRegistry
+from sync_worker.connectors.hubspot.ratelimit import UNLIMITED, LimiterRegistry
+from sync_worker.connectors.hubspot.retry import RetrySettings
+from sync_worker.kernel.clock import Clock
+from sync_worker.kernel.errors import ConfigError
 
 __all__ = ["make_hubspot_connector"]
 
@@ -44,7 +44,8 @@ def make_hubspot_connector(
 
     Pass the process's one ``limiter_registry`` so every connector using the same credential
     shares its pacing; without it the connector gets a private limiter. ``tier`` is one of
-    :data:`connectors.hubspot.ratelimit.TIER_LIMITS`. ``account_timezone`` (an IANA name, as
+    :data:`sync_worker.connectors.hubspot.ratelimit.TIER_LIMITS`. ``account_timezone`` (an IANA
+    name, as
     ``GET /account-info/v3/details`` reports it) is where the daily budget resets at midnight.
     """
     try:

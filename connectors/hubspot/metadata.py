@@ -16,8 +16,8 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import SecretStr
 
-from connectors.hubspot.ratelimit import token_fingerprint
-from sync_worker.clock import Clock
+from sync_worker.connectors.hubspot.ratelimit import token_fingerprint
+from sync_worker.kernel.clock import Clock
 
 __all__ = ["Cached", "MetadataRegistry", "PortalMetadata"]
 

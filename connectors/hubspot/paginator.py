@@ -30,9 +30,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from connectors.base import MAX_SCOPE_FILTERS, Filter
-from sync_worker.clock import from_epoch_ms, to_epoch_ms
-from sync_worker.errors import ConfigError, PermanentError
+from sync_worker.kernel.clock import from_epoch_ms, parse_datetime, to_epoch_ms
+from sync_worker.kernel.errors import ConfigError, PermanentError
+from sync_worker.kernel.filters import Filter
+
+MAX_SCOPE_FILTERS = 4
+"""A scope has at most this many filters: HubSpot search allows 6 per group and the
+incremental pull adds 2 of its own."""
 
 __all__ = [
     "MAX_SCOPE_FILTERS",
@@ -44,7 +48,6 @@ __all__ = [
     "SearchPaginator",
     "filter_json",
     "largest_request_bytes",
-    "parse_hubspot_datetime",
     "query_problems",
 ]
 
@@ -52,19 +55,6 @@ MODIFIED = "hs_lastmodifieddate"
 OBJECT_ID = "hs_object_id"
 SEARCH_CAP = 10_000
 MAX_SEARCH_BODY_BYTES = 3_000  # HubSpot answers a larger search body with 400
-
-
-def parse_hubspot_datetime(value: object) -> datetime | None:
-    """HubSpot datetimes come as ISO-8601 (``...Z``) or epoch-millisecond strings."""
-    if not isinstance(value, str) or not value:
-        return None
-    if value.isascii() and value.isdigit():
-        return from_epoch_ms(int(value))
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None
 
 
 def filter_json(item: Filter) -> dict[str, object]:
@@ -95,9 +85,7 @@ def _hits(body: Mapping[str, object]) -> list[SearchHit]:
     hits = []
     for raw in results if isinstance(results, list) else []:
         props = raw.get("properties") or {}
-        moment = parse_hubspot_datetime(props.get(MODIFIED)) or parse_hubspot_datetime(
-            raw.get("updatedAt")
-        )
+        moment = parse_datetime(props.get(MODIFIED)) or parse_datetime(raw.get("updatedAt"))
         if moment is None:
             raise PermanentError(f"search result {raw.get('id')!r} has no {MODIFIED}")
         hits.append(SearchHit(str(raw["id"]), to_epoch_ms(moment), raw))

@@ -25,8 +25,8 @@ from typing import Literal
 import structlog
 from pydantic import SecretStr
 
-from sync_worker.clock import Clock
-from sync_worker.errors import ConfigError, DailyLimitReached
+from sync_worker.kernel.clock import Clock
+from sync_worker.kernel.errors import ConfigError, DailyLimitReached
 
 __all__ = [
     "TIER_LIMITS",

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from connectors.base import Pipeline, PropertyDef, Stage, User
-from connectors.hubspot.paginator import MODIFIED, parse_hubspot_datetime
-from sync_worker.errors import PermanentError
-from sync_worker.model import DealRecord
+from sync_worker.connectors.base import Pipeline, PropertyDef, Stage, User
+from sync_worker.connectors.hubspot.paginator import MODIFIED
+from sync_worker.kernel.clock import parse_datetime
+from sync_worker.kernel.errors import PermanentError
+from sync_worker.kernel.model import DealRecord
 
 __all__ = [
     "deal_from_json",
@@ -42,7 +43,7 @@ def _newest_timestamps(history: Mapping[str, object]) -> dict[str, datetime]:
     stamps: dict[str, datetime] = {}
     for name, entries in history.items():
         moments = [
-            parse_hubspot_datetime(_mapping(entry).get("timestamp"))
+            parse_datetime(_mapping(entry).get("timestamp"))
             for entry in (entries if isinstance(entries, list) else [])
         ]
         known = [m for m in moments if m is not None]
@@ -56,9 +57,7 @@ def deal_from_json(raw: Mapping[str, object], requested: Sequence[str] = ()) -> 
     (the docs disagree on whether empty values are ``null`` or absent) come back as ``None``."""
     props = _mapping(raw.get("properties"))
     properties = dict.fromkeys(requested) | {str(k): _raw_value(v) for k, v in props.items()}
-    modified = parse_hubspot_datetime(props.get(MODIFIED)) or parse_hubspot_datetime(
-        raw.get("updatedAt")
-    )
+    modified = parse_datetime(props.get(MODIFIED)) or parse_datetime(raw.get("updatedAt"))
     if modified is None:
         raise PermanentError(f"deal {raw.get('id')!r} has neither {MODIFIED} nor updatedAt")
     return DealRecord(

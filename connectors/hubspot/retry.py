@@ -1,6 +1,7 @@
-"""The one retry policy, wrapped around the single HTTP send in :mod:`connectors.hubspot.client`.
+"""The one retry policy, wrapped around the single HTTP send in
+:mod:`sync_worker.connectors.hubspot.client`.
 
-It retries :class:`~sync_worker.errors.TransientError` (which includes ``RateLimited``) and
+It retries :class:`~sync_worker.kernel.errors.TransientError` (which includes ``RateLimited``) and
 nothing else: auth, permanent and daily-limit errors surface at once. A wait the server asked for
 (``retry_after``) is honoured, capped; otherwise exponential backoff with jitter. After
 ``attempts`` tries the last error is re-raised as itself (never ``tenacity.RetryError``).
@@ -15,7 +16,7 @@ import structlog
 import tenacity
 from tenacity.wait import wait_base
 
-from sync_worker.errors import TransientError
+from sync_worker.kernel.errors import TransientError
 
 __all__ = ["RetrySettings", "WaitRetryAfter", "make_retrying"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from connectors.base import Pipeline, PropertyDef, Stage, User
+from sync_worker.connectors.base import Pipeline, PropertyDef, Stage, User
 
 __all__ = [
     "DEFAULT_PIPELINES",

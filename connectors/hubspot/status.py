@@ -1,7 +1,8 @@
 """HubSpot HTTP status -> the project's error tree: one pure function, tested as a table.
 
 ``classify(status, body, headers, now)`` returns ``None`` for a success and a
-:class:`~sync_worker.errors.ConnectorError` for everything else. Messages are built from HubSpot's
+:class:`~sync_worker.kernel.errors.ConnectorError` for everything else. Messages are built from
+HubSpot's
 error body only (category, message, correlationId) and never from request headers, so a token
 cannot leak through an exception.
 
@@ -19,7 +20,7 @@ import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, time, timedelta
 
-from sync_worker.errors import (
+from sync_worker.kernel.errors import (
     AuthError,
     ConnectorError,
     DailyLimitReached,

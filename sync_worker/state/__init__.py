@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from sync_worker.clock import Clock, SystemClock
+from sync_worker.kernel.clock import Clock, SystemClock
 from sync_worker.state.base import (
     ChangeEntry,
     ConflictEntry,

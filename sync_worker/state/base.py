@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from sync_worker.model import Side
+from sync_worker.kernel.model import Side
 
 
 @dataclass(frozen=True, slots=True)

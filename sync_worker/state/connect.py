@@ -11,7 +11,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from tenacity import retry, retry_if_exception, stop_after_delay, wait_random_exponential
 
-from sync_worker.errors import ConfigError
+from sync_worker.kernel.errors import ConfigError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Execution option marking a transaction that only reads (SQLite then BEGINs DEFERRED).

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Table, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from sync_worker.model import Side
+from sync_worker.kernel.model import Side
 from sync_worker.state.base import ChangeEntry, ConflictEntry, DeadLetter, LinkState, PageCommit
 from sync_worker.state.schema import (
     OPEN_ONLY,

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Row
 
-from sync_worker.model import Side
+from sync_worker.kernel.model import Side
 from sync_worker.state.base import ChangeEntry, ConflictEntry, DeadLetter, LinkState, RunRecord
 
 

@@ -6,7 +6,7 @@ round-trip without loss, and never come back naive (SQLite's ``DateTime`` does).
 
 The schema carries a version row. :func:`ensure_schema` creates a new database, upgrades an
 older one step by step inside **one** transaction (all steps land or none), and refuses a
-database written by newer code with a :class:`~sync_worker.errors.ConfigError`.
+database written by newer code with a :class:`~sync_worker.kernel.errors.ConfigError`.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
-from sync_worker.errors import ConfigError
+from sync_worker.kernel.errors import ConfigError
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)

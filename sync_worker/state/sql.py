@@ -15,8 +15,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine, or_, select
 
-from sync_worker.clock import Clock
-from sync_worker.model import Side
+from sync_worker.kernel.clock import Clock
+from sync_worker.kernel.model import Side
 from sync_worker.state import rows
 from sync_worker.state.base import (
     ChangeEntry,

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, or_, select
 
-from sync_worker.model import Side
+from sync_worker.kernel.model import Side
 from sync_worker.state import rows
 from sync_worker.state.base import PairStatus
 from sync_worker.state.schema import conflicts, cursors, dead_letters, links, runs

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from mappings import builtin_mapping_path
-from sync_worker.sandbox import Sandbox, SandboxServer, demo_portals, seed_demo
+from hubspot_sandbox import Sandbox, SandboxServer, demo_portals, seed_demo
+from sync_worker.mappings import builtin_mapping_path
 
 PARTNER_TOKEN = "pat-na1-partner-0000-1111-secret"
 REP_TOKEN = "pat-na1-rep-2222-3333-secret"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from sync_worker.cli import app
+from sync_worker.cli.app import app
 from sync_worker.state import open_store
 from tests.cli.conftest import PARTNER_TOKEN, REP_TOKEN, Env
 
@@ -228,5 +228,20 @@ def test_a_mapping_hubspot_search_would_refuse_exits_2_before_any_call(cli_env: 
         assert code == 2, (command, out)
         assert "partner (partner): a search request would be " in out
         assert "HubSpot refuses bodies over 3000" in out
+    total = sum(cli_env.sandbox.portal(p).total_requests for p in ("partner", "rep"))
+    assert total == 0
+
+
+def test_a_scope_hubspot_search_cannot_serve_exits_2_before_any_call(cli_env: Env) -> None:
+    """HubSpot search allows 6 filters per group and the pull adds 2: the HubSpot connector's
+    own check refuses a 5-filter scope when the config loads (the rules layer knows no CRM)."""
+    five = ", ".join(f'{{ property = "p{i}", operator = "HAS_PROPERTY" }}' for i in range(5))
+    text = cli_env.mapping.read_text(encoding="utf-8")
+    start = text.index("partner = [{ property")
+    end = text.index("\n", start)
+    cli_env.mapping.write_text(text[:start] + f"partner = [{five}]" + text[end:], encoding="utf-8")
+    code, out = invoke("check", "--offline", "--config", str(cli_env.config))
+    assert code == 2, out
+    assert "partner (partner): scope has 5 filters; HubSpot search allows at most 4" in out
     total = sum(cli_env.sandbox.portal(p).total_requests for p in ("partner", "rep"))
     assert total == 0

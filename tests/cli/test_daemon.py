@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
-from sync_worker.sandbox import FaultSpec
+from hubspot_sandbox import FaultSpec
 from tests.cli.conftest import PARTNER_TOKEN, REP_TOKEN, Env
 
 DEADLINE_SECONDS = 30.0

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from sync_worker.cli import app
-from sync_worker.clock import SystemClock
+from sync_worker.cli.app import app
+from sync_worker.kernel.clock import SystemClock
 from sync_worker.state import open_store
 from tests.cli.conftest import Env, write_config
 from tests.state.conftest import PG_ENV, PG_SKIP, fresh_pg_schema

@@ -8,12 +8,12 @@ import pytest
 from structlog.testing import capture_logs
 from typer.testing import CliRunner
 
-from sync_worker.cli import app
-from sync_worker.config import load_config
-from sync_worker.model import Side
-from sync_worker.scheduler import PRUNE_DELAY, PRUNE_JOB, Daemon
+from sync_worker.cli.app import app
+from sync_worker.kernel.model import Side
+from sync_worker.runtime.config import load_config
+from sync_worker.runtime.wiring import runtime_for
+from sync_worker.service.daemon import PRUNE_DELAY, PRUNE_JOB, Daemon
 from sync_worker.state import ChangeEntry, PageCommit, RunRecord, open_store
-from sync_worker.wiring import runtime_for
 from tests.cli.conftest import Env
 
 runner = CliRunner()

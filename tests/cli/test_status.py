@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from typer.testing import CliRunner
 
-from sync_worker.cli import app
+from sync_worker.cli.app import app
 from sync_worker.state import RunRecord, open_store
 from tests.cli.conftest import Env
 

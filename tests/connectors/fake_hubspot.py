@@ -1,6 +1,6 @@
 """A small stateful fake of HubSpot's CRM v3 deal endpoints, for respx and httpx.MockTransport.
 
-Storage and validation are :class:`connectors.memory.InMemoryConnector`'s; this module adds the
+Storage and validation are :class:`tests.doubles.memory.InMemoryConnector`'s; this module adds the
 HTTP shapes: search with ``after`` offsets and the 10,000-result cap (``after + limit > cap`` is
 a 400), 207 batch bodies (``OBJECT_NOT_FOUND`` with ``context.ids``, ``VALIDATION_ERROR`` with
 ``context.objectWriteTraceId``), owners paging, pipelines, properties, bearer-token checks, an
@@ -17,10 +17,10 @@ from typing import Any
 
 import httpx
 
-from connectors.base import Filter, RecordCreate, RecordFailure, RecordUpdate
-from connectors.memory import InMemoryConnector
-from sync_worker.clock import FakeClock
-from sync_worker.model import DealRecord
+from sync_worker.connectors.base import Filter, RecordCreate, RecordFailure, RecordUpdate
+from sync_worker.kernel.clock import FakeClock
+from sync_worker.kernel.model import DealRecord
+from tests.doubles.memory import InMemoryConnector
 
 DEALS = "/crm/v3/objects/deals"
 TOKEN = "pat-na1-11111111-2222-3333-4444-555555555555"

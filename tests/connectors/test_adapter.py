@@ -12,12 +12,12 @@ import pytest
 import respx
 from pydantic import SecretStr
 
-from connectors.base import RecordCreate, RecordUpdate, User
-from connectors.hubspot import HubSpotConnector, make_hubspot_connector
-from connectors.memory import InMemoryConnector
-from sync_worker.clock import FakeClock, to_epoch_ms
-from sync_worker.errors import PermanentError
+from sync_worker.connectors.base import RecordCreate, RecordUpdate, User
+from sync_worker.connectors.hubspot import HubSpotConnector, make_hubspot_connector
+from sync_worker.kernel.clock import FakeClock, to_epoch_ms
+from sync_worker.kernel.errors import PermanentError
 from tests.connectors.fake_hubspot import TOKEN, FakeHubSpot, error_body
+from tests.doubles.memory import InMemoryConnector
 
 BASE = "https://api.hubapi.test/portal-9"
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

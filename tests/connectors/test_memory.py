@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from connectors.base import Filter, PropertyDef, RecordCreate, RecordUpdate, User
-from connectors.filters import matches
-from connectors.memory import InMemoryConnector
-from sync_worker.clock import FakeClock
-from sync_worker.errors import PermanentError
+from sync_worker.connectors.base import Filter, PropertyDef, RecordCreate, RecordUpdate, User
+from sync_worker.kernel.clock import FakeClock
+from sync_worker.kernel.errors import PermanentError
+from sync_worker.kernel.filters import matches
+from tests.doubles.memory import InMemoryConnector
 
 START = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 

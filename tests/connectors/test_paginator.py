@@ -10,17 +10,16 @@ from typing import Any
 
 import pytest
 
-from connectors.base import Filter
-from connectors.hubspot.paginator import (
+from sync_worker.connectors.hubspot.paginator import (
     SEARCH_CAP,
     SearchHit,
     SearchPaginator,
     largest_request_bytes,
-    parse_hubspot_datetime,
     query_problems,
 )
-from sync_worker.clock import FakeClock, to_epoch_ms
-from sync_worker.errors import ConfigError, PermanentError
+from sync_worker.kernel.clock import FakeClock, parse_datetime, to_epoch_ms
+from sync_worker.kernel.errors import ConfigError, PermanentError
+from sync_worker.kernel.filters import Filter
 from tests.connectors.fake_hubspot import FakeHubSpot
 
 REGISTERED = Filter("hs_num_associated_active_deal_registrations", "GT", "0")
@@ -263,8 +262,8 @@ def test_scope_filters_are_sent_in_hubspot_shape() -> None:
         ("yesterday", None),
     ],
 )
-def test_parse_hubspot_datetime(raw: object, expected: datetime | None) -> None:
-    assert parse_hubspot_datetime(raw) == expected
+def test_parse_datetime(raw: object, expected: datetime | None) -> None:
+    assert parse_datetime(raw) == expected
 
 
 def test_query_problems_see_a_body_hubspot_would_refuse() -> None:

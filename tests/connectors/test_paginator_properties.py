@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors.hubspot.paginator import SearchPaginator
-from sync_worker.clock import FakeClock
+from sync_worker.connectors.hubspot.paginator import SearchPaginator
+from sync_worker.kernel.clock import FakeClock
 from tests.connectors.fake_hubspot import FakeHubSpot
 
 # gaps between consecutive records, in ms: mostly 0 (ties) or small steps

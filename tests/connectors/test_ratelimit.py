@@ -10,10 +10,10 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from connectors.hubspot import make_hubspot_connector
-from connectors.hubspot.ratelimit import TIER_LIMITS, CredentialLimiter, LimiterRegistry
-from sync_worker.clock import FakeClock
-from sync_worker.errors import ConfigError, DailyLimitReached
+from sync_worker.connectors.hubspot import make_hubspot_connector
+from sync_worker.connectors.hubspot.ratelimit import TIER_LIMITS, CredentialLimiter, LimiterRegistry
+from sync_worker.kernel.clock import FakeClock
+from sync_worker.kernel.errors import ConfigError, DailyLimitReached
 from tests.connectors.fake_hubspot import TOKEN, FakeHubSpot
 
 START = datetime(2026, 3, 1, 23, 0, tzinfo=UTC)

@@ -9,11 +9,11 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from connectors.hubspot import make_hubspot_connector
-from connectors.hubspot.adapter import HubSpotConnector
-from connectors.hubspot.retry import RetrySettings
-from sync_worker.clock import FakeClock
-from sync_worker.errors import PermanentError, TransientError
+from sync_worker.connectors.hubspot import make_hubspot_connector
+from sync_worker.connectors.hubspot.adapter import HubSpotConnector
+from sync_worker.connectors.hubspot.retry import RetrySettings
+from sync_worker.kernel.clock import FakeClock
+from sync_worker.kernel.errors import PermanentError, TransientError
 
 DEAL = {
     "id": "1",

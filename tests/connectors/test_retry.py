@@ -7,10 +7,10 @@ import pytest
 import respx
 from pydantic import SecretStr
 
-from connectors.hubspot.client import BearerAuth, HubSpotClient
-from connectors.hubspot.retry import RetrySettings
-from sync_worker.clock import FakeClock
-from sync_worker.errors import (
+from sync_worker.connectors.hubspot.client import BearerAuth, HubSpotClient
+from sync_worker.connectors.hubspot.retry import RetrySettings
+from sync_worker.kernel.clock import FakeClock
+from sync_worker.kernel.errors import (
     AuthError,
     DailyLimitReached,
     PermanentError,

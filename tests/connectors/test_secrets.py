@@ -11,9 +11,9 @@ import respx
 from pydantic import SecretStr
 from structlog.testing import capture_logs
 
-from connectors.hubspot import BearerAuth, HubSpotConnector, make_hubspot_connector
-from sync_worker.clock import FakeClock
-from sync_worker.errors import AuthError, ConnectorError, DailyLimitReached, TransientError
+from sync_worker.connectors.hubspot import BearerAuth, HubSpotConnector, make_hubspot_connector
+from sync_worker.kernel.clock import FakeClock
+from sync_worker.kernel.errors import AuthError, ConnectorError, DailyLimitReached, TransientError
 
 TOKEN = "pat-na1-deadbeef-0000-1111-2222-333344445555"
 BASE = "https://api.hubapi.test"

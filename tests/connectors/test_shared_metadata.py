@@ -9,9 +9,9 @@ import time
 import httpx
 from pydantic import SecretStr
 
-from connectors.hubspot import make_hubspot_connector
-from connectors.hubspot.metadata import MetadataRegistry
-from sync_worker.clock import FakeClock
+from sync_worker.connectors.hubspot import make_hubspot_connector
+from sync_worker.connectors.hubspot.metadata import MetadataRegistry
+from sync_worker.kernel.clock import FakeClock
 
 OWNERS = {"results": [{"id": "1", "email": "Rita@HubSpot.example", "archived": False}]}
 

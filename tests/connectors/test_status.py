@@ -9,8 +9,13 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from connectors.hubspot.status import RetryAfterError, classify, parse_body, parse_retry_after
-from sync_worker.errors import (
+from sync_worker.connectors.hubspot.status import (
+    RetryAfterError,
+    classify,
+    parse_body,
+    parse_retry_after,
+)
+from sync_worker.kernel.errors import (
     AuthError,
     ConnectorError,
     DailyLimitReached,

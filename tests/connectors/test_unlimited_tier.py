@@ -8,9 +8,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from connectors.hubspot import make_hubspot_connector
-from sync_worker.clock import FakeClock
-from sync_worker.errors import ConfigError
+from sync_worker.connectors.hubspot import make_hubspot_connector
+from sync_worker.kernel.clock import FakeClock
+from sync_worker.kernel.errors import ConfigError
 
 
 def not_found(request: httpx.Request) -> httpx.Response:

@@ -17,11 +17,11 @@ import pytest
 import respx
 from pydantic import SecretStr
 
-from connectors.base import Connector, User
-from connectors.hubspot import make_hubspot_connector
-from connectors.memory import InMemoryConnector
-from sync_worker.clock import FakeClock
+from sync_worker.connectors.base import Connector, User
+from sync_worker.connectors.hubspot import make_hubspot_connector
+from sync_worker.kernel.clock import FakeClock
 from tests.connectors.fake_hubspot import TOKEN, FakeHubSpot
+from tests.doubles.memory import InMemoryConnector
 
 USERS = (User("11", "Ann@Partner.example"), User("12", "bob@partner.example"))
 
@@ -76,10 +76,10 @@ def hubspot_respx_backend(clock: FakeClock) -> Iterator[Backend]:
 
 @contextmanager
 def sandbox_backend(clock: FakeClock) -> Iterator[Backend]:
-    """HubSpotConnector over real loopback HTTP to ``sync_worker.sandbox``."""
-    from sync_worker.sandbox import Owner, PortalSpec, Sandbox, SandboxServer
-    from sync_worker.sandbox.seed import shared_properties
-    from sync_worker.sandbox.spec import PropertyDef as SandboxProperty
+    """HubSpotConnector over real loopback HTTP to ``hubspot_sandbox``."""
+    from hubspot_sandbox import Owner, PortalSpec, Sandbox, SandboxServer
+    from hubspot_sandbox.seed import shared_properties
+    from hubspot_sandbox.spec import PropertyDef as SandboxProperty
 
     spec = PortalSpec(
         name="contract",

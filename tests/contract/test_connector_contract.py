@@ -1,4 +1,5 @@
-"""The connector contract (see :mod:`connectors.base`), run against every backend in conftest."""
+"""The connector contract (see :mod:`sync_worker.connectors.base`), run against every backend in
+conftest."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from connectors.base import ChangePage, Connector, Filter, RecordCreate, RecordUpdate
-from sync_worker.errors import ConfigError
+from sync_worker.connectors.base import ChangePage, Connector, Filter, RecordCreate, RecordUpdate
+from sync_worker.kernel.errors import ConfigError
 from tests.contract.conftest import Backend
 
 REGISTERED = Filter("hs_num_associated_active_deal_registrations", "GT", "0")

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import PropertyDef, User
-from connectors.memory import InMemoryConnector
-from mappings import builtin_mapping_path
-from sync_worker.clock import FakeClock
-from sync_worker.mapping import load_mapping
-from sync_worker.pairs import PairContext
+from sync_worker.connectors.base import PropertyDef, User
+from sync_worker.kernel.clock import FakeClock
+from sync_worker.mappings import builtin_mapping_path
+from sync_worker.rules.mapping import load_mapping
 from sync_worker.state import open_store
 from sync_worker.state.base import StateStore
+from sync_worker.sync.context import PairContext
+from tests.doubles.memory import InMemoryConnector
 
 REGISTERED = "shared_registration"
 PARTNER_USERS = (User("1", "ada@agency.example"), User("2", "grace@agency.example"))

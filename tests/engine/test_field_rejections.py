@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from sync_worker.engine import run_cycle
-from sync_worker.model import Side
+from sync_worker.kernel.model import Side
+from sync_worker.sync.engine import run_cycle
 from tests.engine.conftest import World, register
 from tests.engine.test_guards import linked
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sync_worker.engine import PROCESS_OWNER, CycleOptions, run_cycle
-from sync_worker.model import DealRecord, Side
-from sync_worker.plan import Directory
-from sync_worker.processing import PageProcessor
-from sync_worker.recording import Ledger
-from sync_worker.writes import CrmWriter
+from sync_worker.kernel.model import DealRecord, Side
+from sync_worker.rules.plan import Directory
+from sync_worker.sync.engine import PROCESS_OWNER, CycleOptions, run_cycle
+from sync_worker.sync.ledger import Ledger
+from sync_worker.sync.processor import PageProcessor
+from sync_worker.sync.writers import CrmWriter
 from tests.engine.conftest import World, register
 
 

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from connectors.base import ChangePage
-from sync_worker.errors import TransientError
-from sync_worker.model import DealRecord, Side
-from sync_worker.pulling import interleave
+from sync_worker.connectors.base import ChangePage
+from sync_worker.kernel.errors import TransientError
+from sync_worker.kernel.model import DealRecord, Side
+from sync_worker.sync.pull import interleave
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sync_worker import __version__
-from sync_worker.cli import app
+from sync_worker.cli.app import app
 from tests.conftest import EXAMPLE_CONFIG
 
 runner = CliRunner()

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from sync_worker.clock import FakeClock, SystemClock
-from sync_worker.errors import Interrupted
+from sync_worker.kernel.clock import FakeClock, SystemClock
+from sync_worker.kernel.errors import Interrupted
 
 
 def test_interrupt_cuts_a_real_sleep_short_and_every_later_one() -> None:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sync_worker.config import load_config
-from sync_worker.errors import ConfigError
+from sync_worker.kernel.errors import ConfigError
+from sync_worker.runtime.config import load_config
 from tests.conftest import EXAMPLE_CONFIG
 
 MINIMAL = """

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import structlog
 from structlog.testing import capture_logs
 
-from sync_worker.logging import REDACTED, Redactor, configure_logging, get_logger
+from sync_worker.runtime.logging import REDACTED, Redactor, configure_logging, get_logger
 
 TOKEN = "pat-na1-0a1b2c3d-4e5f-6789-abcd-ef0123456789"
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from connectors.hubspot.ratelimit import LimiterRegistry
-from sync_worker.sandbox import PortalSpec, Sandbox, SandboxServer, demo_portals
+from hubspot_sandbox import PortalSpec, Sandbox, SandboxServer, demo_portals
+from sync_worker.connectors.hubspot.ratelimit import LimiterRegistry
 from tests.integration.world import World, running_world
 
 MakeWorld = Callable[..., World]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sync_worker.engine import CycleOptions
-from sync_worker.model import Side
-from sync_worker.sandbox import seed_demo
+from hubspot_sandbox import seed_demo
+from sync_worker.kernel.model import Side
+from sync_worker.sync.engine import CycleOptions
 from tests.integration.world import PAIR, World, named_partner_deal, snapshot, writes
 
 

@@ -8,9 +8,9 @@ from typing import get_args
 
 import pytest
 
-from sync_worker.config import RateLimitTier, load_config
-from sync_worker.engine import run_cycle
-from sync_worker.wiring import runtime_for
+from sync_worker.runtime.config import RateLimitTier, load_config
+from sync_worker.runtime.wiring import runtime_for
+from sync_worker.sync.engine import run_cycle
 from tests.integration.world import PAIR, World
 
 CONFIG = """

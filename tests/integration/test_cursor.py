@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from connectors.base import Connector, RecordUpdate, WriteResult
-from connectors.hubspot.paginator import SEARCH_CAP
-from sync_worker.clock import from_epoch_ms, to_epoch_ms
-from sync_worker.engine import CycleOptions
-from sync_worker.model import Side
-from sync_worker.sandbox import FaultSpec
+from hubspot_sandbox import FaultSpec
+from sync_worker.connectors.base import Connector, RecordUpdate, WriteResult
+from sync_worker.connectors.hubspot.paginator import SEARCH_CAP
+from sync_worker.kernel.clock import from_epoch_ms, to_epoch_ms
+from sync_worker.kernel.model import Side
 from sync_worker.state import SqlStateStore
+from sync_worker.sync.engine import CycleOptions
 from tests.integration.world import PAIR, World
 
 

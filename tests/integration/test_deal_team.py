@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from structlog.testing import capture_logs
 
-from sync_worker.model import Side
+from sync_worker.kernel.model import Side
 from tests.integration.world import ADA, ALAN, GRACE, PAULA, RITA, SAM, World, members, team
 
 CASES = [

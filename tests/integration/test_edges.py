@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sync_worker.clock import FakeClock
-from sync_worker.model import Side
+from sync_worker.kernel.clock import FakeClock
+from sync_worker.kernel.model import Side
 from tests.integration.world import (
     ADA,
     PAIR,

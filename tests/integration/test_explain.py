@@ -3,8 +3,8 @@ without writing anything."""
 
 from __future__ import annotations
 
-from sync_worker.explain import explain
-from sync_worker.model import Side
+from sync_worker.kernel.model import Side
+from sync_worker.ops.explain import explain
 from tests.integration.world import World, writes
 
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from structlog.testing import capture_logs
 
-from connectors.hubspot.ratelimit import LimiterRegistry
-from sync_worker.clock import FakeClock
+from sync_worker.connectors.hubspot.ratelimit import LimiterRegistry
+from sync_worker.kernel.clock import FakeClock
 from tests.integration.conftest import MakeWorld, portal_specs
 from tests.integration.world import PAIR, World, status_count, writes
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from structlog.testing import capture_logs
 
-from connectors.hubspot.retry import RetrySettings
-from sync_worker.model import Side
-from sync_worker.pairs import PairContext
-from sync_worker.sandbox import FaultSpec
+from hubspot_sandbox import FaultSpec
+from sync_worker.connectors.hubspot.retry import RetrySettings
+from sync_worker.kernel.model import Side
+from sync_worker.sync.context import PairContext
 from tests.integration.world import PAIR, World, named_partner_deal
 
 FAST_RETRY = RetrySettings(

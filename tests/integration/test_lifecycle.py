@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.hubspot.standard import PRODUCTS
-from sync_worker.model import Side
-from sync_worker.sandbox import Option, PropertyDef
+from hubspot_sandbox import Option, PropertyDef
+from sync_worker.connectors.hubspot.standard import PRODUCTS
+from sync_worker.kernel.model import Side
 from tests.integration.conftest import MakeWorld, portal_specs
 from tests.integration.world import PAIR, World, products
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from structlog.testing import capture_logs
 
-from mappings import builtin_mapping_path
-from sync_worker.mapping import SyncMapping, load_mapping
-from sync_worker.resolution import resolve_conflict
+from sync_worker.mappings import builtin_mapping_path
+from sync_worker.ops.resolution import resolve_conflict
+from sync_worker.rules.mapping import SyncMapping, load_mapping
 from tests.integration.world import PAIR, World, tick, writes
 
 

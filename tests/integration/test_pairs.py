@@ -5,8 +5,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
-from sync_worker.pairs import PairContext
-from sync_worker.sandbox import Portal, PortalSpec
+from hubspot_sandbox import Portal, PortalSpec
+from sync_worker.sync.context import PairContext
 from tests.integration.conftest import MakeWorld, portal_specs
 from tests.integration.world import (
     PAIR,

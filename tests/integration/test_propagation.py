@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from sync_worker.model import Side
+from sync_worker.kernel.model import Side
 from tests.integration.world import (
     PAIR,
     World,

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from connectors.hubspot.ratelimit import LimiterRegistry
-from sync_worker.clock import FakeClock
-from sync_worker.sandbox import TIERS, Portal
+from hubspot_sandbox import TIERS, Portal
+from sync_worker.connectors.hubspot.ratelimit import LimiterRegistry
+from sync_worker.kernel.clock import FakeClock
 from tests.integration.conftest import MakeWorld, portal_specs
 from tests.integration.world import PAIR, World, status_count
 

@@ -9,11 +9,11 @@ from typing import Any, cast
 import pytest
 from structlog.testing import capture_logs
 
-from connectors.base import Connector, RecordUpdate, WriteResult
-from connectors.hubspot.retry import RetrySettings
-from sync_worker.errors import TransientError
-from sync_worker.model import Side
-from sync_worker.sandbox import FaultSpec, Portal
+from hubspot_sandbox import FaultSpec, Portal
+from sync_worker.connectors.base import Connector, RecordUpdate, WriteResult
+from sync_worker.connectors.hubspot.retry import RetrySettings
+from sync_worker.kernel.errors import TransientError
+from sync_worker.kernel.model import Side
 from sync_worker.state import PageCommit, SqlStateStore, StateStore
 from tests.integration.world import PAIR, World, named_partner_deal
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from structlog.testing import capture_logs
 
-from connectors.hubspot.standard import PRODUCTS
-from sync_worker.model import Side
+from sync_worker.connectors.hubspot.standard import PRODUCTS
+from sync_worker.kernel.model import Side
 from tests.integration.world import (
     ADA,
     GRACE,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import threading
 
-from sync_worker.engine import CycleOptions, CycleReport
-from sync_worker.model import Side
+from sync_worker.kernel.model import Side
+from sync_worker.sync.engine import CycleOptions, CycleReport
 from tests.integration.world import PAIR, World
 
 

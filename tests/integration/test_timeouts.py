@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from structlog.testing import capture_logs
 
-from connectors.hubspot.retry import RetrySettings
-from sync_worker.sandbox import FaultSpec
+from hubspot_sandbox import FaultSpec
+from sync_worker.connectors.hubspot.retry import RetrySettings
 from tests.integration.world import PAIR, World
 
 QUICK_RETRY = RetrySettings(attempts=3, multiplier=0.01, max_backoff=0.05, jitter=0.01)

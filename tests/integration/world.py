@@ -13,17 +13,18 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from connectors.hubspot.adapter import HubSpotConnector
-from connectors.hubspot.factory import make_hubspot_connector
-from connectors.hubspot.ratelimit import LimiterRegistry
-from connectors.hubspot.retry import RetrySettings
-from mappings import builtin_mapping_path
-from sync_worker.clock import Clock, SystemClock
-from sync_worker.engine import CycleOptions, CycleReport, run_cycle
-from sync_worker.mapping import SyncMapping, load_mapping
-from sync_worker.pairs import PairContext
-from sync_worker.sandbox import Portal, Sandbox, SandboxServer
+from hubspot_sandbox import Portal, Sandbox, SandboxServer
+from hubspot_sandbox.clock import Clock as SandboxClock
+from sync_worker.connectors.hubspot.adapter import HubSpotConnector
+from sync_worker.connectors.hubspot.factory import make_hubspot_connector
+from sync_worker.connectors.hubspot.ratelimit import LimiterRegistry
+from sync_worker.connectors.hubspot.retry import RetrySettings
+from sync_worker.kernel.clock import Clock, FakeClock, SystemClock
+from sync_worker.mappings import builtin_mapping_path
+from sync_worker.rules.mapping import SyncMapping, load_mapping
 from sync_worker.state import SqlStateStore, StateStore, open_store
+from sync_worker.sync.context import PairContext
+from sync_worker.sync.engine import CycleOptions, CycleReport, run_cycle
 
 PAIR = "agency-001"
 # The connector's pacing tier: like the sandbox's portals, no limits unless a test sets them.
@@ -106,7 +107,7 @@ class World:
             base_url=self.server.base_url(portal),
             token=SecretStr(token or self.sandbox.portal(portal).spec.token),
             tier=tier,
-            clock=self.sandbox.portal(portal).clock,
+            clock=worker_clock(self.sandbox.portal(portal).clock),
             overlap_seconds=overlap_seconds,
             limiter_registry=self.registry,
             retry=retry,
@@ -258,6 +259,12 @@ def snapshot(portal: Portal) -> list[Mapping[str, str | None]]:
     return list(portal.deals())
 
 
+def worker_clock(clock: SandboxClock) -> Clock:
+    """The worker's clock for a sandbox clock: the same FakeClock when a test drives time (so
+    one clock moves both), else the real clock (the sandbox's reads real time too)."""
+    return clock if isinstance(clock, FakeClock) else SystemClock()
+
+
 @contextmanager
 def running_world(
     server: SandboxServer,
@@ -274,7 +281,7 @@ def running_world(
         store,
         state_path,
         registry=registry or LimiterRegistry(),
-        clock=sandbox.clock,
+        clock=worker_clock(sandbox.clock),
     )
     try:
         yield world

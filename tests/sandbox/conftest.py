@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from sync_worker.clock import FakeClock
-from sync_worker.sandbox import PortalSpec, Sandbox, SandboxServer, demo_portals
+from hubspot_sandbox import PortalSpec, Sandbox, SandboxServer, demo_portals
+from sync_worker.kernel.clock import FakeClock
 
 DEALS = "/crm/v3/objects/deals"
 ClientFor = Callable[[str], httpx.Client]

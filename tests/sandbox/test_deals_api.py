@@ -7,8 +7,8 @@ import json
 import httpx
 import pytest
 
-from sync_worker.clock import FakeClock
-from sync_worker.sandbox import Sandbox
+from hubspot_sandbox import Sandbox
+from sync_worker.kernel.clock import FakeClock
 from tests.sandbox.conftest import DEALS, create
 
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from sync_worker.clock import FakeClock
-from sync_worker.sandbox import PortalSpec, PropertyDef, Sandbox, SandboxApiError
+from hubspot_sandbox import PortalSpec, PropertyDef, Sandbox, SandboxApiError
+from sync_worker.kernel.clock import FakeClock
 from tests.sandbox.conftest import DEALS
 
 

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from sync_worker.clock import FakeClock
-from sync_worker.sandbox import Sandbox, SandboxServer
-from sync_worker.sandbox.spec import PortalSpec
+from hubspot_sandbox import Sandbox, SandboxServer
+from hubspot_sandbox.spec import PortalSpec
+from sync_worker.kernel.clock import FakeClock
 from tests.sandbox.conftest import DEALS, specs
 
 SEARCH = f"{DEALS}/search"

@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from sync_worker.clock import FakeClock
-from sync_worker.sandbox import FaultSpec, Sandbox, SandboxServer
+from hubspot_sandbox import FaultSpec, Sandbox, SandboxServer
+from sync_worker.kernel.clock import FakeClock
 from tests.sandbox.conftest import DEALS, specs
 
 SEARCH = f"{DEALS}/search"

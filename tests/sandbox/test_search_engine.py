@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from sync_worker.clock import FakeClock
-from sync_worker.sandbox import Sandbox
-from sync_worker.sandbox.portal import Portal
-from sync_worker.sandbox.records import Deal
-from sync_worker.sandbox.search import run_search
-from sync_worker.sandbox.search_cache import SearchCache
-from sync_worker.sandbox.search_parse import parse_search
+from hubspot_sandbox import Sandbox
+from hubspot_sandbox.portal import Portal
+from hubspot_sandbox.records import Deal
+from hubspot_sandbox.search import run_search
+from hubspot_sandbox.search_cache import SearchCache
+from hubspot_sandbox.search_parse import parse_search
+from sync_worker.kernel.clock import FakeClock
 from tests.sandbox.conftest import specs
 
 T0 = 1767225600000

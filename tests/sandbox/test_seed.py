@@ -6,8 +6,8 @@ from collections import Counter
 
 import httpx
 
-from sync_worker.clock import FakeClock
-from sync_worker.sandbox import Sandbox, demo_portals, seed_demo
+from hubspot_sandbox import Sandbox, demo_portals, seed_demo
+from sync_worker.kernel.clock import FakeClock
 from tests.sandbox.conftest import DEALS
 
 

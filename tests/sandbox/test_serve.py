@@ -1,4 +1,4 @@
-"""``python -m sync_worker.sandbox``: the blocking entry the CLI and benchmarks use."""
+"""``python -m hubspot_sandbox``: the blocking entry the CLI and benchmarks use."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from tests.sandbox.conftest import DEALS
 
 
 def test_module_entry_serves_the_seeded_demo_portals() -> None:
-    command = [sys.executable, "-m", "sync_worker.sandbox", "--port", "0", "--deals", "20"]
+    command = [sys.executable, "-m", "hubspot_sandbox", "--port", "0", "--deals", "20"]
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
         assert process.stdout is not None
         lines = [process.stdout.readline() for _ in range(3)]

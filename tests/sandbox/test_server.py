@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from sync_worker.sandbox import Sandbox, SandboxServer
+from hubspot_sandbox import Sandbox, SandboxServer
 from tests.sandbox.conftest import DEALS, create, specs
 
 

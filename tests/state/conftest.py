@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
-from sync_worker.clock import FakeClock
+from sync_worker.kernel.clock import FakeClock
 from sync_worker.state import SqlStateStore, open_store
 
 PG_ENV = "SYNC_WORKER_TEST_PG_URL"

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import insert
 from sqlalchemy.engine import make_url
 
-from sync_worker.model import Side
+from sync_worker.kernel.model import Side
 from sync_worker.state import PageCommit, SqlStateStore, open_store
 from tests.state import workers
 

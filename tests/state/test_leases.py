@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from sync_worker.clock import FakeClock
+from sync_worker.kernel.clock import FakeClock
 from sync_worker.state import SqlStateStore, lease_key
 from tests.state.conftest import T0
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import Connection, func, inspect, select, text
 
-from sync_worker.model import Side
+from sync_worker.kernel.model import Side
 from sync_worker.state import (
     DeadLetter,
     LinkState,

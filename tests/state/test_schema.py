@@ -11,8 +11,8 @@ from sqlalchemy import Connection, Engine, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import StatementError
 
-from sync_worker.errors import ConfigError
-from sync_worker.model import Side
+from sync_worker.kernel.errors import ConfigError
+from sync_worker.kernel.model import Side
 from sync_worker.state import SCHEMA_VERSION, LinkState, PageCommit, open_store
 from sync_worker.state.connect import (
     SQLITE_BUSY_TIMEOUT_MS,

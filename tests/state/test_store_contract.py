@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from sync_worker.clock import FakeClock
-from sync_worker.model import Side
+from sync_worker.kernel.clock import FakeClock
+from sync_worker.kernel.model import Side
 from sync_worker.state import (
     ChangeEntry,
     ConflictEntry,

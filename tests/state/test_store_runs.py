@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from sync_worker.model import Side
+from sync_worker.kernel.model import Side
 from sync_worker.state import (
     ConflictEntry,
     DeadLetter,

@@ -8,7 +8,7 @@ from threading import Barrier
 
 from sqlalchemy import Column, Integer, MetaData, Table, select
 
-from sync_worker.model import Side
+from sync_worker.kernel.model import Side
 from sync_worker.state import DeadLetter, PageCommit, open_store
 from sync_worker.state.connect import make_engine, parse_url
 

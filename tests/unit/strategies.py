@@ -10,10 +10,10 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from sync_worker.canonical import FieldType, RejectedValueError
-from sync_worker.mapping import SyncMapping, compile_mapping
-from sync_worker.model import DealRecord, Side
-from sync_worker.plan import BaseSnapshot, Directory
+from sync_worker.kernel.canonical import FieldType, RejectedValueError
+from sync_worker.kernel.model import DealRecord, Side
+from sync_worker.rules.mapping import SyncMapping, compile_mapping
+from sync_worker.rules.plan import BaseSnapshot, Directory
 from tests.unit.support import mapping_data
 
 PARTNER_USERS = frozenset({"pia@agency.test", "pete@agency.test"})

@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from mappings import builtin_mapping_path
-from sync_worker.mapping import SyncMapping, compile_mapping, load_mapping
-from sync_worker.model import DealRecord, Side
-from sync_worker.plan import Directory, PairPlan
+from sync_worker.kernel.model import DealRecord, Side
+from sync_worker.mappings import builtin_mapping_path
+from sync_worker.rules.mapping import SyncMapping, compile_mapping, load_mapping
+from sync_worker.rules.plan import Directory, PairPlan
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 EARLIER = NOW - timedelta(hours=2)

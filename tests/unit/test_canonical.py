@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from sync_worker.canonical import (
+from sync_worker.kernel.canonical import (
     FieldType,
     RejectedValueError,
     format_value,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sync_worker.mapping import compile_mapping
-from sync_worker.model import DealRecord, Side
-from sync_worker.plan import CreationPlan, Directory
-from sync_worker.reconcile import plan_creation, reconcile
+from sync_worker.kernel.model import DealRecord, Side
+from sync_worker.rules.mapping import compile_mapping
+from sync_worker.rules.plan import CreationPlan, Directory
+from sync_worker.rules.reconcile import plan_creation, reconcile
 from tests.unit.support import NOW, deal, default_mapping, mapping_data
 
 USERS = Directory(partner=frozenset({"pia@agency.test"}), rep=frozenset({"rita@hubspot.test"}))

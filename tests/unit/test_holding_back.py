@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sync_worker.model import Side
-from sync_worker.plan import BaseSnapshot, holding_back
-from sync_worker.reconcile import reconcile
+from sync_worker.kernel.model import Side
+from sync_worker.rules.plan import BaseSnapshot, holding_back
+from sync_worker.rules.reconcile import reconcile
 from tests.unit.support import EARLIER, LATER, NO_USERS, NOW, deal, default_mapping
 
 

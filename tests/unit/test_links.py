@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from sync_worker.errors import ConfigError
-from sync_worker.mapping import LinkFormat, load_mapping
-from sync_worker.model import Side
+from sync_worker.kernel.errors import ConfigError
+from sync_worker.kernel.model import Side
+from sync_worker.rules.mapping import LinkFormat, load_mapping
 from tests.unit.support import default_mapping
 
 
@@ -54,6 +54,6 @@ def test_a_template_without_id_is_refused(tmp_path: Path) -> None:
 
 
 def default_mapping_text() -> str:
-    from mappings import builtin_mapping_path
+    from sync_worker.mappings import builtin_mapping_path
 
     return builtin_mapping_path("hubspot_shared_deals").read_text(encoding="utf-8")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sync_worker.model import Side
-from sync_worker.owned_set import merge_owned_set
-from sync_worker.plan import Directory
+from sync_worker.kernel.model import Side
+from sync_worker.rules.owned_set import merge_owned_set
+from sync_worker.rules.plan import Directory
 
 PIA, PETE = "pia@agency.test", "pete@agency.test"
 RITA, ROB = "rita@hubspot.test", "rob@hubspot.test"

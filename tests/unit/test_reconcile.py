@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from sync_worker.model import Side
-from sync_worker.plan import BaseSnapshot
-from sync_worker.reconcile import reconcile
+from sync_worker.kernel.model import Side
+from sync_worker.rules.plan import BaseSnapshot
+from sync_worker.rules.reconcile import reconcile
 from tests.unit.support import EARLIER, LATER, NO_USERS, NOW, apply, deal, one_field
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from hypothesis import given
 
-from sync_worker.canonical import RejectedValueError
-from sync_worker.mapping import Direction, FieldMapping, Rule
-from sync_worker.model import DealRecord, Side
-from sync_worker.plan import BaseSnapshot, PairPlan
-from sync_worker.reconcile import reconcile
+from sync_worker.kernel.canonical import RejectedValueError
+from sync_worker.kernel.model import DealRecord, Side
+from sync_worker.rules.mapping import Direction, FieldMapping, Rule
+from sync_worker.rules.plan import BaseSnapshot, PairPlan
+from sync_worker.rules.reconcile import reconcile
 from tests.unit.strategies import DIRECTORY, MAPPING, T0, bases, echo_noise, records
 from tests.unit.support import apply
 

@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from sync_worker.mapping import compile_mapping
-from sync_worker.model import Side
-from sync_worker.plan import BaseSnapshot, Directory
-from sync_worker.reconcile import reconcile
+from sync_worker.kernel.model import Side
+from sync_worker.rules.mapping import compile_mapping
+from sync_worker.rules.plan import BaseSnapshot, Directory
+from sync_worker.rules.reconcile import reconcile
 from tests.unit.support import NO_USERS, NOW, apply, deal, default_mapping, mapping_data
 
 PARTNER_USERS = frozenset({"pia@agency.test", "pete@agency.test"})

@@ -3,9 +3,9 @@ other account's value (a pipeline id) means nothing there."""
 
 from __future__ import annotations
 
-from sync_worker.model import Side
-from sync_worker.plan import BaseSnapshot
-from sync_worker.reconcile import reconcile
+from sync_worker.kernel.model import Side
+from sync_worker.rules.plan import BaseSnapshot
+from sync_worker.rules.reconcile import reconcile
 from tests.unit.support import NO_USERS, NOW, apply, deal, default_mapping
 
 

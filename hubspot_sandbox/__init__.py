@@ -1,0 +1,57 @@
+"""A local, HubSpot-faithful CRM for the demo, integration tests and benchmarks.
+
+One server serves several isolated portals, each at ``http://HOST:PORT/<portal>`` followed by
+HubSpot's CRM v3 paths. Start two demo portals with one call::
+
+    from hubspot_sandbox import Sandbox, SandboxServer, demo_portals, seed_demo
+
+    sandbox = Sandbox(demo_portals(tier="unlimited"))
+    seed_demo(sandbox, deals=300)
+    with SandboxServer(sandbox) as server:
+        partner_url = server.base_url("partner")   # token "demo-partner-token"
+        rep_url = server.base_url("rep")           # token "demo-rep-token"
+
+``serve()`` is the blocking entry behind ``sync-worker sandbox`` and ``python -m
+hubspot_sandbox``. Every behaviour the sandbox assumes where HubSpot is silent is stated in
+the docstring of the module that implements it (search, filters, batch, records, ratelimit,
+properties, wire, deals_api, store).
+"""
+
+from hubspot_sandbox.app import build_app
+from hubspot_sandbox.errors import SandboxApiError
+from hubspot_sandbox.faults import FaultSpec
+from hubspot_sandbox.portal import Portal, Sandbox
+from hubspot_sandbox.seed import demo_portals, seed_demo
+from hubspot_sandbox.server import SandboxServer, serve
+from hubspot_sandbox.spec import (
+    DEFAULT_PIPELINE,
+    TIERS,
+    UNLIMITED,
+    Option,
+    Owner,
+    Pipeline,
+    PortalSpec,
+    PropertyDef,
+    Stage,
+)
+
+__all__ = [
+    "DEFAULT_PIPELINE",
+    "TIERS",
+    "UNLIMITED",
+    "FaultSpec",
+    "Option",
+    "Owner",
+    "Pipeline",
+    "Portal",
+    "PortalSpec",
+    "PropertyDef",
+    "Sandbox",
+    "SandboxApiError",
+    "SandboxServer",
+    "Stage",
+    "build_app",
+    "demo_portals",
+    "seed_demo",
+    "serve",
+]

@@ -1,0 +1,143 @@
+"""The admin API under ``/<portal>/__sandbox/``: drive a sandbox running in another process.
+
+No token is needed (the sandbox is a local test tool bound to 127.0.0.1 by default) and admin
+calls are neither rate limited, faulted nor counted.
+
+| method | path | body | does |
+|---|---|---|---|
+| GET | counters | | ``{"counters": {endpoint: {status: n}}, "total": n}`` |
+| POST | counters/reset | | zero the counters |
+| GET/POST | faults | FaultSpec fields | read / replace the fault settings |
+| GET | deals | | every active deal's properties |
+| POST | deals | ``{"properties", "source"?, "at"?}`` | create as a user -> ``{"id"}`` |
+| POST | deals/{id} | ``{"properties", "source"?, "at"?}`` | edit as a user |
+| POST | deals/{id}/archive, deals/{id}/register | | archive / register a shared deal |
+| POST | bulk_load | ``{"deals": [props], "modified_at"?}`` | fast import -> ``{"ids"}`` |
+
+``at``/``modified_at`` are ISO-8601 or epoch ms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from hubspot_sandbox.calls import sandbox_of
+from hubspot_sandbox.clock import from_epoch_ms
+from hubspot_sandbox.errors import SandboxApiError, bad_request, error_body
+from hubspot_sandbox.faults import FaultSpec
+from hubspot_sandbox.portal import Portal
+from hubspot_sandbox.properties import parse_datetime_ms
+from hubspot_sandbox.wire import object_body, parse_json, properties_of
+
+AdminHandler = Callable[[Portal, Request], Awaitable[Response]]
+PREFIX = "/{portal}/__sandbox"
+
+
+def routes() -> list[Route]:
+    def wrap(handler: AdminHandler) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            portal = sandbox_of(request).find(request.path_params["portal"])
+            if portal is None:
+                return JSONResponse(error_body("Unknown portal", "OBJECT_NOT_FOUND"), 404)
+            try:
+                return await handler(portal, request)
+            except SandboxApiError as err:
+                return JSONResponse(err.body, err.status)
+            except (ValueError, TypeError) as exc:
+                return JSONResponse(bad_request(str(exc)).body, 400)
+
+        return endpoint
+
+    return [
+        Route(f"{PREFIX}/counters", wrap(_counters), methods=["GET"]),
+        Route(f"{PREFIX}/counters/reset", wrap(_reset), methods=["POST"]),
+        Route(f"{PREFIX}/faults", wrap(_get_faults), methods=["GET"]),
+        Route(f"{PREFIX}/faults", wrap(_set_faults), methods=["POST"]),
+        Route(f"{PREFIX}/deals", wrap(_deals), methods=["GET"]),
+        Route(f"{PREFIX}/deals", wrap(_create), methods=["POST"]),
+        Route(f"{PREFIX}/deals/{{deal_id}}", wrap(_edit), methods=["POST"]),
+        Route(f"{PREFIX}/deals/{{deal_id}}/archive", wrap(_archive), methods=["POST"]),
+        Route(f"{PREFIX}/deals/{{deal_id}}/register", wrap(_register), methods=["POST"]),
+        Route(f"{PREFIX}/bulk_load", wrap(_bulk_load), methods=["POST"]),
+    ]
+
+
+async def _counters(portal: Portal, _request: Request) -> Response:
+    counters = {name: {str(k): v for k, v in c.items()} for name, c in portal.counters.items()}
+    return JSONResponse({"counters": counters, "total": portal.total_requests})
+
+
+async def _reset(portal: Portal, _request: Request) -> Response:
+    portal.reset_counters()
+    return Response(status_code=204)
+
+
+async def _get_faults(portal: Portal, _request: Request) -> Response:
+    return JSONResponse(portal.faults.spec.to_json())
+
+
+async def _set_faults(portal: Portal, request: Request) -> Response:
+    portal.set_faults(FaultSpec.from_json(await _body(request)))
+    return JSONResponse(portal.faults.spec.to_json())
+
+
+async def _deals(portal: Portal, _request: Request) -> Response:
+    return JSONResponse({"results": portal.deals()})
+
+
+async def _create(portal: Portal, request: Request) -> Response:
+    body = await _body(request)
+    deal_id = portal.create_deal(
+        properties_of(body), source=str(body.get("source", "CRM_UI")), at=_when(body.get("at"))
+    )
+    return JSONResponse({"id": deal_id}, 201)
+
+
+async def _edit(portal: Portal, request: Request) -> Response:
+    body = await _body(request)
+    deal_id = str(request.path_params["deal_id"])
+    portal.edit_deal(
+        deal_id,
+        properties_of(body),
+        source=str(body.get("source", "CRM_UI")),
+        at=_when(body.get("at")),
+    )
+    return JSONResponse({"id": deal_id})
+
+
+async def _archive(portal: Portal, request: Request) -> Response:
+    portal.archive_deal(str(request.path_params["deal_id"]))
+    return Response(status_code=204)
+
+
+async def _register(portal: Portal, request: Request) -> Response:
+    portal.register_deal(str(request.path_params["deal_id"]))
+    return Response(status_code=204)
+
+
+async def _bulk_load(portal: Portal, request: Request) -> Response:
+    body = await _body(request)
+    rows = body.get("deals")
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise bad_request("deals must be a list of property objects.")
+    ids = portal.bulk_load(rows, modified_at=_when(body.get("modified_at")))
+    return JSONResponse({"ids": ids})
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    return object_body(parse_json(await request.body()) or {})
+
+
+def _when(raw: Any) -> datetime | None:
+    if raw is None:
+        return None
+    epoch_ms = parse_datetime_ms(str(raw))
+    if epoch_ms is None:
+        raise bad_request(f"Not a date/time: {raw!r}")
+    return from_epoch_ms(epoch_ms)

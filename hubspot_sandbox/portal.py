@@ -1,0 +1,174 @@
+"""A sandbox portal (one HubSpot account) and the :class:`Sandbox` that holds several.
+
+The ``Portal`` methods simulate what people do in the HubSpot UI (``source="CRM_UI"``) for tests,
+the demo and benchmarks; HTTP writes go through the same store with ``source="API"``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from hubspot_sandbox.clock import Clock, SystemClock, to_epoch_ms
+from hubspot_sandbox.faults import FaultInjector, FaultSpec
+from hubspot_sandbox.properties import ALWAYS_RETURNED, PropertyBook
+from hubspot_sandbox.ratelimit import RateLimiter
+from hubspot_sandbox.records import Deal
+from hubspot_sandbox.search_cache import SearchCache
+from hubspot_sandbox.spec import PortalSpec
+from hubspot_sandbox.store import DealStore
+
+UI = "CRM_UI"
+
+
+class Portal:
+    """One portal: deals, rate limiter, faults and request counters."""
+
+    def __init__(self, spec: PortalSpec, *, clock: Clock, seed: int, id_base: int) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.clock = clock
+        self.book = PropertyBook(spec.properties, spec.pipelines, spec.owners)
+        self.store = DealStore(self.book, self.now_ms, spec.id_base or id_base)
+        self.limiter = RateLimiter(spec.limits(), spec.search_rate_per_second, clock)
+        self.faults = FaultInjector(f"{seed}/{spec.name}")
+        self.search_cache = SearchCache()
+        self._counts: defaultdict[str, Counter[int]] = defaultdict(Counter)
+        self._count_lock = threading.Lock()
+
+    def now_ms(self) -> int:
+        return to_epoch_ms(self.clock.now())
+
+    # -- simulating people -----------------------------------------------------------------
+
+    def create_deal(
+        self,
+        props: Mapping[str, Any],
+        *,
+        source: str = UI,
+        at: datetime | None = None,
+        source_id: str | None = None,
+    ) -> str:
+        """Create a deal as a user would (validated like the API); returns its id."""
+        deal = self.store.create(props, source=source, source_id=source_id, at_ms=_ms(at))
+        return str(deal.id)
+
+    def edit_deal(
+        self,
+        deal_id: str,
+        props: Mapping[str, Any],
+        *,
+        source: str = UI,
+        at: datetime | None = None,
+        source_id: str | None = None,
+    ) -> None:
+        """Change properties of an active deal ("" clears); raises SandboxApiError if invalid."""
+        deal = self.store.require(str(deal_id))
+        self.store.update(deal, props, source=source, source_id=source_id, at_ms=_ms(at))
+
+    def archive_deal(self, deal_id: str) -> None:
+        self.store.archive(self.store.require(str(deal_id)))
+
+    def register_deal(self, deal_id: str, *, at: datetime | None = None) -> None:
+        """Simulate registering a shared deal: its registration count becomes 1."""
+        self.store.register(self.store.require(str(deal_id)), _ms(at))
+
+    def get_deal(self, deal_id: str) -> dict[str, str | None] | None:
+        """All properties of an active deal (system ones included), or None."""
+        deal = self.store.get(str(deal_id))
+        return _all_properties(deal) if deal is not None else None
+
+    def deals(self) -> list[dict[str, str | None]]:
+        """Every active deal's properties, in id order."""
+        return [_all_properties(d) for d in self.store.active()]
+
+    def history(self, deal_id: str, name: str) -> list[dict[str, Any]]:
+        """``propertiesWithHistory`` entries of one property, newest first."""
+        return list(self.store.require(str(deal_id)).history(name))
+
+    def bulk_load(
+        self,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        modified_at: datetime | None = None,
+        source: str = "IMPORT",
+    ) -> list[str]:
+        """Create many deals fast, all stamped with one ``hs_lastmodifieddate`` (e.g. an import)."""
+        at_ms = _ms(modified_at) or self.now_ms()
+        return self.store.bulk_create(rows, at_ms, source)
+
+    # -- faults and counters ---------------------------------------------------------------
+
+    def set_faults(self, spec: FaultSpec) -> None:
+        self.faults.configure(spec)
+
+    def index_lag_seconds(self) -> float:
+        override = self.faults.spec.index_lag_seconds
+        return self.spec.index_lag_seconds if override is None else override
+
+    def count(self, endpoint: str, status: int) -> None:
+        with self._count_lock:
+            self._counts[endpoint][status] += 1
+
+    @property
+    def counters(self) -> dict[str, dict[int, int]]:
+        """Requests served, by endpoint name and HTTP status."""
+        with self._count_lock:
+            return {name: dict(counts) for name, counts in self._counts.items()}
+
+    @property
+    def total_requests(self) -> int:
+        with self._count_lock:
+            return sum(sum(c.values()) for c in self._counts.values())
+
+    def reset_counters(self) -> None:
+        with self._count_lock:
+            self._counts.clear()
+
+
+class Sandbox:
+    """Several isolated portals served by one server; ``portal(name)`` returns one."""
+
+    def __init__(
+        self, portals: Sequence[PortalSpec], *, seed: int = 0, clock: Clock | None = None
+    ) -> None:
+        names = [p.name for p in portals]
+        if len(set(names)) != len(names) or not names:
+            raise ValueError(f"portal names must be unique and non-empty, got {names}")
+        self.seed = seed
+        self.clock: Clock = clock or SystemClock()
+        self._portals = {
+            spec.name: Portal(
+                spec, clock=spec.clock or self.clock, seed=seed, id_base=(i + 1) * 10**10
+            )
+            for i, spec in enumerate(portals)
+        }
+
+    def portal(self, name: str) -> Portal:
+        try:
+            return self._portals[name]
+        except KeyError:
+            raise KeyError(f"no portal {name!r}; portals: {sorted(self._portals)}") from None
+
+    def find(self, name: str) -> Portal | None:
+        return self._portals.get(name)
+
+    @property
+    def portals(self) -> list[Portal]:
+        return list(self._portals.values())
+
+
+def _ms(at: datetime | None) -> int | None:
+    return to_epoch_ms(at) if at is not None else None
+
+
+def _all_properties(deal: Deal) -> dict[str, str | None]:
+    names: Iterable[str] = (
+        *deal.values,
+        *ALWAYS_RETURNED,
+        "hs_num_associated_active_deal_registrations",
+    )
+    return {name: deal.value(name) for name in names if not name.startswith("__")}

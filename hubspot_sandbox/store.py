@@ -1,0 +1,264 @@
+"""The deals of one portal: validated writes, unique values, and the indexes search pages on.
+
+Thread-safe: every public method takes the store's lock. Two sorted indexes are kept on write so
+no request sorts the portal: active ids (list paging) and ``(hs_lastmodifieddate, id)`` (the
+incremental-sync search). Writes in the same millisecond share a timestamp, as in HubSpot.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from hubspot_sandbox.errors import (
+    PropertyProblem,
+    SandboxApiError,
+    bad_request,
+    object_not_found,
+    property_errors_body,
+    unique_conflict,
+)
+from hubspot_sandbox.properties import PropertyBook, iso_ms
+from hubspot_sandbox.records import REGISTERED_KEY, Deal, Write
+
+API = "API"
+CHANGE_LOG = 20_000
+"""How many recent changes a search cache can catch up with instead of recomputing."""
+
+
+class DealStore:
+    """In-memory deals of one portal. ``now_ms`` is the portal clock in epoch milliseconds."""
+
+    def __init__(self, book: PropertyBook, now_ms: Callable[[], int], id_base: int) -> None:
+        self.book = book
+        self.now_ms = now_ms
+        self.lock = threading.RLock()
+        self._deals: dict[int, Deal] = {}
+        self.deal: Callable[[int], Deal] = self._deals.__getitem__
+        """The deal with this (existing) id, archived or not."""
+        self._active_ids: list[int] = []
+        self._by_modified: list[tuple[int, int]] = []
+        self._unique: dict[str, dict[str, int]] = {name: {} for name in book.unique}
+        self._next_id = id_base + 1
+        self.version = 0
+        """Bumped on every create, write and archive (one change = one version)."""
+        self._changes: deque[int] = deque(maxlen=CHANGE_LOG)
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def get(
+        self, key: str, *, id_property: str | None = None, archived: bool = False
+    ) -> Deal | None:
+        """The deal whose id (or unique ``id_property`` value) is ``key``; None if absent."""
+        with self.lock:
+            deal_id = self._resolve(key, id_property)
+            deal = self._deals.get(deal_id) if deal_id is not None else None
+            if deal is None or deal.archived != archived:
+                return None
+            return deal
+
+    def require(self, key: str, *, id_property: str | None = None) -> Deal:
+        deal = self.get(key, id_property=id_property)
+        if deal is None:
+            raise object_not_found(key)
+        return deal
+
+    def page_ids(
+        self, after: int, limit: int, *, archived: bool = False
+    ) -> tuple[list[Deal], int | None]:
+        """Up to ``limit`` deals with id >= ``after`` in id order, and the next ``after``."""
+        with self.lock:
+            if archived:
+                ids = sorted(d.id for d in self._deals.values() if d.archived)
+            else:
+                ids = self._active_ids
+            start = bisect.bisect_left(ids, after)
+            chosen = ids[start : start + limit + 1]
+            deals = [self._deals[i] for i in chosen[:limit]]
+            return deals, (chosen[limit] if len(chosen) > limit else None)
+
+    def modified_index(self) -> list[tuple[int, int]]:
+        """The live ``(hs_lastmodifieddate ms, id)`` index; read it under :attr:`lock`."""
+        return self._by_modified
+
+    def active_ids(self) -> list[int]:
+        """The live sorted list of active deal ids; read it under :attr:`lock`."""
+        return self._active_ids
+
+    def active(self) -> list[Deal]:
+        with self.lock:
+            return [self._deals[i] for i in self._active_ids]
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def create(
+        self,
+        raw: Mapping[str, Any],
+        *,
+        source: str = API,
+        source_id: str | None = None,
+        at_ms: int | None = None,
+        validated: Mapping[str, str] | None = None,
+    ) -> Deal:
+        """Create a deal (dealname required; pipeline/dealstage default to the first ones)."""
+        with self.lock:
+            changes = dict(validated) if validated is not None else self._validate_new(raw)
+            self._check_unique(changes, None)
+            at = self.now_ms() if at_ms is None else at_ms
+            changes.setdefault("createdate", iso_ms(at))
+            deal_id = self._next_id
+            self._next_id += 1
+            values = {k: v for k, v in changes.items() if v != ""}
+            deal = Deal(deal_id, values, [Write(at, source, source_id, changes)])
+            self._deals[deal_id] = deal
+            self._changed(deal_id)
+            self._active_ids.append(deal_id)
+            self._index_unique(deal, changes)
+            bisect.insort(self._by_modified, (at, deal_id))
+            return deal
+
+    def validate_new(self, raw: Mapping[str, Any]) -> dict[str, str]:
+        with self.lock:
+            return self._validate_new(raw)
+
+    def _validate_new(self, raw: Mapping[str, Any]) -> dict[str, str]:
+        changes = self.book.validate(raw, pipeline_id=None)
+        if not changes.get("dealname"):
+            raise SandboxApiError(400, _missing_dealname())
+        if not changes.get("pipeline"):
+            changes["pipeline"] = self.book.default_pipeline
+        if not changes.get("dealstage"):
+            changes["dealstage"] = self.book.pipelines[changes["pipeline"]].stages[0].id
+        return changes
+
+    def update(
+        self,
+        deal: Deal,
+        raw: Mapping[str, Any],
+        *,
+        source: str = API,
+        source_id: str | None = None,
+        at_ms: int | None = None,
+    ) -> Deal:
+        """Validate and apply ``raw``; bumps hs_lastmodifieddate even when no value changes."""
+        with self.lock:
+            changes = self.book.validate(raw, pipeline_id=deal.values.get("pipeline"))
+            self._keep_stage_in_pipeline(deal, changes)
+            self._check_unique(changes, deal.id)
+            self._write(deal, Write(self._stamp(at_ms), source, source_id, changes))
+            return deal
+
+    def register(self, deal: Deal, at_ms: int | None = None) -> None:
+        """Mark ``deal`` as a registered shared deal (a calculated-property change)."""
+        with self.lock:
+            write = Write(self._stamp(at_ms), "CALCULATED", None, {REGISTERED_KEY: "1"})
+            self._write(deal, write)
+
+    def archive(self, deal: Deal) -> None:
+        """Archive (soft delete): gone from reads and search; its unique values are released."""
+        with self.lock:
+            if deal.archived:
+                return
+            deal.archived = True
+            self._changed(deal.id)
+            deal.archived_ms = self.now_ms()
+            self._active_ids.pop(bisect.bisect_left(self._active_ids, deal.id))
+            self._by_modified.pop(
+                bisect.bisect_left(self._by_modified, (deal.modified_ms, deal.id))
+            )
+            for name, index in self._unique.items():
+                if index.get(deal.values.get(name, "")) == deal.id:
+                    del index[deal.values[name]]
+
+    def bulk_create(self, rows: Sequence[Mapping[str, Any]], at_ms: int, source: str) -> list[str]:
+        """Validate all rows first (nothing is created if one fails), then create them."""
+        with self.lock:
+            validated = [self._validate_new(row) for row in rows]
+            self._check_batch_unique(validated)
+            ids = [self.create({}, source=source, at_ms=at_ms, validated=v).id for v in validated]
+            return [str(i) for i in ids]
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def changed_since(self, version: int) -> list[int] | None:
+        """Ids changed after ``version`` (oldest first), or None if the log no longer reaches it."""
+        with self.lock:
+            count = self.version - version
+            if count > len(self._changes) or count < 0:
+                return None
+            return list(self._changes)[len(self._changes) - count :] if count else []
+
+    def _changed(self, deal_id: int) -> None:
+        self.version += 1
+        self._changes.append(deal_id)
+
+    def _stamp(self, at_ms: int | None) -> int:
+        return self.now_ms() if at_ms is None else at_ms
+
+    def _write(self, deal: Deal, write: Write) -> None:
+        self._changed(deal.id)
+        self._by_modified.pop(bisect.bisect_left(self._by_modified, (deal.modified_ms, deal.id)))
+        self._unindex_unique(deal, write.changes)
+        deal.apply(write)
+        self._index_unique(deal, write.changes)
+        bisect.insort(self._by_modified, (deal.modified_ms, deal.id))
+
+    def _keep_stage_in_pipeline(self, deal: Deal, changes: dict[str, str]) -> None:
+        """A pipeline change without a valid stage moves the deal to the new pipeline's first stage.
+
+        Assumption: HubSpot does not document this case; the UI forces a stage choice.
+        """
+        new_pipeline = changes.get("pipeline")
+        if not new_pipeline or new_pipeline == deal.values.get("pipeline"):
+            return
+        stages = [s.id for s in self.book.pipelines[new_pipeline].stages]
+        if changes.get("dealstage", deal.values.get("dealstage")) not in stages:
+            changes["dealstage"] = stages[0]
+
+    def _resolve(self, key: str, id_property: str | None) -> int | None:
+        if id_property and id_property != "hs_object_id":
+            if id_property not in self._unique:
+                raise _not_unique(id_property)
+            return self._unique[id_property].get(key)
+        return int(key) if key.isascii() and key.isdigit() else None
+
+    def _check_unique(self, changes: Mapping[str, str], own_id: int | None) -> None:
+        for name, index in self._unique.items():
+            value = changes.get(name)
+            holder = index.get(value) if value else None
+            if holder is not None and holder != own_id:
+                raise unique_conflict(name, value or "", str(holder))
+
+    def _check_batch_unique(self, rows: Iterable[Mapping[str, str]]) -> None:
+        seen: dict[tuple[str, str], bool] = {}
+        for row in rows:
+            self._check_unique(row, None)
+            for name in self._unique:
+                value = row.get(name)
+                if value and seen.setdefault((name, value), False):
+                    raise unique_conflict(name, value, "(same batch)")
+                if value:
+                    seen[(name, value)] = True
+
+    def _index_unique(self, deal: Deal, changes: Mapping[str, str]) -> None:
+        for name, index in self._unique.items():
+            if changes.get(name):
+                index[changes[name]] = deal.id
+
+    def _unindex_unique(self, deal: Deal, changes: Mapping[str, str]) -> None:
+        for name, index in self._unique.items():
+            old = deal.values.get(name)
+            if name in changes and old and index.get(old) == deal.id:
+                del index[old]
+
+
+def _missing_dealname() -> dict[str, Any]:
+    problem = PropertyProblem("dealname", "REQUIRED", "dealname is required to create a deal.")
+    return property_errors_body([problem])
+
+
+def _not_unique(name: str) -> SandboxApiError:
+    return bad_request(f"{name} is not a unique property; idProperty must have unique values.")

@@ -1,0 +1,1 @@
+"""The command line: parse, build objects, call, print tables, map errors to exit codes."""

@@ -1,0 +1,238 @@
+"""``make demo``: the real worker, over real HTTP, against two local sandbox CRMs.
+
+1. start the sandbox (a partner portal and a rep portal, seeded with a few hundred shared deals);
+2. run a first cycle (links every shared deal, creates missing counterparts) and an idle one;
+3. make edits on both sides as people would: a conflicting amount edit, deal-team changes on
+   each side (including the partner touching a rep-owned member), a product-interest change, a
+   close-date change, and a new shared deal on each side;
+4. run again and show what synced and why (the audit log the worker wrote), then ``explain`` one
+   deal, then an idle cycle proving nothing echoes.
+
+State is a SQLite file (the config's ``worker.state_url``), emptied first: the sandbox starts
+fresh on every demo, so state from an earlier demo would describe deals that no longer exist.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from rich.console import Console
+from rich.table import Table
+
+from hubspot_sandbox import Portal, Sandbox, SandboxServer, demo_portals, seed_demo
+from sync_worker.cli.tables import cycle_table, explanation_tables, planned_table
+from sync_worker.kernel.errors import ConfigError
+from sync_worker.ops.explain import explain
+from sync_worker.runtime.config import LoadedConfig, load_config
+from sync_worker.runtime.logging import configure_logging
+from sync_worker.runtime.wiring import runtime_for
+from sync_worker.sync.context import PairContext
+from sync_worker.sync.engine import CycleReport, run_cycle
+
+DEMO_TOKENS = {"partner": "demo-partner-token", "rep": "demo-rep-token"}
+PARTNER_USER, FOREIGN_REP_USER = "grace.hopper@agency.example", "paula.partnermgr@hubspot.example"
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    title: str
+    partner_id: str
+    field: str
+
+
+def run_demo(config_path: Path) -> int:
+    """Run the demo; return the process exit code."""
+    out = Console(highlight=False, width=160)
+    for name, token in DEMO_TOKENS.items():
+        os.environ.setdefault(f"SYNC_WORKER_ENDPOINTS__{name.upper()}__TOKEN", token)
+    try:
+        loaded = load_config(config_path)
+        host, port = _sandbox_address(loaded)
+        _reset_state(loaded, out)
+    except ConfigError as error:
+        for problem in error.problems:
+            out.print(f"config error: {problem}")
+        return 2
+    configure_logging(fmt="auto", level="warning", secrets=loaded.settings.secret_values())
+    tier = loaded.settings.endpoints["partner"].rate_limit_tier
+    sandbox = Sandbox(demo_portals(tier=tier))
+    seed_demo(sandbox, deals=300)
+    try:
+        server = SandboxServer(sandbox, host=host, port=port)
+    except OSError as exc:
+        out.print(
+            f"demo error: cannot serve the sandbox on {host}:{port} ({exc.strerror}); stop what "
+            "uses that port or change endpoints.*.base_url in the config"
+        )
+        return 2
+    with server, runtime_for(loaded) as rt:
+        out.rule("sync-worker demo")
+        out.print(f"sandbox CRMs: {server.base_url('partner')}  and  {server.base_url('rep')}")
+        ctx = next(iter(rt.pairs.values()))
+        return _story(out, ctx, sandbox, loaded)
+
+
+def _story(out: Console, ctx: PairContext, sandbox: Sandbox, loaded: LoadedConfig) -> int:
+    first = _cycle(out, ctx, "1. first sync: link every shared deal, create missing counterparts")
+    _cycle(out, ctx, "2. idle cycle: nothing changed, nothing to do")
+    out.rule("3. people edit deals on both sides")
+    scenarios = _edit(out, sandbox, ctx.mapping.partner_link)
+    worker = loaded.settings.worker
+    configure_logging(fmt="auto", level="info", secrets=loaded.settings.secret_values())
+    out.print("[dim]structured log events of the next cycle (stderr):[/dim]")
+    second = _cycle(out, ctx, "4. sync the edits")
+    configure_logging(fmt="auto", level=worker.log_level, secrets=loaded.settings.secret_values())
+    _show_scenarios(out, ctx, sandbox, scenarios, second.run_id)
+    out.rule(f"5. sync-worker explain --pair {ctx.name} {scenarios[0].partner_id}")
+    for item in explanation_tables(explain(ctx, scenarios[0].partner_id)):
+        out.print(item)
+    third = _cycle(out, ctx, "6. idle again: the worker's own writes come back and plan nothing")
+    failed = any(r.failed for r in (first, second, third))
+    out.rule("demo finished" + (" with failures" if failed else ""))
+    return 1 if failed else 0
+
+
+def _cycle(out: Console, ctx: PairContext, title: str) -> CycleReport:
+    out.rule(title)
+    report = run_cycle(ctx)
+    out.print(cycle_table([report]))
+    return report
+
+
+def _linked_partner_deals(partner: Portal, link_property: str) -> list[dict[str, str | None]]:
+    deals = [d for d in partner.deals() if d.get(link_property)]
+    return sorted(deals, key=lambda d: int(d["hs_object_id"] or 0))
+
+
+def _edit(out: Console, sandbox: Sandbox, link_property: str) -> list[Scenario]:
+    partner, rep = sandbox.portal("partner"), sandbox.portal("rep")
+    a, b, c, d = _linked_partner_deals(partner, link_property)[:4]
+
+    def rep_id(deal: dict[str, str | None]) -> str:
+        return str(deal[link_property])
+
+    pid = [str(x["hs_object_id"]) for x in (a, b, c, d)]
+    partner.edit_deal(pid[0], {"amount": "12000"})
+    time.sleep(0.05)  # the rep's edit is the newer one
+    rep.edit_deal(rep_id(a), {"amount": "15000"})
+    out.print(f"- conflict: partner sets deal {pid[0]} amount 12000, then the rep sets 15000")
+
+    team = _members(b.get("shared_deal_team"))
+    partner.edit_deal(
+        pid[1], {"shared_deal_team": ";".join(sorted(team | {PARTNER_USER, FOREIGN_REP_USER}))}
+    )
+    rep_team = _members((rep.get_deal(rep_id(b)) or {}).get("shared_deal_team"))
+    rep_member = next((m for m in sorted(rep_team) if m.endswith("@hubspot.example")), None)
+    new_rep_team = (
+        rep_team - {rep_member} if rep_member else rep_team | {"sam.sales@hubspot.example"}
+    )
+    rep.edit_deal(rep_id(b), {"shared_deal_team": ";".join(sorted(new_rep_team))})
+    out.print(
+        f"- deal team of {pid[1]}: partner adds its own {PARTNER_USER} and the rep's "
+        f"{FOREIGN_REP_USER}; the rep {'removes ' + rep_member if rep_member else 'adds sam.sales'}"
+    )
+
+    products = _members((rep.get_deal(rep_id(c)) or {}).get("product_interest"), lower=False)
+    rep.edit_deal(
+        rep_id(c), {"product_interest": ";".join(sorted(products | {"Marketing Hub Professional"}))}
+    )
+    out.print(f"- product interest: the rep adds Marketing Hub Professional to deal {rep_id(c)}")
+
+    partner.edit_deal(pid[3], {"closedate": "2027-03-31T00:00:00.000Z"})
+    out.print(f"- close date: the partner moves deal {pid[3]} to 2027-03-31")
+
+    new_partner = partner.create_deal(
+        {
+            "dealname": "Initech - CRM rollout",
+            "amount": "48000",
+            "closedate": "2027-02-28T00:00:00.000Z",
+            "shared_deal_team": "ada.lovelace@agency.example",
+            "product_interest": "Sales Hub Enterprise",
+        }
+    )
+    partner.register_deal(new_partner)
+    out.print(f"- the partner registers a new shared deal {new_partner}")
+    new_rep = rep.create_deal(
+        {
+            "dealname": "Globex - Service Hub",
+            "amount": "9000",
+            "shared_partner_account": "agency-001",
+            "shared_deal_team": "rita.rep@hubspot.example",
+            "product_interest": "Service Hub Professional",
+        }
+    )
+    out.print(f"- the rep refers a new deal {new_rep} to the partner")
+    return [
+        Scenario("conflicting amount edits (newest wins)", pid[0], "amount"),
+        Scenario("deal team edited on both sides (owned set)", pid[1], "deal_team"),
+        Scenario("product interest changed by the rep", pid[2], "product_interest"),
+        Scenario("close date changed by the partner", pid[3], "closedate"),
+        Scenario("new registration on the partner side", new_partner, "dealname"),
+        Scenario(f"new referral on the rep side (rep deal {new_rep})", new_rep, "pipeline"),
+    ]
+
+
+def _members(raw: str | None, *, lower: bool = True) -> set[str]:
+    items = {m.strip() for m in (raw or "").split(";") if m.strip()}
+    return {m.lower() for m in items} if lower else items
+
+
+def _show_scenarios(
+    out: Console, ctx: PairContext, sandbox: Sandbox, scenarios: list[Scenario], run_id: str
+) -> None:
+    for scenario in scenarios:
+        link = ctx.store.find_link(ctx.name, scenario.partner_id)
+        if link is None:
+            out.print(f"[red]{scenario.title}: not linked[/red]")
+            continue
+        changes = [
+            c for c in ctx.store.changes_for(ctx.name, link.partner_id) if c.run_id == run_id
+        ]
+        out.print(planned_table(changes, title=f"{scenario.title}: what synced and why"))
+        out.print(_values(ctx, sandbox, link.partner_id, link.rep_id, scenario.field))
+
+
+def _values(ctx: PairContext, sandbox: Sandbox, partner_id: str, rep_id: str, field: str) -> Table:
+    spec = ctx.mapping.field(field)
+    partner = sandbox.portal("partner").get_deal(partner_id) or {}
+    rep = sandbox.portal("rep").get_deal(rep_id) or {}
+    table = Table(title=f"now, partner deal {partner_id} / rep deal {rep_id}")
+    for column in ("property", "partner", "rep"):
+        table.add_column(column)
+    for name in dict.fromkeys((spec.partner, "pipeline", "dealstage")):
+        table.add_row(name, str(partner.get(name)), str(rep.get(name)))
+    return table
+
+
+def _sandbox_address(loaded: LoadedConfig) -> tuple[str, int]:
+    endpoints = loaded.settings.endpoints
+    if set(endpoints) != {"partner", "rep"}:
+        raise ConfigError("the demo needs exactly two endpoints named partner and rep")
+    addresses = set()
+    for name, endpoint in endpoints.items():
+        url = urlsplit(endpoint.base_url)
+        if url.hostname not in ("127.0.0.1", "localhost") or url.path.rstrip("/") != f"/{name}":
+            raise ConfigError(
+                f"endpoints.{name}.base_url: the demo serves http://127.0.0.1:PORT/{name} "
+                f"itself, not {endpoint.base_url}"
+            )
+        addresses.add((url.hostname, url.port or 80))
+    if len(addresses) != 1:
+        raise ConfigError("the demo serves both portals from one address; use the same host:port")
+    host, port = addresses.pop()
+    return str(host), port
+
+
+def _reset_state(loaded: LoadedConfig, out: Console) -> None:
+    url = loaded.settings.worker.state_url
+    if not url.startswith("sqlite:///"):
+        raise ConfigError("worker.state_url: the demo keeps its state in a SQLite file")
+    path = Path(url.removeprefix("sqlite:///"))
+    for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if stale.exists():
+            stale.unlink()
+    out.print(f"state: a fresh SQLite file at {path}")

@@ -1,0 +1,217 @@
+"""What the CLI prints: rich tables for people (plain text when not a terminal)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from rich.console import Console
+from rich.table import Table
+
+from sync_worker.ops.explain import Explanation
+from sync_worker.state.base import ChangeEntry, ConflictEntry, DeadLetter, PairStatus
+from sync_worker.sync.engine import CycleReport
+from sync_worker.sync.writers import Intention
+
+
+def console() -> Console:
+    return Console(highlight=False, soft_wrap=False, width=160)
+
+
+def _when(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _ago(moment: datetime | None, now: datetime) -> str:
+    if moment is None:
+        return "-"
+    seconds = int((now - moment).total_seconds())
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h"
+
+
+def cycle_table(reports: Sequence[CycleReport]) -> Table:
+    table = Table(title="sync cycles")
+    for column in (
+        "pair",
+        "outcome",
+        "pulled p/r",
+        "created p/r",
+        "updated p/r",
+        "fields",
+        "conflicts",
+        "dead-lettered",
+        "gone",
+        "API calls",
+        "seconds",
+        "error",
+    ):
+        table.add_column(column)
+    for r in reports:
+        c = r.counts
+        table.add_row(
+            r.pair,
+            r.outcome,
+            f"{c.get('pulled.partner', 0)}/{c.get('pulled.rep', 0)}",
+            f"{c.get('created.partner', 0)}/{c.get('created.rep', 0)}",
+            f"{c.get('updated.partner', 0)}/{c.get('updated.rep', 0)}",
+            str(c.get("fields_changed", 0)),
+            str(c.get("conflicts", 0)),
+            str(c.get("dead_lettered", 0)),
+            str(c.get("gone", 0)),
+            str(r.api_calls),
+            f"{r.duration_seconds:.2f}",
+            r.error or "",
+        )
+    return table
+
+
+def status_table(rows: Iterable[PairStatus], now: datetime) -> Table:
+    table = Table(title="pairs")
+    for column in (
+        "pair",
+        "last run",
+        "outcome",
+        "partner lag",
+        "rep lag",
+        "links",
+        "open conflicts",
+        "dead letters",
+        "failures in a row",
+    ):
+        table.add_column(column)
+    table.add_column("held by", no_wrap=True)  # whole: it names a host and a pid
+    for row in rows:
+        table.add_row(
+            row.pair,
+            _when(row.last_run.started_at if row.last_run else None),
+            _outcome(row),
+            _ago(row.partner_cursor, now),
+            _ago(row.rep_cursor, now),
+            str(row.links),
+            str(row.open_conflicts),
+            str(row.dead_letters),
+            str(row.consecutive_failures),
+            row.lease_holder or "",
+        )
+    return table
+
+
+def _outcome(row: PairStatus) -> str:
+    last = row.last_run
+    if last is None:
+        return "never run"
+    if last.outcome is not None:
+        return last.outcome
+    # No outcome: running now if a process holds the pair, else that run died unfinished.
+    return "running" if row.lease_holder else "interrupted"
+
+
+def conflicts_table(conflicts: Iterable[ConflictEntry]) -> Table:
+    table = Table(title="open conflicts")
+    for column in ("id", "partner deal", "rep deal", "field", "partner", "rep", "base", "since"):
+        table.add_column(column)
+    for c in conflicts:
+        table.add_row(
+            str(c.id),
+            c.partner_id,
+            c.rep_id,
+            c.field,
+            c.partner_value or "(empty)",
+            c.rep_value or "(empty)",
+            c.base_value or "(empty)",
+            _when(c.detected_at),
+        )
+    return table
+
+
+def dead_letters_table(rows: Iterable[tuple[str, DeadLetter]]) -> Table:
+    table = Table(title="dead letters")
+    for column in ("id", "pair", "side", "deal", "attempts", "next attempt", "reason"):
+        table.add_column(column)
+    for pair, d in rows:
+        table.add_row(
+            str(d.id),
+            pair,
+            str(d.side),
+            d.record_id,
+            str(d.attempts),
+            _when(d.next_attempt_at) if d.next_attempt_at else "parked: retry by hand",
+            d.reason,
+        )
+    return table
+
+
+def intentions_table(intentions: Iterable[Intention]) -> Table:
+    table = Table(title="dry run: writes that would be made")
+    for column in ("side", "action", "deal", "properties"):
+        table.add_column(column)
+    for i in intentions:
+        props = ", ".join(f"{k}={v!r}" for k, v in sorted(i.properties.items()))
+        table.add_row(str(i.side), i.action, i.record_id, props)
+    return table
+
+
+def explanation_tables(exp: Explanation) -> list[Table | str]:
+    out: list[Table | str] = []
+    if exp.link is None:
+        return [f"{exp.pair}: deal {exp.deal_id}: {exp.note}"]
+    head = (
+        f"{exp.pair}: partner deal {exp.link.partner_id} <-> rep deal {exp.link.rep_id} "
+        f"(link {exp.link.status}; base agreed {_when(exp.base_at)})"
+    )
+    out.append(head)
+    if exp.note:
+        out.append(exp.note)
+    if exp.fields:
+        table = Table(title="fields now")
+        for column in ("field", "rule", "direction", "partner", "rep", "base", "decision"):
+            table.add_column(column)
+        for f in exp.fields:
+            table.add_row(
+                f.field,
+                f.rule,
+                f.direction,
+                f.partner_value or "(empty)",
+                f.rep_value or "(empty)",
+                f.base_value or "(empty)",
+                f.decision,
+            )
+        out.append(table)
+    if exp.history:
+        table = Table(title="changes the worker made (newest first)")
+        for column in ("when", "written to", "field", "old", "new", "why"):
+            table.add_column(column)
+        for h in exp.history:
+            table.add_row(
+                _when(h.at),
+                str(h.side_written),
+                h.field,
+                h.old_value or "(empty)",
+                h.new_value or "(empty)",
+                h.reason,
+            )
+        out.append(table)
+    if exp.conflicts:
+        out.append(conflicts_table(exp.conflicts))
+    return out
+
+
+def planned_table(changes: Iterable[ChangeEntry], title: str = "field changes planned") -> Table:
+    table = Table(title=title)
+    for column in ("partner deal", "rep deal", "written to", "field", "old", "new", "why"):
+        table.add_column(column)
+    for c in changes:
+        table.add_row(
+            c.partner_id,
+            c.rep_id,
+            str(c.side_written),
+            c.field,
+            c.old_value or "(empty)",
+            c.new_value or "(empty)",
+            c.reason,
+        )
+    return table

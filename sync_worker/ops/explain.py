@@ -1,0 +1,116 @@
+"""``explain``: why does (or would) this field change? The rule, the three values, the time.
+
+Reads both deals of a link as they are now, reconciles them against the stored base exactly as
+a cycle would (nothing is written), and pairs each field's decision with the audit log of
+changes the worker actually made.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sync_worker.kernel.canonical import RejectedValueError
+from sync_worker.kernel.model import DealRecord, Side
+from sync_worker.rules.mapping import FieldMapping
+from sync_worker.rules.plan import BaseSnapshot, PairPlan, format_value
+from sync_worker.rules.reconcile import reconcile
+from sync_worker.state.base import ChangeEntry, ConflictEntry, LinkState
+from sync_worker.sync.context import PairContext
+from sync_worker.sync.engine import user_directory
+
+
+@dataclass(frozen=True, slots=True)
+class FieldExplanation:
+    field: str
+    rule: str
+    direction: str
+    partner_value: str | None
+    rep_value: str | None
+    base_value: str | None
+    decision: str
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    pair: str
+    deal_id: str
+    link: LinkState | None
+    fields: tuple[FieldExplanation, ...] = ()
+    base_at: datetime | None = None
+    history: tuple[ChangeEntry, ...] = ()
+    conflicts: tuple[ConflictEntry, ...] = ()
+    note: str | None = None
+
+
+def explain(ctx: PairContext, deal_id: str) -> Explanation:
+    """Explain the shared deal holding ``deal_id`` (a partner or rep deal id)."""
+    link = ctx.store.find_link(ctx.name, deal_id)
+    if link is None:
+        return Explanation(
+            ctx.name, deal_id, None, note="not linked: the worker has not paired this deal yet"
+        )
+    history = tuple(ctx.store.changes_for(ctx.name, link.partner_id))
+    conflicts = tuple(
+        c for c in ctx.store.open_conflicts(ctx.name) if c.partner_id == link.partner_id
+    )
+    records = {side: _read_one(ctx, side, link.id_on(side)) for side in Side}
+    partner, rep = records[Side.PARTNER], records[Side.REP]
+    if partner is None or rep is None:
+        gone = "partner" if partner is None else "rep"
+        note = f"the {gone} deal is archived or deleted; the link is kept as a tombstone"
+        return Explanation(ctx.name, deal_id, link, history=history, note=note)
+    base = BaseSnapshot.from_json(link.base_json, ctx.mapping) if link.base_json else None
+    plan = reconcile(partner, rep, base, ctx.mapping, user_directory(ctx), ctx.clock.now())
+    fields = tuple(_field(spec, partner, rep, base, plan) for spec in ctx.mapping.fields)
+    return Explanation(
+        ctx.name,
+        deal_id,
+        link,
+        fields,
+        base.agreed_at if base else None,
+        history,
+        conflicts,
+        note=None if link.status == "active" else f"link status: {link.status}",
+    )
+
+
+def _read_one(ctx: PairContext, side: Side, deal_id: str) -> DealRecord | None:
+    result = ctx.connector(side).read([deal_id], ctx.mapping.properties(side), with_history=True)
+    return result.found.get(deal_id)
+
+
+def _field(
+    spec: FieldMapping,
+    partner: DealRecord,
+    rep: DealRecord,
+    base: BaseSnapshot | None,
+    plan: PairPlan,
+) -> FieldExplanation:
+    return FieldExplanation(
+        field=spec.name,
+        rule=spec.rule.value,
+        direction=spec.direction.value,
+        partner_value=_shown(spec, Side.PARTNER, partner),
+        rep_value=_shown(spec, Side.REP, rep),
+        base_value=format_value(base.values.get(spec.name)) if base else None,
+        decision=_decision(spec, plan),
+    )
+
+
+def _shown(spec: FieldMapping, side: Side, record: DealRecord) -> str | None:
+    raw = record.properties.get(spec.property_on(side))
+    try:
+        return format_value(spec.codec(side).read(raw))
+    except RejectedValueError:
+        return f"{raw!r} (unreadable)"
+
+
+def _decision(spec: FieldMapping, plan: PairPlan) -> str:
+    for group in (plan.changes, plan.conflicts, plan.rejections, plan.reverted, plan.held):
+        for item in group:
+            if item.field == spec.name:
+                return item.reason.describe()
+    if spec.direction.value == "none":
+        return "not synced (direction none)"
+    return "in sync: nothing to do"

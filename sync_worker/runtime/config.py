@@ -1,0 +1,394 @@
+"""Configuration: one TOML file plus environment overrides, validated before any CRM is touched.
+
+Sources, highest priority first: environment variables ``SYNC_WORKER_<SECTION>__<KEY>`` (nested
+with ``__``, e.g. ``SYNC_WORKER_ENDPOINTS__REP__TOKEN``), then the TOML file. Tokens are
+``SecretStr`` and come from the environment or from a ``token_file`` (a mounted secret); a token
+written in the TOML file is refused, so a config file can be committed and shared safely.
+
+Every problem is reported as one line naming the key path and what is allowed, and raised as a
+:class:`~sync_worker.kernel.errors.ConfigError` (the CLI exits 2 on it).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from sync_worker.kernel.errors import ConfigError
+from sync_worker.mappings import builtin_mapping_names, builtin_mapping_path
+
+ENV_PREFIX = "SYNC_WORKER_"
+CONFIG_ENV_VAR = "SYNC_WORKER_CONFIG"
+DEFAULT_CONFIG_PATH = Path("config.toml")
+RateLimitTier = Literal[
+    "free", "starter", "professional", "enterprise", "api_limit_increase", "oauth", "unlimited"
+]
+_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+_STATE_URL_SCHEMES = ("sqlite:///", "postgresql://", "postgres://", "postgresql+psycopg://")
+
+
+class WorkerSettings(_Section):
+    """Process-wide settings."""
+
+    state_url: str = "sqlite:///sync-state.db"
+    interval_seconds: int = Field(300, ge=5, le=86_400)
+    jitter_seconds: int = Field(15, ge=0, le=3_600)
+    max_parallel_pairs: int = Field(4, ge=1, le=64)
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(9464, ge=0, le=65_535)
+    unhealthy_after_failures: int = Field(3, ge=1, le=1_000)
+    dead_letter_max_attempts: int = Field(10, ge=1, le=1_000)
+    stop_grace_seconds: float = Field(60.0, ge=1.0, le=3_600.0)
+    history_days: int = Field(90, ge=0, le=36_500)
+
+    @field_validator("state_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(_STATE_URL_SCHEMES):
+            raise ValueError(
+                "must start with sqlite:/// or postgresql:// (or postgres://, "
+                "postgresql+psycopg://)"
+            )
+        return value
+
+
+class EndpointSettings(_Section):
+    """One CRM account (portal) and how to reach it."""
+
+    kind: Literal["hubspot"] = "hubspot"
+    base_url: str = "https://api.hubapi.com"
+    token: SecretStr | None = None
+    token_file: Path | None = None
+    rate_limit_tier: RateLimitTier = "free"
+    account_timezone: str = "UTC"
+    timeout_seconds: float = Field(30.0, gt=0, le=600)
+    search_overlap_seconds: float = Field(120.0, ge=0, le=86_400)
+    max_attempts: int = Field(6, ge=1, le=20)
+
+    @field_validator("account_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be an IANA time zone name such as Europe/Paris") from None
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+
+class PairSettings(_Section):
+    """One partner account <-> the rep CRM."""
+
+    partner: str
+    rep: str
+    partner_account: str = Field(min_length=1)
+    mapping: str = "hubspot_shared_deals"
+    interval_seconds: int | None = Field(None, ge=5, le=86_400)
+    enabled: bool = True
+
+
+def env_name(*path: str) -> str:
+    """The environment variable for a config key: ``env_name("pairs", "agency-001", "enabled")``
+    is ``SYNC_WORKER_PAIRS__AGENCY_001__ENABLED`` (shells cannot export a name with ``-``)."""
+    return ENV_PREFIX + "__".join(_env_key(part).upper() for part in path)
+
+
+def _env_key(name: str) -> str:
+    return name.lower().replace("-", "_")
+
+
+class _EnvNamedAsInFile(PydanticBaseSettingsSource):
+    """The environment overrides, with endpoint and pair names matched to the file's.
+
+    A shell cannot export ``SYNC_WORKER_PAIRS__AGENCY-001__ENABLED``; the variable is written
+    ``..._AGENCY_001_...`` and reaches ``[pairs.agency-001]`` here. A name the file does not
+    have stays as written (it then defines a new endpoint or pair, validated as usual).
+    """
+
+    def __init__(
+        self,
+        settings_cls: type[BaseSettings],
+        env: PydanticBaseSettingsSource,
+        file: PydanticBaseSettingsSource,
+    ) -> None:
+        super().__init__(settings_cls)
+        self._env = env
+        self._file = file
+
+    def get_field_value(
+        self,
+        field: FieldInfo,  # noqa: ARG002 - the abstract method's signature
+        field_name: str,
+    ) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ delegates to the env source
+
+    def __call__(self) -> dict[str, Any]:
+        data = self._env()
+        in_file = self._file()
+        for section in ("endpoints", "pairs"):
+            overrides, named = data.get(section), in_file.get(section)
+            if not isinstance(overrides, dict) or not isinstance(named, dict):
+                continue
+            by_key = {_env_key(name): name for name in named}
+            data[section] = {
+                key if key in named else by_key.get(_env_key(key), key): value
+                for key, value in overrides.items()
+            }
+        return data
+
+
+class Settings(BaseSettings):
+    """The whole configuration. Build it with :func:`load_config`, not directly."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    endpoints: dict[str, EndpointSettings] = Field(default_factory=dict)
+    pairs: dict[str, PairSettings] = Field(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML file's content arrives as init kwargs; the environment overrides it.
+        return (_EnvNamedAsInFile(settings_cls, env_settings, init_settings), init_settings)
+
+    def enabled_pairs(self) -> dict[str, PairSettings]:
+        return {name: pair for name, pair in self.pairs.items() if pair.enabled}
+
+    def secret_values(self) -> list[str]:
+        """Every secret in the config (tokens, a password in the state URL), so the log
+        redactor can mask it wherever it appears."""
+        secrets = [e.token.get_secret_value() for e in self.endpoints.values() if e.token]
+        password = urlsplit(self.worker.state_url).password
+        if password:
+            secrets += [password, unquote(password)]  # as written, and decoded
+        return secrets
+
+
+class LoadedConfig(BaseModel):
+    """Validated settings plus where they came from."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    settings: Settings
+    path: Path
+    mapping_paths: dict[str, Path]
+
+
+def resolve_config_path(path: Path | None, env: Mapping[str, str] | None = None) -> Path:
+    """``--config`` wins, then ``$SYNC_WORKER_CONFIG``, then ``./config.toml``."""
+    environ = os.environ if env is None else env
+    if path is not None:
+        return path
+    from_env = environ.get(CONFIG_ENV_VAR)
+    return Path(from_env) if from_env else DEFAULT_CONFIG_PATH
+
+
+def load_config(path: Path | None = None) -> LoadedConfig:
+    """Read, merge and validate the configuration; raise ConfigError listing every problem."""
+    config_path = resolve_config_path(path)
+    source = str(config_path)
+    data = _read_toml(config_path)
+    problems = _secrets_in_file(data)
+    try:
+        settings = Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(
+            problems + format_validation_error(exc, Settings), source=source
+        ) from None
+    settings, token_problems = _with_file_tokens(settings)
+    problems += token_problems + _cross_check(settings)
+    mapping_paths, mapping_problems = _resolve_mappings(settings, config_path.parent)
+    problems += mapping_problems
+    if problems:
+        raise ConfigError(problems, source=source)
+    return LoadedConfig(settings=settings, path=config_path, mapping_paths=mapping_paths)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(
+            f"config file not found (pass --config PATH or set {CONFIG_ENV_VAR})", source=str(path)
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid TOML: {exc}", source=str(path)) from None
+
+
+def _secrets_in_file(data: Mapping[str, Any]) -> list[str]:
+    endpoints = data.get("endpoints")
+    if not isinstance(endpoints, Mapping):
+        return []
+    return [
+        f"endpoints.{name}.token: secrets do not belong in the config file; set "
+        f"{env_name('endpoints', name, 'token')} or endpoints.{name}.token_file"
+        for name, section in endpoints.items()
+        if isinstance(section, Mapping) and "token" in section
+    ]
+
+
+def _with_file_tokens(settings: Settings) -> tuple[Settings, list[str]]:
+    problems: list[str] = []
+    endpoints: dict[str, EndpointSettings] = {}
+    for name, endpoint in settings.endpoints.items():
+        token, problem = _endpoint_token(name, endpoint)
+        if problem:
+            problems.append(problem)
+        endpoints[name] = endpoint.model_copy(update={"token": token})
+    return settings.model_copy(update={"endpoints": endpoints}), problems
+
+
+def _endpoint_token(name: str, endpoint: EndpointSettings) -> tuple[SecretStr | None, str | None]:
+    """The endpoint's token (env first, then ``token_file``) or the problem with it."""
+    if endpoint.token is not None and endpoint.token.get_secret_value():
+        return endpoint.token, None
+    if endpoint.token_file is None:
+        variable = env_name("endpoints", name, "token")
+        return None, f"endpoints.{name}: no token; set {variable} or endpoints.{name}.token_file"
+    try:
+        text = endpoint.token_file.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        return (
+            None,
+            f"endpoints.{name}.token_file: cannot read {endpoint.token_file}: {exc.strerror}",
+        )
+    if not text:
+        return None, f"endpoints.{name}.token_file: {endpoint.token_file} is empty"
+    return SecretStr(text), None
+
+
+def _cross_check(settings: Settings) -> list[str]:
+    problems: list[str] = []
+    known = sorted(settings.endpoints)
+    for kind, names in (("endpoints", settings.endpoints), ("pairs", settings.pairs)):
+        problems += [
+            f"{kind}.{name}: invalid name; use lower-case letters, digits, '-' and '_'"
+            for name in names
+            if not _valid_name(name)
+        ]
+    for name, pair in settings.pairs.items():
+        for role in ("partner", "rep"):
+            endpoint = getattr(pair, role)
+            if endpoint not in settings.endpoints:
+                problems.append(
+                    f"pairs.{name}.{role}: unknown endpoint {endpoint!r}; "
+                    f"defined endpoints: {', '.join(known) or '(none)'}"
+                )
+        if pair.partner == pair.rep:
+            problems.append(f"pairs.{name}: partner and rep must be different endpoints")
+    if not settings.enabled_pairs():
+        problems.append("pairs: no enabled pair; define at least one [pairs.NAME] table")
+    return problems
+
+
+def _valid_name(name: str) -> bool:
+    return re.fullmatch(_NAME_PATTERN, name) is not None
+
+
+def _resolve_mappings(settings: Settings, base_dir: Path) -> tuple[dict[str, Path], list[str]]:
+    paths: dict[str, Path] = {}
+    problems: list[str] = []
+    for name, pair in settings.pairs.items():
+        path = resolve_mapping(pair.mapping, base_dir)
+        if path is None:
+            problems.append(
+                f"pairs.{name}.mapping: {pair.mapping!r} is neither a file (relative to the config "
+                f"file) nor a built-in mapping; built-in: {', '.join(builtin_mapping_names())}"
+            )
+        else:
+            paths[name] = path
+    return paths, problems
+
+
+def resolve_mapping(reference: str, base_dir: Path) -> Path | None:
+    """A mapping reference is a path (relative to the config file's folder) or a built-in name."""
+    candidate = Path(reference)
+    if not candidate.is_absolute():
+        candidate = base_dir / candidate
+    if candidate.is_file():
+        return candidate
+    if "/" not in reference and reference.removesuffix(".toml") in builtin_mapping_names():
+        return builtin_mapping_path(reference)
+    return None
+
+
+def format_validation_error(exc: ValidationError, model: type[BaseModel]) -> list[str]:
+    """One line per pydantic error: ``key.path: what is wrong (what is allowed)``."""
+    lines = []
+    for error in exc.errors():
+        loc = ".".join(str(part) for part in error["loc"])
+        if error["type"] == "extra_forbidden":
+            valid = _valid_keys(model, error["loc"][:-1])
+            lines.append(f"{loc}: unknown key; valid keys here: {', '.join(valid)}")
+            continue
+        message = error["msg"]
+        if not _SECRET_KEY.search(loc) and error["type"] not in ("missing",):
+            message += f" (got {_shown(error.get('input'))})"
+        lines.append(f"{loc}: {message}")
+    return lines
+
+
+_SECRET_KEY = re.compile(r"token|secret|password", re.IGNORECASE)
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*):\S*@")  # greedy: to the last @
+
+
+def _shown(value: object) -> str:
+    """A rejected input as an error line shows it: any password inside a URL masked."""
+    return _URL_PASSWORD.sub(r"\1:***@", repr(value))
+
+
+def _valid_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+    current: Any = model
+    in_dict = False
+    for part in loc:
+        if in_dict:  # ``part`` is an endpoint or pair name: stay on the dict's value model
+            in_dict = False
+            continue
+        fields = getattr(current, "model_fields", {})
+        if part not in fields:
+            return []
+        annotation = fields[str(part)].annotation
+        in_dict = getattr(annotation, "__origin__", None) is dict
+        current = _model_of(annotation)
+    return sorted(getattr(current, "model_fields", {}))
+
+
+def _model_of(annotation: Any) -> Any:
+    args = getattr(annotation, "__args__", ())
+    if args:  # dict[str, Model] -> Model
+        return args[-1]
+    return annotation

@@ -1,0 +1,167 @@
+"""Build the running objects from a validated config: the store, connectors, pair contexts.
+
+Each pair gets its own connector per side (so per-cycle API-call counts are its own), while
+every connector using the same credential shares one rate limiter (:class:`LimiterRegistry`:
+the rep CRM's budget is shared by all the pairs that use it) and one metadata cache
+(:class:`MetadataRegistry`: the rep CRM's owners are loaded once for every pair).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import structlog
+
+from sync_worker.connectors.base import Connector
+from sync_worker.connectors.hubspot.factory import make_hubspot_connector
+from sync_worker.connectors.hubspot.metadata import MetadataRegistry
+from sync_worker.connectors.hubspot.ratelimit import LimiterRegistry
+from sync_worker.connectors.hubspot.retry import RetrySettings
+from sync_worker.kernel.clock import Clock, SystemClock
+from sync_worker.kernel.errors import ConfigError
+from sync_worker.rules.mapping import SyncMapping
+from sync_worker.runtime.config import EndpointSettings, LoadedConfig
+from sync_worker.runtime.pairs import load_pair_mappings
+from sync_worker.state import open_store
+from sync_worker.state.base import PruneCounts, StateStore
+from sync_worker.sync.context import PairContext
+
+log = structlog.stdlib.get_logger("sync_worker.runtime.wiring")
+
+
+@dataclass(slots=True)
+class Runtime:
+    """The process's store and pair contexts; close it to release connections and leases."""
+
+    config: LoadedConfig
+    store: StateStore
+    pairs: dict[str, PairContext]
+    clock: Clock
+    limiters: LimiterRegistry = field(default_factory=LimiterRegistry)
+    metadata: MetadataRegistry = field(default_factory=MetadataRegistry)
+
+    def prune_history(self, days: int | None = None) -> PruneCounts | None:
+        """Delete history older than ``days`` (default ``worker.history_days``); None when
+        retention is off (0 days). Logs ``history_pruned``."""
+        keep = self.config.settings.worker.history_days if days is None else days
+        if keep <= 0:
+            return None
+        before = self.clock.now() - timedelta(days=keep)
+        counts = self.store.prune_history(before)
+        log.info(
+            "history_pruned",
+            before=before.isoformat(),
+            changes=counts.changes,
+            runs=counts.runs,
+            conflicts=counts.conflicts,
+            dead_letters=counts.dead_letters,
+        )
+        return counts
+
+    def close(self) -> None:
+        for ctx in self.pairs.values():
+            for connector in (ctx.partner, ctx.rep):
+                close = getattr(connector, "close", None)
+                if callable(close):
+                    close()
+        self.store.close()
+
+
+def make_connector(
+    name: str,
+    endpoint: EndpointSettings,
+    clock: Clock,
+    limiters: LimiterRegistry,
+    metadata: MetadataRegistry | None = None,
+) -> Connector:
+    """A connector for ``endpoint`` (only HubSpot so far)."""
+    if endpoint.kind != "hubspot":  # pragma: no cover - the config model admits only hubspot
+        raise ConfigError(f"endpoints.{name}.kind: unsupported CRM kind {endpoint.kind!r}")
+    if endpoint.token is None:  # load_config guarantees a token; keep mypy and readers honest
+        raise ConfigError(f"endpoints.{name}: no token")
+    return make_hubspot_connector(
+        name=name,
+        base_url=endpoint.base_url,
+        token=endpoint.token,
+        tier=endpoint.rate_limit_tier,
+        clock=clock,
+        timeout=endpoint.timeout_seconds,
+        overlap_seconds=endpoint.search_overlap_seconds,
+        limiter_registry=limiters,
+        metadata_registry=metadata,
+        retry=RetrySettings(attempts=endpoint.max_attempts),
+        account_timezone=endpoint.account_timezone,
+    )
+
+
+def build_runtime(
+    loaded: LoadedConfig,
+    *,
+    clock: Clock | None = None,
+    store: StateStore | None = None,
+    only_enabled: bool = True,
+) -> Runtime:
+    """Open the store and build a :class:`PairContext` per (enabled) pair."""
+    mappings = load_pair_mappings(loaded)
+    the_clock = clock or SystemClock()
+    the_store = store or open_store(loaded.settings.worker.state_url)
+    runtime = Runtime(loaded, the_store, {}, the_clock)
+    try:
+        runtime.pairs = _contexts(loaded, mappings, runtime, only_enabled=only_enabled)
+    except BaseException:
+        the_store.close()
+        raise
+    return runtime
+
+
+def _contexts(
+    loaded: LoadedConfig,
+    mappings: Mapping[str, SyncMapping],
+    runtime: Runtime,
+    *,
+    only_enabled: bool,
+) -> dict[str, PairContext]:
+    settings = loaded.settings
+    pairs = settings.enabled_pairs() if only_enabled else settings.pairs
+    contexts = {}
+    for name, pair in pairs.items():
+        connectors = {
+            role: make_connector(
+                endpoint,
+                settings.endpoints[endpoint],
+                runtime.clock,
+                runtime.limiters,
+                runtime.metadata,
+            )
+            for role, endpoint in (("partner", pair.partner), ("rep", pair.rep))
+        }
+        contexts[name] = PairContext(
+            name=name,
+            mapping=mappings[name],
+            partner=connectors["partner"],
+            rep=connectors["rep"],
+            store=runtime.store,
+            clock=runtime.clock,
+            interval_seconds=pair.interval_seconds or settings.worker.interval_seconds,
+            dead_letter_max_attempts=settings.worker.dead_letter_max_attempts,
+        )
+    return contexts
+
+
+@contextmanager
+def runtime_for(
+    loaded: LoadedConfig,
+    *,
+    clock: Clock | None = None,
+    store: StateStore | None = None,
+    only_enabled: bool = True,
+) -> Iterator[Runtime]:
+    """``build_runtime`` as a context manager that always closes."""
+    runtime = build_runtime(loaded, clock=clock, store=store, only_enabled=only_enabled)
+    try:
+        yield runtime
+    finally:
+        runtime.close()

@@ -1,0 +1,159 @@
+"""The daemon: one APScheduler job per pair, calling the same cycle as ``once``.
+
+* Each pair runs at its interval plus jitter; ``max_instances=1`` so a pair never overlaps
+  itself, ``coalesce`` so missed runs collapse into one.
+* SIGTERM/SIGINT sets a stop event: running cycles finish the page they are on, commit it, and
+  return; the scheduler then shuts down (waiting up to ``stop_grace_seconds``) and the process
+  exits 0. A cycle still sleeping near the end of the grace (a long ``Retry-After``) has the
+  sleep cut short and stops without committing that page.
+* Once a day (first ten minutes after start) old history is pruned (``worker.history_days``).
+* An auth failure pauses only that pair (a human must fix the token; restart resumes it); the
+  daily limit postpones only that pair until the limit resets.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import threading
+from datetime import UTC, datetime, timedelta
+from types import FrameType
+
+import structlog
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from sync_worker.runtime.wiring import Runtime
+from sync_worker.service.http import ThreadedServer
+from sync_worker.service.metrics import Health, Metrics, build_app
+from sync_worker.sync.engine import CycleOptions, CycleReport, run_cycle
+
+log = structlog.stdlib.get_logger("sync_worker.service.daemon")
+
+INTERRUPT_MARGIN_SECONDS = 5.0  # of the grace period, left for interrupted cycles to end
+PRUNE_JOB = "worker:prune-history"  # ":" cannot occur in a pair name (a pair's job id)
+PRUNE_DELAY = timedelta(minutes=10)  # after the first cycles, not competing with them
+
+
+class Daemon:
+    """Runs every enabled pair on its schedule until asked to stop."""
+
+    def __init__(self, runtime: Runtime, *, metrics: Metrics | None = None) -> None:
+        self.runtime = runtime
+        worker = runtime.config.settings.worker
+        self.worker = worker
+        self.stop_event = threading.Event()
+        self.metrics = metrics or Metrics()
+        self.scheduler = BackgroundScheduler(
+            timezone=UTC,
+            executors={"default": ThreadPoolExecutor(worker.max_parallel_pairs)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+        self.health = Health(
+            threshold=worker.unhealthy_after_failures,
+            scheduler_alive=lambda: self.scheduler.running,
+        )
+        self.server: ThreadedServer | None = None
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM and SIGINT ask for a graceful stop (main thread only)."""
+
+        def handler(signum: int, _: FrameType | None) -> None:
+            log.info("shutdown_requested", signal=signal.Signals(signum).name)
+            self.stop_event.set()
+
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+
+    def start(self) -> None:
+        """Start the metrics/health server (first: a busy port fails before any sync), then
+        schedule every pair and start the scheduler."""
+        if self.worker.metrics_port:
+            app = build_app(self.metrics, self.health)
+            self.server = ThreadedServer(
+                app, host=self.worker.metrics_host, port=self.worker.metrics_port, name="metrics"
+            ).start()
+        now = self.runtime.clock.now()
+        for name, ctx in self.runtime.pairs.items():
+            first = now + timedelta(seconds=random.uniform(0, self.worker.jitter_seconds))
+            self.scheduler.add_job(
+                self._run_pair,
+                IntervalTrigger(seconds=ctx.interval_seconds, jitter=self.worker.jitter_seconds),
+                args=[name],
+                id=name,
+                name=f"sync {name}",
+                next_run_time=first,
+            )
+        if self.worker.history_days:
+            self.scheduler.add_job(
+                self._prune,
+                IntervalTrigger(hours=24, jitter=self.worker.jitter_seconds),
+                id=PRUNE_JOB,
+                name="prune history",
+                next_run_time=now + PRUNE_DELAY,
+            )
+        self.scheduler.start()
+        log.info(
+            "daemon_started",
+            pairs=sorted(self.runtime.pairs),
+            metrics=self.server.url if self.server else None,
+        )
+
+    def wait(self) -> None:
+        """Block until a stop is requested, then shut down gracefully."""
+        self.stop_event.wait()
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        """Let running cycles finish their page and commit; a cycle still waiting (a retry
+        backoff, rate-limit pacing) when the grace period nears its end has the wait cut short
+        and stops without committing that page, so the process exits within the grace."""
+        self.stop_event.set()
+        stopper = threading.Thread(target=self.scheduler.shutdown, kwargs={"wait": True})
+        stopper.start()
+        grace = self.worker.stop_grace_seconds
+        margin = min(INTERRUPT_MARGIN_SECONDS, grace / 2)
+        stopper.join(timeout=grace - margin)
+        if stopper.is_alive():
+            log.warning("shutdown_interrupting_waits", after_seconds=round(grace - margin, 1))
+            self.runtime.clock.interrupt()
+            stopper.join(timeout=margin)
+        if stopper.is_alive():
+            log.warning("shutdown_grace_exceeded", seconds=grace)
+        if self.server is not None:
+            self.server.stop()
+        log.info("daemon_stopped")
+
+    def _run_pair(self, name: str) -> None:
+        if self.stop_event.is_set():
+            return
+        ctx = self.runtime.pairs[name]
+        report = run_cycle(ctx, CycleOptions(mode="daemon", stop=self.stop_event))
+        self.after_cycle(report)
+
+    def _prune(self) -> None:
+        try:
+            self.runtime.prune_history()
+        except Exception:  # the store may be down for a while: sync goes on, tomorrow retries
+            log.exception("history_prune_failed")
+
+    def after_cycle(self, report: CycleReport) -> None:
+        """Metrics, health, and pausing a pair that cannot go on."""
+        self.metrics.observe(report, self.runtime.clock.now())
+        failures = self.health.record(report)
+        self.metrics.failing.labels(report.pair).set(failures)
+        if report.error_kind == "auth":
+            self.scheduler.pause_job(report.pair)
+            self.health.pause(report.pair, f"auth: {report.error}")
+            log.error(
+                "pair_paused", pair=report.pair, reason="credentials refused; fix and restart"
+            )
+        elif report.error_kind == "daily_limit":
+            resume = report.resume_at or (self.runtime.clock.now() + timedelta(hours=1))
+            self.scheduler.modify_job(report.pair, next_run_time=_aware(resume))
+            log.warning("pair_postponed", pair=report.pair, until=resume.isoformat())
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -1,0 +1,143 @@
+"""Prometheus metrics and the health endpoint the daemon serves.
+
+``/metrics``: Prometheus text format. ``/healthz``: 200 when the scheduler is alive and no pair
+has failed ``unhealthy_after_failures`` cycles in a row (or is paused on an auth failure), else
+503; the JSON body says which pairs are failing and why.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from sync_worker.sync.engine import CycleReport
+
+_DURATION_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800)
+
+
+class Metrics:
+    """Every metric the worker exports, on its own registry."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.cycles = Counter(
+            "sync_cycles", "Cycles run, by outcome.", ["pair", "outcome"], registry=r
+        )
+        self.pulled = Counter(
+            "sync_records_pulled", "Changed records pulled.", ["pair", "side"], registry=r
+        )
+        self.created = Counter(
+            "sync_counterparts_created", "Counterparts created.", ["pair", "side"], registry=r
+        )
+        self.updated = Counter(
+            "sync_records_updated", "Records written.", ["pair", "side"], registry=r
+        )
+        self.changes = Counter("sync_field_changes", "Field values changed.", ["pair"], registry=r)
+        self.conflicts = Counter(
+            "sync_conflicts", "Conflicts recorded for a person.", ["pair"], registry=r
+        )
+        self.dead_letters = Counter(
+            "sync_dead_letters", "Records dead-lettered.", ["pair"], registry=r
+        )
+        self.api_calls = Counter("sync_api_calls", "CRM API requests sent.", ["pair"], registry=r)
+        self.duration = Histogram(
+            "sync_cycle_duration_seconds",
+            "Cycle duration.",
+            ["pair"],
+            buckets=_DURATION_BUCKETS,
+            registry=r,
+        )
+        self.last_success = Gauge(
+            "sync_last_success_timestamp_seconds",
+            "End of the last successful cycle.",
+            ["pair"],
+            registry=r,
+        )
+        self.failing = Gauge(
+            "sync_pair_consecutive_failures", "Cycles failed in a row.", ["pair"], registry=r
+        )
+
+    def observe(self, report: CycleReport, now: datetime) -> None:
+        pair, counts = report.pair, report.counts
+        self.cycles.labels(pair, report.outcome).inc()
+        for side in ("partner", "rep"):
+            self.pulled.labels(pair, side).inc(counts.get(f"pulled.{side}", 0))
+            self.created.labels(pair, side).inc(counts.get(f"created.{side}", 0))
+            self.updated.labels(pair, side).inc(counts.get(f"updated.{side}", 0))
+        self.changes.labels(pair).inc(counts.get("fields_changed", 0))
+        self.conflicts.labels(pair).inc(counts.get("conflicts", 0))
+        self.dead_letters.labels(pair).inc(counts.get("dead_lettered", 0))
+        self.api_calls.labels(pair).inc(report.api_calls)
+        self.duration.labels(pair).observe(report.duration_seconds)
+        if report.outcome in ("ok", "stopped"):
+            self.last_success.labels(pair).set(now.timestamp())
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+@dataclass(slots=True)
+class Health:
+    """Tracks consecutive failures per pair; decides healthy or not."""
+
+    threshold: int
+    scheduler_alive: Callable[[], bool] = lambda: True
+    failures: dict[str, int] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)
+    paused: set[str] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, report: CycleReport) -> int:
+        """Update after a cycle; returns the pair's consecutive failures."""
+        with self._lock:
+            if report.failed:
+                self.failures[report.pair] = self.failures.get(report.pair, 0) + 1
+                self.reasons[report.pair] = f"{report.error_kind}: {report.error}"
+            elif report.outcome in ("ok", "stopped"):
+                self.failures[report.pair] = 0
+                self.reasons.pop(report.pair, None)
+            return self.failures.get(report.pair, 0)
+
+    def pause(self, pair: str, reason: str) -> None:
+        with self._lock:
+            self.paused.add(pair)
+            self.reasons[pair] = reason
+
+    def snapshot(self) -> tuple[bool, dict[str, object]]:
+        with self._lock:
+            failing = {
+                pair: {"consecutive_failures": n, "reason": self.reasons.get(pair)}
+                for pair, n in self.failures.items()
+                if n >= self.threshold or pair in self.paused
+            }
+            failing.update(
+                {p: {"paused": True, "reason": self.reasons.get(p)} for p in self.paused}
+            )
+        alive = self.scheduler_alive()
+        healthy = alive and not failing
+        return healthy, {"healthy": healthy, "scheduler_alive": alive, "failing_pairs": failing}
+
+
+def build_app(metrics: Metrics, health: Health) -> Starlette:
+    """The daemon's HTTP surface: ``/metrics`` and ``/healthz``."""
+
+    async def metrics_endpoint(_: Request) -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    async def health_endpoint(_: Request) -> Response:
+        healthy, body = health.snapshot()
+        return JSONResponse(body, status_code=200 if healthy else 503)
+
+    return Starlette(
+        routes=[Route("/metrics", metrics_endpoint), Route("/healthz", health_endpoint)]
+    )

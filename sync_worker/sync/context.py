@@ -1,0 +1,29 @@
+"""One pair's working set: its mapping, its two connectors, the store and the clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sync_worker.connectors.base import Connector
+from sync_worker.kernel.clock import Clock
+from sync_worker.kernel.model import Side
+from sync_worker.rules.mapping import SyncMapping
+from sync_worker.state.base import StateStore
+
+
+@dataclass(frozen=True, slots=True)
+class PairContext:
+    """Everything one pair's cycle needs; built once, shared by every cycle of the pair."""
+
+    name: str
+    mapping: SyncMapping
+    partner: Connector
+    rep: Connector
+    store: StateStore
+    clock: Clock
+    interval_seconds: int = 300
+    dead_letter_max_attempts: int = 10
+    lease_ttl_seconds: float = 600.0
+
+    def connector(self, side: Side) -> Connector:
+        return self.partner if side is Side.PARTNER else self.rep
