@@ -112,7 +112,7 @@ def make_pair(
     if kind >= 0.9:
         rep_raw[field] = _edit(field, rep_raw[field], rng)
     base = BaseSnapshot(
-        {spec.name: spec.partner_codec.read(agreed[spec.name]) for spec in mapping.fields}, T0
+        {spec.name: spec.codecs.partner.read(agreed[spec.name]) for spec in mapping.fields}, T0
     )
     stamps = {spec.partner: T0 + timedelta(minutes=rng.randrange(60)) for spec in mapping.fields}
     partner = DealRecord(

@@ -26,10 +26,11 @@ from sync_worker.kernel.errors import (
     DailyLimitReached,
     PermanentError,
     RateLimited,
+    RetryAfterError,
     TransientError,
 )
 
-__all__ = ["RetryAfterError", "classify", "parse_body", "parse_retry_after"]
+__all__ = ["classify", "parse_body", "parse_retry_after"]
 
 LOCKED_WAIT_S = 2.0
 """HubSpot: "Locks will last for 2 seconds" (423)."""
@@ -42,22 +43,6 @@ UNKNOWN_POLICY_WAIT_S = 10.0
 
 # 521/523/524: Cloudflare-side timeouts HubSpot tells clients to retry; 522/525/526 -> support.
 PERMANENT_5XX = frozenset({522, 525, 526})
-
-
-class RetryAfterError(TransientError):
-    """A transient failure that says how long to wait (423 Locked, 477 Migration in progress)."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        retry_after: float,
-        status: int | None = None,
-        category: str | None = None,
-        correlation_id: str | None = None,
-    ) -> None:
-        self.retry_after = retry_after
-        super().__init__(message, status=status, category=category, correlation_id=correlation_id)
 
 
 def parse_body(content: bytes) -> Mapping[str, object]:

@@ -17,7 +17,13 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 
 from sync_worker import __version__
-from sync_worker.kernel.errors import ConfigError, ConnectorError, RecordRejected
+from sync_worker.kernel.errors import (
+    ConfigError,
+    ConflictNotFound,
+    ConnectorError,
+    WriteRefused,
+)
+from sync_worker.ops.resolution import Take
 from sync_worker.runtime.config import LoadedConfig, load_config
 from sync_worker.runtime.logging import Redactor, configure_logging
 
@@ -303,7 +309,7 @@ def conflicts_list(config: ConfigOption = None, pair: PairOption = None) -> None
 def conflicts_resolve(
     conflict_id: Annotated[int, typer.Argument(help="The conflict's id (see `conflicts list`).")],
     pair: Annotated[str, typer.Option("--pair", "-p", help="The conflict's pair.")],
-    take: Annotated[str, typer.Option("--take", help="partner, rep or dismiss.")],
+    take: Annotated[Take, typer.Option("--take", help="Which value wins, or dismiss.")],
     config: ConfigOption = None,
 ) -> None:
     """Take one side's current value (written to the other side), or dismiss the conflict."""
@@ -313,9 +319,7 @@ def conflicts_resolve(
         (name,) = _pairs(rt, pair)
         try:
             done = resolve_conflict(rt.pairs[name], conflict_id, take, run_id="manual")
-        except ConfigError as error:
-            raise fail_config(error) from None
-        except (RecordRejected, ConnectorError) as exc:
+        except (ConflictNotFound, WriteRefused, ConnectorError) as exc:
             typer.echo(f"not resolved: {exc}", err=True)
             raise typer.Exit(EXIT_SYNC_FAILED) from None
     where = f"; wrote {done.value!r} to the {done.written_to}" if done.written_to else ""

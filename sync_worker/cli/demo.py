@@ -80,7 +80,7 @@ def _story(out: Console, ctx: PairContext, sandbox: Sandbox, loaded: LoadedConfi
     first = _cycle(out, ctx, "1. first sync: link every shared deal, create missing counterparts")
     _cycle(out, ctx, "2. idle cycle: nothing changed, nothing to do")
     out.rule("3. people edit deals on both sides")
-    scenarios = _edit(out, sandbox, ctx.mapping.partner_link)
+    scenarios = _edit(out, sandbox, ctx.mapping.links.partner)
     worker = loaded.settings.worker
     configure_logging(fmt="auto", level="info", secrets=loaded.settings.secret_values())
     out.print("[dim]structured log events of the next cycle (stderr):[/dim]")

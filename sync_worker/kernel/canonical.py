@@ -34,9 +34,10 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
+from sync_worker.kernel.errors import RejectedValueError
+
 __all__ = [
     "FieldType",
-    "RejectedValueError",
     "SideCodec",
     "format_value",
     "from_jsonable",
@@ -64,10 +65,6 @@ class FieldType(StrEnum):
 
 MAPPABLE_TYPES = frozenset({FieldType.STRING, FieldType.ENUM, FieldType.MULTI_ENUM})
 SET_TYPES = frozenset({FieldType.MULTI_ENUM, FieldType.USER_SET})
-
-
-class RejectedValueError(ValueError):
-    """A value that cannot be read (malformed) or written (outside a value map)."""
 
 
 # --- parsers: non-empty raw string -> canonical value (None when it means "no value") ----------

@@ -7,16 +7,28 @@
     ├── ConnectorError             raised at a connector's edge (HTTP errors converted there)
     │   ├── TransientError         retried by the one retry policy; if it persists the pair's
     │   │   │                      cycle fails and resumes from its committed cursor next cycle
-    │   │   └── RateLimited        like Transient, but wait ``retry_after`` seconds first
+    │   │   ├── RateLimited        like Transient, but wait ``retry_after`` seconds first
+    │   │   └── RetryAfterError    like Transient, but wait the time the CRM named (423, 477)
     │   ├── DailyLimitReached      stop the portal's work until ``resets_at``; no retry loop
     │   ├── AuthError              credentials rejected / scopes missing -> stop the pair
     │   └── PermanentError         the request itself is wrong -> fail the operation, do not retry
-    ├── RecordRejected             one record cannot be synced -> dead-letter it, go on
+    ├── RejectedValueError         (also a ValueError) a value a field cannot read or write ->
+    │                              hold that field back, dead-letter the record, sync the rest
+    ├── WriteRefused               a write a person asked for (a conflict resolution) was
+    │                              refused -> nothing changed, the item stays open (exit 1)
+    ├── ConflictNotFound           (also a LookupError) no open conflict has that id -> exit 1
+    ├── LinkRepointed              (also a ValueError) a commit would move a settled link to
+    │                              another deal -> nothing of the page lands (a bug, or a
+    │                              process that lost its lease)
+    ├── LeaseLost                  another process took the pair -> stop the cycle; the page in
+    │                              flight is redone by whoever holds the pair
     └── Interrupted                the process is stopping and a wait was cut short -> the
                                    cycle ends "stopped" without committing the page in flight
 
-Only the engine catches, and only what it can act on. Messages never contain secrets: the
-connector builds them from HubSpot's error body and the request path, never from headers.
+A record that cannot be synced is not an exception: the page's ledger dead-letters it with its
+reason and the rest goes on. Only the engine catches, and only what it can act on. Messages
+never contain secrets: the connector builds them from HubSpot's error body and the request
+path, never from headers.
 """
 
 from __future__ import annotations
@@ -99,14 +111,58 @@ class PermanentError(ConnectorError):
     """The request is wrong (most 4xx): retrying cannot help."""
 
 
-class RecordRejected(SyncError):
-    """One record cannot be synced; the engine dead-letters it with ``reason`` and goes on."""
+class RetryAfterError(TransientError):
+    """A transient failure that says how long to wait (423 Locked, 477 Migration in progress)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float,
+        status: int | None = None,
+        category: str | None = None,
+        correlation_id: str | None = None,
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, status=status, category=category, correlation_id=correlation_id)
+
+
+class RejectedValueError(SyncError, ValueError):
+    """A value that cannot be read (malformed) or written (outside a value map)."""
+
+
+class WriteRefused(SyncError):
+    """The CRM refused a write a person asked for (``side`` deal ``record_id``): nothing
+    changed, and what asked for it (an open conflict) stays open."""
 
     def __init__(self, record_id: str, reason: str, *, side: str | None = None) -> None:
         self.record_id = record_id
         self.reason = reason
         self.side = side
-        super().__init__(f"record {record_id} rejected: {reason}")
+        where = f"{side} deal {record_id}" if side else f"deal {record_id}"
+        super().__init__(f"{where}: {reason}")
+
+
+class ConflictNotFound(SyncError, LookupError):
+    """No open conflict has this id (in this pair): nothing to resolve."""
+
+    def __init__(self, conflict_id: int, pair: str | None = None) -> None:
+        self.conflict_id = conflict_id
+        self.pair = pair
+        where = f" in pair {pair}" if pair else ""
+        super().__init__(f"no open conflict {conflict_id}{where}")
+
+
+class LinkRepointed(SyncError, ValueError):
+    """A page tried to re-point a link that is not ``pending`` at another rep deal."""
+
+
+class LeaseLost(SyncError):
+    """The pair's lease could not be renewed: another process may be working on it now."""
+
+    def __init__(self, pair: str) -> None:
+        self.pair = pair
+        super().__init__(f"lease of pair {pair} lost to another process")
 
 
 class Interrupted(SyncError):

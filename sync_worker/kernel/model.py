@@ -8,10 +8,14 @@ so that formatting noise never causes a write.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+U = TypeVar("U")
 
 
 class Side(StrEnum):
@@ -23,6 +27,31 @@ class Side(StrEnum):
     @property
     def other(self) -> Side:
         return Side.REP if self is Side.PARTNER else Side.PARTNER
+
+
+@dataclass(frozen=True, slots=True)
+class BySide(Generic[T]):
+    """One value per side of a pair: ``values[side]`` instead of a ternary on the side."""
+
+    partner: T
+    rep: T
+
+    def __getitem__(self, side: Side) -> T:
+        return self.partner if side is Side.PARTNER else self.rep
+
+    def items(self) -> Iterator[tuple[Side, T]]:
+        yield Side.PARTNER, self.partner
+        yield Side.REP, self.rep
+
+    def map(self, fn: Callable[[Side, T], U]) -> BySide[U]:
+        return BySide(fn(Side.PARTNER, self.partner), fn(Side.REP, self.rep))
+
+    def with_value(self, side: Side, value: T) -> BySide[T]:
+        return BySide(value, self.rep) if side is Side.PARTNER else BySide(self.partner, value)
+
+    @classmethod
+    def build(cls, fn: Callable[[Side], T]) -> BySide[T]:
+        return cls(fn(Side.PARTNER), fn(Side.REP))
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,5 +83,9 @@ class Link:
     partner_id: str
     rep_id: str
 
+    @property
+    def ids(self) -> BySide[str]:
+        return BySide(self.partner_id, self.rep_id)
+
     def id_on(self, side: Side) -> str:
-        return self.partner_id if side is Side.PARTNER else self.rep_id
+        return self.ids[side]

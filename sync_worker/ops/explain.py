@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sync_worker.kernel.canonical import RejectedValueError
+from sync_worker.kernel.errors import RejectedValueError
 from sync_worker.kernel.model import DealRecord, Side
 from sync_worker.rules.mapping import FieldMapping
 from sync_worker.rules.plan import BaseSnapshot, PairPlan, format_value
 from sync_worker.rules.reconcile import reconcile
-from sync_worker.state.base import ChangeEntry, ConflictEntry, LinkState
+from sync_worker.state.base import ChangeEntry, ConflictEntry, LinkState, LinkStatus
 from sync_worker.sync.context import PairContext
 from sync_worker.sync.engine import user_directory
 
@@ -71,7 +71,7 @@ def explain(ctx: PairContext, deal_id: str) -> Explanation:
         base.agreed_at if base else None,
         history,
         conflicts,
-        note=None if link.status == "active" else f"link status: {link.status}",
+        note=None if link.status is LinkStatus.ACTIVE else f"link status: {link.status}",
     )
 
 

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from sync_worker.connectors.base import RecordUpdate
-from sync_worker.kernel.errors import ConfigError, RecordRejected
-from sync_worker.kernel.model import Side
+from sync_worker.kernel.errors import ConflictNotFound, WriteRefused
+from sync_worker.kernel.model import BySide, Side
 from sync_worker.rules.plan import BaseSnapshot, format_value
 from sync_worker.state.base import ChangeEntry, ConflictEntry, LinkState, PageCommit
 from sync_worker.sync.context import PairContext
+
+
+class Take(StrEnum):
+    """How a person settles a conflict."""
+
+    PARTNER = "partner"
+    REP = "rep"
+    DISMISS = "dismiss"
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,25 +29,23 @@ class Resolution:
     value: str | None
 
 
-def resolve_conflict(ctx: PairContext, conflict_id: int, take: str, *, run_id: str) -> Resolution:
-    """Close conflict ``conflict_id``: ``take`` is ``partner``, ``rep`` or ``dismiss``.
+def resolve_conflict(ctx: PairContext, conflict_id: int, take: Take, *, run_id: str) -> Resolution:
+    """Close conflict ``conflict_id`` by taking a side or dismissing it.
 
     Taking a side reads that side's *current* value, writes it to the other side, stores it as
-    the new base and logs the change. Raises ConfigError for an unknown id or choice and
-    RecordRejected when the CRM refuses the write (the conflict then stays open).
+    the new base and logs the change. Raises ConflictNotFound for an unknown id and WriteRefused
+    when the write cannot be made (the conflict then stays open).
     """
     conflict = next((c for c in ctx.store.open_conflicts(ctx.name) if c.id == conflict_id), None)
     if conflict is None:
-        raise ConfigError(f"no open conflict {conflict_id} in pair {ctx.name}")
-    if take == "dismiss":
+        raise ConflictNotFound(conflict_id, ctx.name)
+    if take is Take.DISMISS:
         ctx.store.resolve_conflict(conflict_id, "dismissed", ctx.clock.now())
         return Resolution(conflict, "dismissed", None, None)
-    if take not in ("partner", "rep"):
-        raise ConfigError(f"--take must be partner, rep or dismiss, not {take!r}")
-    winner = Side(take)
+    winner = Side(take.value)
     value = _write_winner(ctx, conflict, winner, run_id)
-    ctx.store.resolve_conflict(conflict_id, take, ctx.clock.now())
-    return Resolution(conflict, take, winner.other, value)
+    ctx.store.resolve_conflict(conflict_id, take.value, ctx.clock.now())
+    return Resolution(conflict, take.value, winner.other, value)
 
 
 def _write_winner(
@@ -48,18 +55,18 @@ def _write_winner(
     loser = winner.other
     link = ctx.store.find_link(ctx.name, conflict.partner_id)
     if link is None:
-        raise ConfigError(f"the deals of conflict {conflict.id} are no longer linked")
+        raise WriteRefused(conflict.partner_id, "its deals are no longer linked", side="partner")
     ids = {Side.PARTNER: link.partner_id, Side.REP: link.rep_id}
     read = ctx.connector(winner).read([ids[winner]], ctx.mapping.properties(winner))
     record = read.found.get(ids[winner])
     if record is None:
-        raise RecordRejected(ids[winner], "the deal is archived or deleted", side=str(winner))
+        raise WriteRefused(ids[winner], "the deal is archived or deleted", side=str(winner))
     value = spec.codec(winner).read(record.properties.get(spec.property_on(winner)))
     raw = spec.codec(loser).write(value)
     result = ctx.connector(loser).update([RecordUpdate(ids[loser], {spec.property_on(loser): raw})])
     if ids[loser] not in result.written:
         reason = result.failed[0].reason if result.failed else "not written"
-        raise RecordRejected(ids[loser], reason, side=str(loser))
+        raise WriteRefused(ids[loser], reason, side=str(loser))
     _commit(ctx, link, conflict, loser=loser, value=value, run_id=run_id)
     return format_value(value)
 
@@ -86,7 +93,7 @@ def _commit(
         link.partner_written_at,
         link.rep_written_at,
     )
-    old = conflict.partner_value if loser is Side.PARTNER else conflict.rep_value
+    old = BySide(conflict.partner_value, conflict.rep_value)[loser]
     change = ChangeEntry(
         partner_id=link.partner_id,
         rep_id=link.rep_id,

@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from sync_worker.kernel.canonical import RejectedValueError, format_value
+from sync_worker.kernel.canonical import format_value
+from sync_worker.kernel.errors import RejectedValueError
 from sync_worker.kernel.model import DealRecord, Side
 from sync_worker.rules.mapping import FieldMapping
 from sync_worker.rules.plan import (

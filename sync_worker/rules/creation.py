@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sync_worker.kernel.model import DealRecord, Side
+from sync_worker.kernel.model import BySide, DealRecord, Side
 from sync_worker.rules.builder import UNREADABLE, Builder
 from sync_worker.rules.mapping import FieldMapping, Rule, SyncMapping
 from sync_worker.rules.plan import BaseSnapshot, CreationPlan, Directory, Reason
@@ -66,9 +66,12 @@ def _create_field(spec: FieldMapping, origin: DealRecord, origin_side: Side, out
     if fallback is not None:
         candidates.append(fallback)
     raw = origin.properties.get(spec.property_on(origin_side))
-    seen = (raw, None) if origin_side is Side.PARTNER else (None, raw)
+    nothing: BySide[str | None] = BySide(None, None)
+    seen = nothing.with_value(origin_side, raw)
     for new, decision in candidates:
-        if out.write(spec, target, None, new, Reason(spec.rule.value, decision, *seen)):
+        if out.write(
+            spec, target, None, new, Reason(spec.rule.value, decision, seen.partner, seen.rep)
+        ):
             if new == value:
                 out.base[spec.name] = new
             return

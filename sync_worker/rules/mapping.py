@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from sync_worker.kernel.canonical import (
 )
 from sync_worker.kernel.errors import ConfigError
 from sync_worker.kernel.filters import Filter
-from sync_worker.kernel.model import Side
+from sync_worker.kernel.model import BySide, Side
 from sync_worker.rules.mapping_file import (
     Direction,
     FieldModel,
@@ -64,20 +64,18 @@ class FieldMapping:
     rep: str
     direction: Direction
     rule: Rule
-    partner_codec: SideCodec
-    rep_codec: SideCodec
-    partner_default: str | None = None
-    rep_default: str | None = None
+    codecs: BySide[SideCodec]
+    defaults: BySide[str | None] = field(default_factory=lambda: BySide(None, None))
 
     def property_on(self, side: Side) -> str:
-        return self.partner if side is Side.PARTNER else self.rep
+        return BySide(self.partner, self.rep)[side]
 
     def codec(self, side: Side) -> SideCodec:
-        return self.partner_codec if side is Side.PARTNER else self.rep_codec
+        return self.codecs[side]
 
     def default(self, side: Side) -> str | None:
         """The raw value written on ``side`` when creating a counterpart there, if any."""
-        return self.partner_default if side is Side.PARTNER else self.rep_default
+        return self.defaults[side]
 
     def allows(self, source: Side) -> bool:
         """Whether this field's values may be copied from ``source`` to the other side."""
@@ -120,20 +118,16 @@ class SyncMapping:
 
     name: str
     description: str
-    partner_link: str
-    rep_link: str
-    partner_link_format: LinkFormat
-    rep_link_format: LinkFormat
+    links: BySide[str]
+    link_formats: BySide[LinkFormat]
     origins: frozenset[Side]
-    partner_scope: tuple[Filter, ...]
-    rep_scope: tuple[Filter, ...]
-    partner_create: Mapping[str, str]
-    rep_create: Mapping[str, str]
+    scopes: BySide[tuple[Filter, ...]]
+    creates: BySide[Mapping[str, str]]
     fields: tuple[FieldMapping, ...]
 
     def link_property(self, side: Side) -> str:
         """The property on ``side``'s deals holding the counterpart's id (unique, upsert key)."""
-        return self.partner_link if side is Side.PARTNER else self.rep_link
+        return self.links[side]
 
     def link_value(self, side: Side, counterpart_id: str) -> str:
         """What ``side``'s deal stores in its link property to name ``counterpart_id``; also the
@@ -146,14 +140,14 @@ class SyncMapping:
         return self._format(side).parse(stored) if stored else None
 
     def _format(self, side: Side) -> LinkFormat:
-        return self.partner_link_format if side is Side.PARTNER else self.rep_link_format
+        return self.link_formats[side]
 
     def scope(self, side: Side) -> tuple[Filter, ...]:
-        return self.partner_scope if side is Side.PARTNER else self.rep_scope
+        return self.scopes[side]
 
     def create_constants(self, side: Side) -> Mapping[str, str]:
         """Properties written on ``side`` whenever a counterpart is created there."""
-        return self.partner_create if side is Side.PARTNER else self.rep_create
+        return self.creates[side]
 
     def properties(self, side: Side) -> tuple[str, ...]:
         """Every property to fetch on ``side``: the link property, each mapped field's, then
@@ -245,17 +239,20 @@ def _compile(model: MappingFile, fill: _Filler) -> SyncMapping:
     return SyncMapping(
         name=model.mapping.name,
         description=model.mapping.description,
-        partner_link=model.links.partner_property,
-        rep_link=model.links.rep_property,
-        partner_link_format=LinkFormat.of(
-            fill.keeping_id(model.links.partner_value, "links.partner_value")
+        links=BySide(model.links.partner_property, model.links.rep_property),
+        link_formats=BySide(
+            LinkFormat.of(fill.keeping_id(model.links.partner_value, "links.partner_value")),
+            LinkFormat.of(fill.keeping_id(model.links.rep_value, "links.rep_value")),
         ),
-        rep_link_format=LinkFormat.of(fill.keeping_id(model.links.rep_value, "links.rep_value")),
         origins=frozenset(origins),
-        partner_scope=_filters(model.scope.partner, "scope.partner", fill),
-        rep_scope=_filters(model.scope.rep, "scope.rep", fill),
-        partner_create=_constants(model.create.partner, "create.partner", fill),
-        rep_create=_constants(model.create.rep, "create.rep", fill),
+        scopes=BySide(
+            _filters(model.scope.partner, "scope.partner", fill),
+            _filters(model.scope.rep, "scope.rep", fill),
+        ),
+        creates=BySide(
+            _constants(model.create.partner, "create.partner", fill),
+            _constants(model.create.rep, "create.rep", fill),
+        ),
         fields=tuple(_field(name, spec) for name, spec in model.fields.items()),
     )
 
@@ -284,10 +281,9 @@ def _field(name: str, spec: FieldModel) -> FieldMapping:
         rep=spec.rep,
         direction=spec.direction,
         rule=spec.rule,
-        partner_codec=make_codec(
-            spec.type, spec.value_map.partner, label=f"fields.{name}.value_map.partner"
+        codecs=BySide(
+            make_codec(spec.type, spec.value_map.partner, label=f"fields.{name}.value_map.partner"),
+            make_codec(spec.type, spec.value_map.rep, label=f"fields.{name}.value_map.rep"),
         ),
-        rep_codec=make_codec(spec.type, spec.value_map.rep, label=f"fields.{name}.value_map.rep"),
-        partner_default=spec.default.partner,
-        rep_default=spec.default.rep,
+        defaults=BySide(spec.default.partner, spec.default.rep),
     )

@@ -14,12 +14,8 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from sync_worker.kernel.canonical import (
-    MAPPABLE_TYPES,
-    FieldType,
-    RejectedValueError,
-    make_codec,
-)
+from sync_worker.kernel.canonical import MAPPABLE_TYPES, FieldType, make_codec
+from sync_worker.kernel.errors import RejectedValueError
 from sync_worker.kernel.model import Side
 
 

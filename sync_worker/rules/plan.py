@@ -17,12 +17,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sync_worker.kernel.canonical import (
-    RejectedValueError,
-    format_value,
-    from_jsonable,
-    to_jsonable,
-)
+from sync_worker.kernel.canonical import format_value, from_jsonable, to_jsonable
+from sync_worker.kernel.errors import RejectedValueError
 from sync_worker.kernel.model import Side
 from sync_worker.rules.mapping import SyncMapping
 

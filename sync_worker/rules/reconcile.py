@@ -42,8 +42,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sync_worker.kernel.canonical import RejectedValueError, format_value
-from sync_worker.kernel.model import DealRecord, Side
+from sync_worker.kernel.canonical import format_value
+from sync_worker.kernel.errors import RejectedValueError
+from sync_worker.kernel.model import BySide, DealRecord, Side
 from sync_worker.rules.builder import UNREADABLE, Builder
 from sync_worker.rules.creation import plan_creation
 from sync_worker.rules.mapping import Direction, FieldMapping, Rule, SyncMapping
@@ -77,7 +78,7 @@ class _Facts:
     rep: DealRecord
 
     def value(self, side: Side) -> object:
-        return self.p if side is Side.PARTNER else self.r
+        return BySide(self.p, self.r)[side]
 
     def reason(self, decision: str, stamps: tuple[datetime, datetime, str] | None = None) -> Reason:
         ts_p, ts_r, source = stamps if stamps else (None, None, None)
@@ -131,8 +132,8 @@ def _reconcile_field(
     spec: FieldMapping, partner: DealRecord, rep: DealRecord, out: Builder
 ) -> None:
     try:  # the hot path: no rejection bookkeeping unless a value is unreadable
-        p = spec.partner_codec.read(partner.properties.get(spec.partner))
-        r = spec.rep_codec.read(rep.properties.get(spec.rep))
+        p = spec.codecs.partner.read(partner.properties.get(spec.partner))
+        r = spec.codecs.rep.read(rep.properties.get(spec.rep))
     except RejectedValueError:
         p = out.read(spec, Side.PARTNER, partner, rep)
         r = out.read(spec, Side.REP, rep, partner)

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from sync_worker.kernel.clock import Clock, SystemClock
+from sync_worker.kernel.errors import LinkRepointed
 from sync_worker.state.base import (
     ChangeEntry,
     ConflictEntry,
@@ -20,7 +21,6 @@ from sync_worker.state.base import (
 )
 from sync_worker.state.connect import make_engine, parse_url
 from sync_worker.state.lease import AdvisoryLeases, Leases, RowLeases, lease_key
-from sync_worker.state.page import LinkRepIdChangedError
 from sync_worker.state.schema import SCHEMA_VERSION, ensure_schema
 from sync_worker.state.sql import SqlStateStore
 
@@ -29,7 +29,7 @@ __all__ = [
     "ChangeEntry",
     "ConflictEntry",
     "DeadLetter",
-    "LinkRepIdChangedError",
+    "LinkRepointed",
     "LinkState",
     "PageCommit",
     "PairStatus",

@@ -22,9 +22,20 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Protocol
 
-from sync_worker.kernel.model import Side
+from sync_worker.kernel.model import BySide, Side
+
+
+class LinkStatus(StrEnum):
+    """Whether a link still syncs."""
+
+    ACTIVE = "active"
+    GONE = "gone"
+    """A side was archived or deleted: kept as a tombstone, never re-created."""
+    PENDING = "pending"
+    """Its rep id is provisional and may still be re-pointed (no other state may be)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +49,7 @@ class LinkState:
 
     partner_id: str
     rep_id: str
-    status: str = "active"
+    status: LinkStatus = LinkStatus.ACTIVE
     base_json: str | None = None
     base_at: datetime | None = None
     partner_written_at: datetime | None = None
@@ -47,14 +58,14 @@ class LinkState:
     rep_seen: str | None = None
 
     def id_on(self, side: Side) -> str:
-        return self.partner_id if side is Side.PARTNER else self.rep_id
+        return BySide(self.partner_id, self.rep_id)[side]
 
     def written_at(self, side: Side) -> datetime | None:
-        return self.partner_written_at if side is Side.PARTNER else self.rep_written_at
+        return BySide(self.partner_written_at, self.rep_written_at)[side]
 
     def seen(self, side: Side) -> str | None:
         """Fingerprint of ``side``'s mapped values as the worker last saw or wrote them."""
-        return self.partner_seen if side is Side.PARTNER else self.rep_seen
+        return BySide(self.partner_seen, self.rep_seen)[side]
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,8 +11,16 @@ from datetime import datetime
 from sqlalchemy import Connection, Table, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from sync_worker.kernel.errors import LinkRepointed
 from sync_worker.kernel.model import Side
-from sync_worker.state.base import ChangeEntry, ConflictEntry, DeadLetter, LinkState, PageCommit
+from sync_worker.state.base import (
+    ChangeEntry,
+    ConflictEntry,
+    DeadLetter,
+    LinkState,
+    LinkStatus,
+    PageCommit,
+)
 from sync_worker.state.schema import (
     OPEN_ONLY,
     changes,
@@ -24,10 +32,6 @@ from sync_worker.state.schema import (
 )
 
 CHUNK = 500
-
-
-class LinkRepIdChangedError(ValueError):
-    """A page tried to re-point a link that is not ``pending`` at another rep deal."""
 
 
 def chunks(ids: Sequence[str]) -> Iterator[list[str]]:
@@ -74,7 +78,7 @@ _LINK_UPDATES = (
 
 
 def upsert_links(conn: Connection, pair: str, items: Sequence[LinkState], now: datetime) -> None:
-    """Upsert by (pair, partner_id); raises LinkRepIdChangedError if a non-pending link's rep
+    """Upsert by (pair, partner_id); raises LinkRepointed if a non-pending link's rep
     id would change (the guarded update skips such a row, and the read-back catches it)."""
     if not items:
         return
@@ -83,7 +87,7 @@ def upsert_links(conn: Connection, pair: str, items: Sequence[LinkState], now: d
     stmt = ins.on_conflict_do_update(
         index_elements=[links.c.pair, links.c.partner_id],
         set_={name: new[name] for name in _LINK_UPDATES},
-        where=or_(links.c.rep_id == new.rep_id, links.c.status == "pending"),
+        where=or_(links.c.rep_id == new.rep_id, links.c.status == LinkStatus.PENDING.value),
     )
     conn.execute(stmt, [_link_row(pair, link, now) for link in items])
     wanted = {link.partner_id: link.rep_id for link in items}
@@ -93,7 +97,7 @@ def upsert_links(conn: Connection, pair: str, items: Sequence[LinkState], now: d
         )
         for partner_id, rep_id in conn.execute(query):
             if wanted[partner_id] != rep_id:
-                raise LinkRepIdChangedError(
+                raise LinkRepointed(
                     f"pair {pair!r}: link of partner deal {partner_id} is not pending; "
                     f"its rep deal cannot change from {rep_id} to {wanted[partner_id]}"
                 )

@@ -8,14 +8,21 @@ from typing import Any
 from sqlalchemy import Row
 
 from sync_worker.kernel.model import Side
-from sync_worker.state.base import ChangeEntry, ConflictEntry, DeadLetter, LinkState, RunRecord
+from sync_worker.state.base import (
+    ChangeEntry,
+    ConflictEntry,
+    DeadLetter,
+    LinkState,
+    LinkStatus,
+    RunRecord,
+)
 
 
 def link(row: Row[Any]) -> LinkState:
     return LinkState(
         partner_id=row.partner_id,
         rep_id=row.rep_id,
-        status=row.status,
+        status=LinkStatus(row.status),
         base_json=row.base_json,
         base_at=row.base_at,
         partner_written_at=row.partner_written_at,

@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, or_, select
 
 from sync_worker.kernel.clock import Clock
-from sync_worker.kernel.model import Side
+from sync_worker.kernel.model import BySide, Side
 from sync_worker.state import rows
 from sync_worker.state.base import (
     ChangeEntry,
@@ -80,7 +80,7 @@ class SqlStateStore:
     # links
     def links_by_ids(self, pair: str, side: Side, ids: Sequence[str]) -> dict[str, LinkState]:
         """Links (any status) whose id on ``side`` is in ``ids``, keyed by that id."""
-        column = links.c.partner_id if side is Side.PARTNER else links.c.rep_id
+        column = BySide(links.c.partner_id, links.c.rep_id)[side]
         found: dict[str, LinkState] = {}
         with self._read() as conn:
             for chunk in chunks(ids):
@@ -113,7 +113,7 @@ class SqlStateStore:
     def commit_page(self, pair: str, commit: PageCommit) -> None:
         """Everything in ``commit`` in one transaction (see :class:`PageCommit`).
 
-        Raises LinkRepIdChangedError (nothing lands) when a non-pending link's rep id changes,
+        Raises LinkRepointed (nothing lands) when a non-pending link's rep id changes,
         and the driver's IntegrityError (nothing lands) when a rep id is linked twice.
         """
         with self._engine.begin() as conn:

@@ -8,12 +8,14 @@ from sqlalchemy import Connection, func, or_, select
 
 from sync_worker.kernel.model import Side
 from sync_worker.state import rows
-from sync_worker.state.base import PairStatus
+from sync_worker.state.base import LinkStatus, PairStatus
 from sync_worker.state.schema import conflicts, cursors, dead_letters, links, runs
 
 
 def count_active_links(conn: Connection, pair: str) -> int:
-    query = select(func.count()).where(links.c.pair == pair, links.c.status == "active")
+    query = select(func.count()).where(
+        links.c.pair == pair, links.c.status == LinkStatus.ACTIVE.value
+    )
     return int(conn.execute(query).scalar_one())
 
 

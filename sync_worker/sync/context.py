@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sync_worker.connectors.base import Connector
 from sync_worker.kernel.clock import Clock
-from sync_worker.kernel.model import Side
+from sync_worker.kernel.model import BySide, Side
 from sync_worker.rules.mapping import SyncMapping
 from sync_worker.state.base import StateStore
 
@@ -26,4 +26,4 @@ class PairContext:
     lease_ttl_seconds: float = 600.0
 
     def connector(self, side: Side) -> Connector:
-        return self.partner if side is Side.PARTNER else self.rep
+        return BySide(self.partner, self.rep)[side]

@@ -1,10 +1,11 @@
 """One cycle of one pair: lease -> retry dead letters -> pull both sides -> process pages -> log.
 
 Orchestration only: decisions live in :mod:`sync_worker.rules.reconcile`, page handling in
-:mod:`sync_worker.sync.processor`, durable state behind :class:`~sync_worker.state.base.StateStore`.
-The engine is the one place that catches connector errors, and only to act on them: an auth
-failure or the daily limit stops this pair (the report says until when), any other connector
-failure fails this cycle, which resumes from the committed cursors next time.
+:mod:`sync_worker.sync.processor`, durable state behind
+:class:`~sync_worker.state.base.StateStore`. The engine is the one place that catches connector
+errors, and only to act on them: an auth failure or the daily limit stops this pair (the report
+says until when), any other connector failure fails this cycle, which resumes from the
+committed cursors next time.
 """
 
 from __future__ import annotations
@@ -13,22 +14,27 @@ import os
 import socket
 import threading
 import uuid
-from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import cast
+from enum import StrEnum
 
 import structlog
 
-from sync_worker.kernel.errors import AuthError, ConnectorError, DailyLimitReached, Interrupted
+from sync_worker.kernel.errors import (
+    AuthError,
+    ConnectorError,
+    DailyLimitReached,
+    Interrupted,
+    LeaseLost,
+)
 from sync_worker.kernel.model import Side
 from sync_worker.rules.plan import Directory
-from sync_worker.state.base import ChangeEntry, RunRecord, StateStore
+from sync_worker.state.base import ChangeEntry, RunRecord
 from sync_worker.sync.context import PairContext
-from sync_worker.sync.ledger import Ledger
-from sync_worker.sync.processor import PageProcessor
+from sync_worker.sync.processor import PageProcessor, PageResult
 from sync_worker.sync.pull import interleave
+from sync_worker.sync.tally import Tally
 from sync_worker.sync.writers import CrmWriter, DryRunStore, DryRunWriter, Intention, Writer
 
 log = structlog.stdlib.get_logger("sync_worker.sync.engine")
@@ -37,26 +43,52 @@ ProgressCallback = Callable[[Side, int, int | None], None]
 PROCESS_OWNER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+class Outcome(StrEnum):
+    """How a cycle ended."""
+
+    OK = "ok"
+    STOPPED = "stopped"
+    """Cut short (the process is stopping, or the lease was lost); resumes from the last
+    committed page."""
+    SKIPPED = "skipped"
+    """Another process holds the pair."""
+    FAILED = "failed"
+
+
+class ErrorKind(StrEnum):
+    """Why a cycle failed or stopped, by what happens next."""
+
+    AUTH = "auth"
+    """A token was refused: the pair waits for a person."""
+    DAILY_LIMIT = "daily_limit"
+    """The portal's daily budget is spent: the pair waits until ``resume_at``."""
+    CONNECTOR = "connector"
+    """A CRM call failed after its retries: the next cycle tries again."""
+    INTERNAL = "internal"
+    """A bug: logged with its traceback; the other pairs go on."""
+    LEASE = "lease"
+    """Another process took the pair over."""
+
+
 @dataclass(frozen=True, slots=True)
 class CycleReport:
-    """What one cycle did. ``outcome``: ok, stopped, skipped (another process holds the pair),
-    or failed (``error_kind``: auth, daily_limit, connector, internal)."""
+    """What one cycle did; ``counts`` under the names of :meth:`Tally.as_counts`."""
 
     pair: str
     run_id: str
-    outcome: str
+    outcome: Outcome
     counts: Mapping[str, int]
     api_calls: int
     duration_seconds: float
     error: str | None = None
-    error_kind: str | None = None
+    error_kind: ErrorKind | None = None
     resume_at: datetime | None = None
     planned: tuple[ChangeEntry, ...] = ()
     intentions: tuple[Intention, ...] = ()
 
     @property
     def failed(self) -> bool:
-        return self.outcome == "failed"
+        return self.outcome is Outcome.FAILED
 
 
 @dataclass(slots=True)
@@ -73,6 +105,26 @@ class CycleOptions:
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
 
+@dataclass(frozen=True, slots=True)
+class _Ended:
+    outcome: Outcome
+    error: str | None = None
+    kind: ErrorKind | None = None
+    resume_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class _Totals:
+    """One cycle's totals, summed from each page's result and nothing else."""
+
+    tally: Tally = field(default_factory=Tally)
+    planned: list[ChangeEntry] = field(default_factory=list)
+
+    def add(self, page: PageResult) -> None:
+        self.tally += page.tally
+        self.planned += page.changes
+
+
 def run_cycle(ctx: PairContext, options: CycleOptions | None = None) -> CycleReport:
     """Run one cycle of ``ctx``'s pair and report it; never raises for a connector failure."""
     opts = options or CycleOptions()
@@ -83,94 +135,87 @@ def run_cycle(ctx: PairContext, options: CycleOptions | None = None) -> CycleRep
         ctx.name, opts.owner, started, ctx.lease_ttl_seconds
     ):
         log.info("pair_busy", pair=ctx.name, detail="another process holds this pair's lease")
-        return CycleReport(ctx.name, opts.run_id, "skipped", {}, 0, 0.0)
+        return CycleReport(ctx.name, opts.run_id, Outcome.SKIPPED, {}, 0, 0.0)
+    writer: Writer = CrmWriter({Side.PARTNER: ctx.partner, Side.REP: ctx.rep})
     if opts.dry_run:
-        ctx = replace(ctx, store=cast(StateStore, DryRunStore(store)))
-    counts: Counter[str] = Counter()
-    writer: Writer = (
-        DryRunWriter(clock)
-        if opts.dry_run
-        else CrmWriter({Side.PARTNER: ctx.partner, Side.REP: ctx.rep})
-    )
-    ledger = Ledger(
-        ctx,
-        opts.run_id,
-        counts,
-        dry_run=opts.dry_run,
-        retry_base_seconds=float(ctx.interval_seconds),
-    )
-    if not opts.dry_run:
+        ctx = replace(ctx, store=DryRunStore(store))
+        writer = DryRunWriter(clock)
+    else:
         store.start_run(RunRecord(opts.run_id, ctx.name, opts.mode, started))
+    totals = _Totals()
     with structlog.contextvars.bound_contextvars(pair=ctx.name, run_id=opts.run_id):
-        outcome, error, kind, resume_at = _guarded(ctx, opts, writer, ledger, counts)
+        ended = _guarded(ctx, opts, writer, totals)
         api_calls = _api_calls(ctx) - calls_before
         duration = clock.monotonic() - mono
-        _log_summary(
-            outcome, counts=counts, api_calls=api_calls, duration=duration, error=error, opts=opts
-        )
+        _log_summary(ended, tally=totals.tally, api_calls=api_calls, duration=duration, opts=opts)
+    counts = totals.tally.as_counts()
     if not opts.dry_run:
         try:
             store.finish_run(
-                opts.run_id, clock.now(), outcome, {**counts, "api_calls": api_calls}, error
+                opts.run_id,
+                clock.now(),
+                ended.outcome,
+                {**counts, "api_calls": api_calls},
+                ended.error,
             )
         finally:
             store.release_lease(ctx.name, opts.owner)
-    intentions = tuple(writer.intentions) if isinstance(writer, DryRunWriter) else ()
     return CycleReport(
         ctx.name,
         opts.run_id,
-        outcome,
-        dict(counts),
+        ended.outcome,
+        counts,
         api_calls,
         duration,
-        error,
-        kind,
-        resume_at,
-        tuple(ledger.planned),
-        intentions,
+        ended.error,
+        ended.kind,
+        ended.resume_at,
+        tuple(totals.planned) if opts.dry_run else (),
+        tuple(writer.intentions) if isinstance(writer, DryRunWriter) else (),
     )
 
 
-def _guarded(
-    ctx: PairContext,
-    opts: CycleOptions,
-    writer: Writer,
-    ledger: Ledger,
-    counts: Counter[str],
-) -> tuple[str, str | None, str | None, datetime | None]:
+def _guarded(ctx: PairContext, opts: CycleOptions, writer: Writer, totals: _Totals) -> _Ended:
     """Run the cycle body; turn the failures the engine can act on into an outcome."""
     try:
-        _cycle_body(ctx, opts, writer, ledger, counts)
-    except (_LeaseLostError, Interrupted) as exc:
-        return _stopped_early(exc)
-    except AuthError as exc:
-        log.error(  # noqa: TRY400 - an expected failure: the message says it all
-            "pair_auth_failed", error=str(exc), action="pair stopped until restart"
-        )
-        return "failed", str(exc), "auth", None
-    except DailyLimitReached as exc:
-        log.error("daily_limit_reached", error=str(exc), resets_at=_iso(exc.resets_at))  # noqa: TRY400
-        return "failed", str(exc), "daily_limit", exc.resets_at
-    except ConnectorError as exc:
-        log.error("cycle_failed", error=str(exc), status=exc.status)  # noqa: TRY400
-        return "failed", str(exc), "connector", None
+        _cycle_body(ctx, opts, writer, totals)
+    except (LeaseLost, Interrupted, ConnectorError) as exc:
+        return _ended_by(exc)
     except Exception as exc:  # a bug: record it, keep the daemon and the other pairs alive
         log.exception("cycle_crashed")
-        return "failed", f"{type(exc).__name__}: {exc}", "internal", None
+        return _Ended(Outcome.FAILED, f"{type(exc).__name__}: {exc}", ErrorKind.INTERNAL)
     stopped = opts.stop is not None and opts.stop.is_set()
-    return ("stopped" if stopped else "ok"), None, None, None
+    return _Ended(Outcome.STOPPED if stopped else Outcome.OK)
 
 
-def _cycle_body(
-    ctx: PairContext,
-    opts: CycleOptions,
-    writer: Writer,
-    ledger: Ledger,
-    counts: Counter[str],
-) -> None:
-    processor = PageProcessor(ctx, lambda: user_directory(ctx), writer, ledger, counts)
+def _ended_by(exc: LeaseLost | Interrupted | ConnectorError) -> _Ended:
+    """The outcome of a failure the engine expects; each is logged once, as an event."""
+    if isinstance(exc, LeaseLost):
+        log.warning("lease_lost", detail="another process took this pair over; stopping")
+        return _Ended(Outcome.STOPPED, str(exc), ErrorKind.LEASE)
+    if isinstance(exc, Interrupted):
+        log.warning("cycle_interrupted", detail=str(exc), action="the page in flight is redone")
+        return _Ended(Outcome.STOPPED, str(exc))
+    if isinstance(exc, AuthError):
+        log.error("pair_auth_failed", error=str(exc), action="pair stopped until restart")
+        return _Ended(Outcome.FAILED, str(exc), ErrorKind.AUTH)
+    if isinstance(exc, DailyLimitReached):
+        log.error("daily_limit_reached", error=str(exc), resets_at=_iso(exc.resets_at))
+        return _Ended(Outcome.FAILED, str(exc), ErrorKind.DAILY_LIMIT, exc.resets_at)
+    log.error("cycle_failed", error=str(exc), status=exc.status)
+    return _Ended(Outcome.FAILED, str(exc), ErrorKind.CONNECTOR)
+
+
+def _cycle_body(ctx: PairContext, opts: CycleOptions, writer: Writer, totals: _Totals) -> None:
+    processor = PageProcessor(
+        ctx,
+        lambda: user_directory(ctx),
+        writer,
+        opts.run_id,
+        retry_base_seconds=float(ctx.interval_seconds),
+    )
     if opts.since is None:
-        _retry_dead_letters(ctx, processor, counts)
+        _retry_dead_letters(ctx, processor, totals)
     sources = {
         side: ctx.connector(side).changes(
             opts.since or ctx.store.get_cursor(ctx.name, side),
@@ -180,28 +225,13 @@ def _cycle_body(
         for side in Side
     }
     for side, page in interleave(sources, stop=opts.stop):
-        counts[f"pulled.{side}"] += len(page.records)
-        processor.process(side, page.records, page.cursor)
+        totals.add(processor.process(side, page.records, page.cursor))
         if opts.progress is not None:
             opts.progress(side, len(page.records), page.total)
         if not opts.dry_run and not ctx.store.try_lease(
             ctx.name, opts.owner, ctx.clock.now(), ctx.lease_ttl_seconds
         ):
-            raise _LeaseLostError(ctx.name)
-
-
-def _stopped_early(
-    exc: _LeaseLostError | Interrupted,
-) -> tuple[str, str | None, str | None, datetime | None]:
-    if isinstance(exc, Interrupted):
-        log.warning("cycle_interrupted", detail=str(exc), action="the page in flight is redone")
-        return "stopped", str(exc), None, None
-    log.warning("lease_lost", detail="another process took this pair over; stopping")
-    return "stopped", "lease lost to another process", "lease", None
-
-
-class _LeaseLostError(Exception):
-    """The pair's lease could not be renewed: another process may be working on it now."""
+            raise LeaseLost(ctx.name)
 
 
 def user_directory(ctx: PairContext) -> Directory:
@@ -212,19 +242,16 @@ def user_directory(ctx: PairContext) -> Directory:
     )
 
 
-def _retry_dead_letters(ctx: PairContext, processor: PageProcessor, counts: Counter[str]) -> None:
+def _retry_dead_letters(ctx: PairContext, processor: PageProcessor, totals: _Totals) -> None:
     due = ctx.store.due_dead_letters(ctx.name, ctx.clock.now())
     for side in Side:
         attempts = {d.record_id: d.attempts for d in due if d.side is side}
         if not attempts:
             continue
         result = ctx.connector(side).read(list(attempts), ctx.mapping.properties(side))
-        counts["dead_letters_retried"] += len(attempts)
-        if result.missing:
-            processor.ledger.begin(side, None, ctx.clock.now(), {})
-            processor.ledger.resolve(side, result.missing)
-            processor.ledger.commit()
-        processor.process(side, list(result.found.values()), None, attempts=attempts)
+        totals.tally += Tally(dead_letters_retried=len(attempts))
+        found = list(result.found.values())
+        totals.add(processor.process(side, found, None, attempts=attempts, missing=result.missing))
 
 
 def _api_calls(ctx: PairContext) -> int:
@@ -232,32 +259,26 @@ def _api_calls(ctx: PairContext) -> int:
 
 
 def _log_summary(
-    outcome: str,
-    *,
-    counts: Counter[str],
-    api_calls: int,
-    duration: float,
-    error: str | None,
-    opts: CycleOptions,
+    ended: _Ended, *, tally: Tally, api_calls: int, duration: float, opts: CycleOptions
 ) -> None:
     log.info(
         "cycle_finished",
         mode=opts.mode,
-        outcome=outcome,
+        outcome=str(ended.outcome),
         dry_run=opts.dry_run,
-        pulled_partner=counts["pulled.partner"],
-        pulled_rep=counts["pulled.rep"],
-        created_partner=counts["created.partner"],
-        created_rep=counts["created.rep"],
-        updated_partner=counts["updated.partner"],
-        updated_rep=counts["updated.rep"],
-        fields_changed=counts["fields_changed"],
-        conflicts=counts["conflicts"],
-        rejected=counts["dead_lettered"],
-        gone=counts["gone"],
+        pulled_partner=tally.pulled.partner,
+        pulled_rep=tally.pulled.rep,
+        created_partner=tally.created.partner,
+        created_rep=tally.created.rep,
+        updated_partner=tally.updated.partner,
+        updated_rep=tally.updated.rep,
+        fields_changed=tally.fields_changed,
+        conflicts=tally.conflicts,
+        rejected=tally.dead_lettered,
+        gone=tally.gone,
         api_calls=api_calls,
         duration_ms=round(duration * 1000),
-        error=error,
+        error=ended.error,
     )
 
 

@@ -1,89 +1,87 @@
-"""The ledger of one page: what landed becomes one atomic :class:`PageCommit`.
+"""The ledger of one page: the page's findings plus the push's outcome become one atomic
+:class:`PageCommit`, and the page's :class:`Tally` is derived from them.
 
 A pair's new base is recorded only if every write of that pair landed; otherwise its old base
 stays and the record whose write failed is dead-lettered, so the next attempt plans the same
 writes again. Every applied change goes to the audit log (for ``explain``) and to the log as an
-event. In a dry run nothing is committed: the changes are kept for the report instead.
+event.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 import structlog
 
-from sync_worker.kernel.model import DealRecord, Side
+from sync_worker.kernel.model import BySide, DealRecord, Side
 from sync_worker.rules.mapping import Rule
-from sync_worker.rules.plan import CreationPlan, PairPlan, Rejection, format_value
-from sync_worker.state.base import ChangeEntry, ConflictEntry, DeadLetter, LinkState, PageCommit
+from sync_worker.rules.plan import FieldChange, PairPlan, Rejection, format_value
+from sync_worker.state.base import (
+    ChangeEntry,
+    ConflictEntry,
+    DeadLetter,
+    LinkState,
+    LinkStatus,
+    PageCommit,
+)
 from sync_worker.sync.context import PairContext
+from sync_worker.sync.push import CreationOutcome, Pair, PairOutcome, PushOutcome, Write
 from sync_worker.sync.sorting import fingerprint
-
-if TYPE_CHECKING:
-    from sync_worker.rules.plan import FieldChange
-    from sync_worker.sync.push import Landed, Pair
+from sync_worker.sync.tally import Skip, Tally
 
 log = structlog.stdlib.get_logger("sync_worker.changes")
 
-Sent = Mapping[Side, Mapping[str, Mapping[str, str]]]
-"""The property writes sent per side, by record id."""
-
 
 @dataclass(slots=True)
-class _Page:
+class PageLedger:
+    """What one page found and decided, turned into one :class:`PageCommit` by :meth:`settle`.
+
+    The page's own processor fills it (records skipped, letters, links kept) and hands it the
+    push's outcome; nothing else writes to it, and it writes nothing but the commit it returns.
+    """
+
+    ctx: PairContext
+    run_id: str
     side: Side
     cursor: datetime | None
     now: datetime
-    attempts: dict[tuple[Side, str], int]
+    attempts: Mapping[tuple[Side, str], int] = field(default_factory=dict)
+    retry_base_seconds: float = 300.0
     links: list[LinkState] = field(default_factory=list)
     changes: list[ChangeEntry] = field(default_factory=list)
     conflicts: list[ConflictEntry] = field(default_factory=list)
     closed: list[tuple[str, str]] = field(default_factory=list)
     dead: dict[tuple[Side, str], DeadLetter] = field(default_factory=dict)
+    rejected: set[tuple[Side, str]] = field(default_factory=set)
     resolved: set[tuple[Side, str]] = field(default_factory=set)
     pending_done: list[tuple[Side, str]] = field(default_factory=list)
+    skipped: dict[Skip, int] = field(default_factory=dict)
+    reverted: int = 0
+    linked: int = 0
 
+    # --- record-level findings --------------------------------------------------------------
 
-@dataclass(slots=True)
-class Ledger:
-    """Accumulates one page's outcome, then commits it (or, in a dry run, reports it)."""
-
-    ctx: PairContext
-    run_id: str
-    counts: Counter[str]
-    dry_run: bool = False
-    retry_base_seconds: float = 300.0
-    planned: list[ChangeEntry] = field(default_factory=list)
-    _page: _Page | None = None
-
-    @property
-    def page(self) -> _Page:
-        if self._page is None:
-            raise RuntimeError("Ledger.begin() was not called for this page")
-        return self._page
-
-    def begin(
-        self, side: Side, cursor: datetime | None, now: datetime, attempts: Mapping[str, int]
-    ) -> None:
-        self._page = _Page(side, cursor, now, {(side, i): n for i, n in attempts.items()})
-
-    # --- record-level outcomes --------------------------------------------------------------
+    def skip(self, why: Skip, n: int = 1) -> None:
+        self.skipped[why] = self.skipped.get(why, 0) + n
 
     def resolve(self, side: Side, ids: Iterable[str]) -> None:
-        self.page.resolved.update((side, i) for i in ids)
+        self.resolved.update((side, i) for i in ids)
 
     def keep_link(self, link: LinkState) -> None:
         """Store ``link`` as given (a tombstone, or a link whose fingerprints were forgotten)."""
-        self.page.links.append(link)
+        self.links.append(link)
+
+    def reject(self, side: Side, record_id: str, reason: str) -> None:
+        """A record this pair cannot sync as it stands (a bad claim, a failed creation)."""
+        self.rejected.add((side, record_id))
+        self.dead_letter(side, record_id, reason)
 
     def dead_letter(self, side: Side, record_id: str, reason: str) -> None:
         """Record a failure. A letter being retried continues its backoff; a record that failed
         again because it changed starts a fresh backoff (the store still counts every attempt)."""
-        page = self.page
+        page = self
         attempts = page.attempts.get((side, record_id), 0) + 1
         parked = attempts >= self.ctx.dead_letter_max_attempts
         page.dead[(side, record_id)] = DeadLetter(
@@ -98,7 +96,6 @@ class Ledger:
             else page.now + _backoff(attempts, self.retry_base_seconds),
         )
         page.resolved.discard((side, record_id))
-        self.counts["dead_lettered"] += 1
         log.warning(
             "record_dead_lettered",
             side=str(side),
@@ -108,81 +105,74 @@ class Ledger:
             parked=parked,
         )
 
-    # --- pairs ------------------------------------------------------------------------------
+    # --- the push's outcome -----------------------------------------------------------------
 
-    def settle_pair(
-        self,
-        pair: Pair,
-        plan: PairPlan,
-        landed: Mapping[Side, Landed],
-        sent: Sent,
-        now: datetime,
-    ) -> None:
-        ids = {Side.PARTNER: pair.partner.id, Side.REP: pair.rep.id}
-        if any(ids[s] in landed[s].gone for s in Side):
+    def settle(self, outcome: PushOutcome) -> None:
+        for pair in outcome.pairs:
+            self._settle_pair(pair)
+        for creation in outcome.creations:
+            self._settle_creation(creation)
+
+    def _settle_pair(self, outcome: PairOutcome) -> None:
+        pair, plan = outcome.planned.pair, outcome.planned.plan
+        ids = BySide(pair.partner.id, pair.rep.id)
+        if any(w.gone for _, w in outcome.writes.items()):
             self._gone_during_write(pair, ids)
             return
         if pair.link is None:  # a new link: neither deal is a creation in flight any more
-            self.page.pending_done += [(s, ids[s]) for s in Side]
-        failed = {s: landed[s].failed[ids[s]] for s in Side if ids[s] in landed[s].failed}
-        written = {s: _newest_seen(landed[s].written.get(ids[s]), pair, s) for s in Side}
-        seen = {
-            s: self._seen(
-                pair.record(s).properties, None if s in failed else sent[s].get(ids[s]), s
+            self.pending_done += [(s, ids[s]) for s in Side]
+        failed = {s: w.failure for s, w in outcome.writes.items() if w.failure is not None}
+        written = BySide.build(lambda s: _newest_seen(outcome.writes[s].written, pair, s))
+        seen: BySide[str | None] = BySide.build(
+            lambda s: self._seen(
+                pair.record(s).properties, None if s in failed else outcome.writes[s].sent, s
             )
-            for s in Side
-        }
+        )
         if failed:
             for side, reason in failed.items():
                 self.dead_letter(side, ids[side], f"write rejected: {reason}")
             # Keep the old base (the next attempt plans the same writes) but remember what each
             # side holds, so re-pulling them unchanged waits for the letter's retry instead of
             # re-sending the rejected write every cycle.
-            link = pair.link or LinkState(ids[Side.PARTNER], ids[Side.REP])
-            self.page.links.append(
+            link = pair.link or LinkState(ids.partner, ids.rep)
+            self.links.append(
                 replace(
                     link,
-                    partner_written_at=written[Side.PARTNER],
-                    rep_written_at=written[Side.REP],
-                    partner_seen=seen[Side.PARTNER],
-                    rep_seen=seen[Side.REP],
+                    partner_written_at=written.partner,
+                    rep_written_at=written.rep,
+                    partner_seen=seen.partner,
+                    rep_seen=seen.rep,
                 )
             )
             return
-        self.page.links.append(_active_link(ids, plan.new_base.to_json(), now, written, seen))
+        self.links.append(_active_link(ids, plan.new_base.to_json(), self.now, written, seen))
         if pair.link is None:
-            self.counts["linked"] += 1
+            self.linked += 1
         self._record_plan(ids, plan)
 
-    def settle_creation(
-        self,
-        plan: CreationPlan,
-        origin_record: DealRecord,
-        created: DealRecord,
-        *,
-        landed: Mapping[Side, Landed],
-        sent: Sent,
-        now: datetime,
-    ) -> None:
+    def _settle_creation(self, outcome: CreationOutcome) -> None:
+        plan, created = outcome.plan, outcome.created
         origin, target = plan.origin_side, plan.target_side
-        ids = {origin: plan.origin_id, target: created.id}
-        back = landed[origin]
-        seen: dict[Side, str | None] = {target: self._seen(plan.properties, None, target)}
-        if plan.origin_id in back.failed:
-            reason = f"writing the link back failed: {back.failed[plan.origin_id]}"
+        if created is None:
+            reason = outcome.failure or "the CRM returned no record"
+            self.reject(origin, plan.origin_id, f"creating counterpart: {reason}")
+            return
+        ids = BySide(plan.origin_id, plan.origin_id).with_value(target, created.id)
+        back: Write = outcome.link_back
+        nothing: BySide[str | None] = BySide(None, None)
+        seen = nothing.with_value(target, self._seen(plan.properties, None, target))
+        if back.failure is not None:
+            reason = f"writing the link back failed: {back.failure}"
             self.dead_letter(origin, plan.origin_id, reason)
-            seen[origin] = None
         else:
-            seen[origin] = self._seen(
-                origin_record.properties, sent[origin].get(ids[origin]), origin
-            )
-        written = {
-            origin: _latest(back.written.get(plan.origin_id), origin_record.modified_at),
-            target: created.modified_at,
-        }
-        self.page.links.append(_active_link(ids, plan.new_base.to_json(), now, written, seen))
-        self.page.pending_done.append((origin, plan.origin_id))
-        self.counts["linked"] += 1
+            seen = seen.with_value(origin, self._seen(outcome.origin.properties, back.sent, origin))
+        modified = outcome.origin.modified_at
+        written = BySide(created.modified_at, created.modified_at).with_value(
+            origin, _latest(back.written, modified)
+        )
+        self.links.append(_active_link(ids, plan.new_base.to_json(), self.now, written, seen))
+        self.pending_done.append((origin, plan.origin_id))
+        self.linked += 1
         self._changes(ids, plan.changes)
         self._rejections(ids, plan.rejections)
 
@@ -195,18 +185,17 @@ class Ledger:
         merged = {**properties, **(written or {})}
         return fingerprint(merged, side, self.ctx.mapping)
 
-    def _gone_during_write(self, pair: Pair, ids: Mapping[Side, str]) -> None:
-        link = pair.link or LinkState(ids[Side.PARTNER], ids[Side.REP])
-        log.warning("counterpart_gone", partner_id=ids[Side.PARTNER], rep_id=ids[Side.REP])
-        self.page.links.append(
-            LinkState(link.partner_id, link.rep_id, "gone", link.base_json, link.base_at)
+    def _gone_during_write(self, pair: Pair, ids: BySide[str]) -> None:
+        link = pair.link or LinkState(ids.partner, ids.rep)
+        log.warning("counterpart_gone", partner_id=ids.partner, rep_id=ids.rep)
+        self.links.append(
+            LinkState(link.partner_id, link.rep_id, LinkStatus.GONE, link.base_json, link.base_at)
         )
-        self.counts["gone"] += 1
 
-    def _record_plan(self, ids: Mapping[Side, str], plan: PairPlan) -> None:
+    def _record_plan(self, ids: BySide[str], plan: PairPlan) -> None:
         self._changes(ids, plan.changes)
         for conflict in plan.conflicts:
-            self.page.conflicts.append(
+            self.conflicts.append(
                 ConflictEntry(
                     partner_id=ids[Side.PARTNER],
                     rep_id=ids[Side.REP],
@@ -214,10 +203,9 @@ class Ledger:
                     partner_value=format_value(conflict.partner_value),
                     rep_value=format_value(conflict.rep_value),
                     base_value=format_value(conflict.base_value),
-                    detected_at=self.page.now,
+                    detected_at=self.now,
                 )
             )
-            self.counts["conflicts"] += 1
             log.warning(
                 "conflict_recorded",
                 partner_id=ids[Side.PARTNER],
@@ -226,7 +214,7 @@ class Ledger:
                 reason=conflict.reason.describe(),
             )
         in_conflict = {c.field for c in plan.conflicts}
-        self.page.closed += [
+        self.closed += [
             (ids[Side.PARTNER], f.name)
             for f in self.ctx.mapping.fields
             if f.rule is Rule.MANUAL and f.name not in in_conflict
@@ -241,10 +229,10 @@ class Ledger:
                 added=sorted(revert.added),
                 removed=sorted(revert.removed),
             )
-            self.counts["reverted"] += 1
+            self.reverted += 1
         self._rejections(ids, plan.rejections)
 
-    def _changes(self, ids: Mapping[Side, str], changes: Iterable[FieldChange]) -> None:
+    def _changes(self, ids: BySide[str], changes: Iterable[FieldChange]) -> None:
         for change in changes:
             entry = ChangeEntry(
                 partner_id=ids[Side.PARTNER],
@@ -255,11 +243,10 @@ class Ledger:
                 new_value=format_value(change.new),
                 rule=change.rule,
                 reason=change.reason.describe(),
-                at=self.page.now,
+                at=self.now,
                 run_id=self.run_id,
             )
-            self.page.changes.append(entry)
-            self.counts["fields_changed"] += 1
+            self.changes.append(entry)
             log.info(
                 "field_changed",
                 partner_id=entry.partner_id,
@@ -270,10 +257,9 @@ class Ledger:
                 new=entry.new_value,
                 rule=change.rule,
                 reason=entry.reason,
-                dry_run=self.dry_run,
             )
 
-    def _rejections(self, ids: Mapping[Side, str], rejections: Iterable[Rejection]) -> None:
+    def _rejections(self, ids: BySide[str], rejections: Iterable[Rejection]) -> None:
         """One letter per rejected record, naming every rejected field; the other side's
         letter (if any) is resolved."""
         reasons: dict[Side, list[str]] = {}
@@ -284,52 +270,80 @@ class Ledger:
         for side, lines in reasons.items():
             self.dead_letter(side, ids[side], " | ".join(lines))
         for side in Side:
-            if side not in reasons and side in ids:
-                self.page.resolved.add((side, ids[side]))
+            if side not in reasons:
+                self.resolved.add((side, ids[side]))
 
-    # --- commit -----------------------------------------------------------------------------
+    # --- the commit -------------------------------------------------------------------------
 
-    def commit(self) -> None:
-        """Commit the page (in a dry run the context's store is a :class:`DryRunStore`)."""
-        page = self.page
-        self._page = None
-        if self.dry_run:
-            self.planned += page.changes
-        resolved = sorted(page.resolved - set(page.dead))
-        self.ctx.store.commit_page(
-            self.ctx.name,
-            PageCommit(
-                links=page.links,
-                changes=page.changes,
-                conflicts=page.conflicts,
-                closed_conflicts=page.closed,
-                dead_letters=list(page.dead.values()),
-                resolved_dead_letters=resolved,
-                pending_done=page.pending_done,
-                cursor_side=page.side if page.cursor is not None else None,
-                cursor=page.cursor,
-            ),
+    def commit(self) -> PageCommit:
+        """Everything this page changes, as one atomic commit."""
+        return PageCommit(
+            links=self.links,
+            changes=self.changes,
+            conflicts=self.conflicts,
+            closed_conflicts=self.closed,
+            dead_letters=list(self.dead.values()),
+            resolved_dead_letters=sorted(self.resolved - set(self.dead)),
+            pending_done=self.pending_done,
+            cursor_side=self.side if self.cursor is not None else None,
+            cursor=self.cursor,
+        )
+
+    def tally(self, commit: PageCommit, outcome: PushOutcome, *, pulled: int) -> Tally:
+        """The page's counts, derived from what it commits and what its push did."""
+        updated = BySide.build(
+            lambda s: (
+                sum(1 for p in outcome.pairs if p.writes[s].written is not None)
+                + sum(
+                    1
+                    for c in outcome.creations
+                    if c.plan.origin_side is s and c.link_back.written is not None
+                )
+            )
+        )
+        created = BySide.build(
+            lambda s: sum(
+                1 for c in outcome.creations if c.plan.target_side is s and c.created is not None
+            )
+        )
+        return Tally(
+            pulled=BySide(0, 0).with_value(self.side, pulled),
+            created=created,
+            updated=updated,
+            fields_changed=len(commit.changes),
+            conflicts=len(commit.conflicts),
+            dead_lettered=len(commit.dead_letters),
+            rejected=len(self.rejected),
+            gone=sum(1 for link in commit.links if link.status is LinkStatus.GONE),
+            linked=self.linked,
+            reverted=self.reverted,
+            reconciled=len(outcome.pairs),
+            write_failed=sum(
+                1 for p in outcome.pairs for _, w in p.writes.items() if w.failure is not None
+            )
+            + sum(1 for c in outcome.creations if c.link_back.failure is not None),
+            skipped=dict(self.skipped),
         )
 
 
 def _active_link(
-    ids: Mapping[Side, str],
+    ids: BySide[str],
     base_json: str,
     now: datetime,
-    written: Mapping[Side, datetime],
-    seen: Mapping[Side, str | None],
+    written: BySide[datetime],
+    seen: BySide[str | None],
 ) -> LinkState:
     """The link of a pair whose writes all landed: its new base and what each side now holds."""
     return LinkState(
-        partner_id=ids[Side.PARTNER],
-        rep_id=ids[Side.REP],
-        status="active",
+        partner_id=ids.partner,
+        rep_id=ids.rep,
+        status=LinkStatus.ACTIVE,
         base_json=base_json,
         base_at=now,
-        partner_written_at=written[Side.PARTNER],
-        rep_written_at=written[Side.REP],
-        partner_seen=seen[Side.PARTNER],
-        rep_seen=seen[Side.REP],
+        partner_written_at=written.partner,
+        rep_written_at=written.rep,
+        partner_seen=seen.partner,
+        rep_seen=seen.rep,
     )
 
 

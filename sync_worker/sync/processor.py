@@ -16,7 +16,6 @@ The order is the safety argument:
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -28,31 +27,37 @@ from sync_worker.kernel.filters import matches
 from sync_worker.kernel.model import DealRecord, Side
 from sync_worker.rules.plan import BaseSnapshot, CreationPlan, Directory, PairPlan
 from sync_worker.rules.reconcile import plan_creation, reconcile
-from sync_worker.state.base import LinkState
+from sync_worker.state.base import ChangeEntry, LinkState, LinkStatus
 from sync_worker.sync.context import PairContext
-from sync_worker.sync.ledger import Ledger
-from sync_worker.sync.push import Landed, Pair, Planned, Pusher
+from sync_worker.sync.ledger import PageLedger
+from sync_worker.sync.push import Pair, Planned, Pusher
 from sync_worker.sync.sorting import Sorted, latest_per_id, sort_page
+from sync_worker.sync.tally import Skip, Tally
 from sync_worker.sync.writers import Writer
 
 log = structlog.stdlib.get_logger("sync_worker.sync.processor")
 
 
+@dataclass(frozen=True, slots=True)
+class PageResult:
+    """What one processed page did: its counts, and the changes it committed (a dry run's
+    report lists them)."""
+
+    tally: Tally
+    changes: tuple[ChangeEntry, ...] = ()
+
+
 @dataclass(slots=True)
 class PageProcessor:
-    """Processes pages for one cycle of one pair."""
+    """Processes pages for one cycle of one pair; each page ends in one state commit."""
 
     ctx: PairContext
     directories: Callable[[], Directory]
     writer: Writer
-    ledger: Ledger
-    counts: Counter[str] = field(default_factory=Counter)
+    run_id: str
+    retry_base_seconds: float = 300.0
     _directory: Directory | None = None
     _definitions: dict[Side, Mapping[str, PropertyDef]] = field(default_factory=dict)
-    pusher: Pusher = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.pusher = Pusher(self.ctx, self.writer, self.ledger, self.counts)
 
     @property
     def directory(self) -> Directory:
@@ -69,42 +74,60 @@ class PageProcessor:
         cursor: datetime | None,
         *,
         attempts: Mapping[str, int] | None = None,
-    ) -> None:
-        """Process ``records`` pulled from ``side``; ``attempts`` marks dead letters retried."""
+        missing: Sequence[str] = (),
+    ) -> PageResult:
+        """Process ``records`` pulled from ``side`` and commit the page. ``attempts`` marks
+        dead letters retried (read by id); ``missing`` lists retried ids that no longer exist,
+        whose letters close."""
         retried = attempts or {}
         now = self.ctx.clock.now()
+        ledger = PageLedger(
+            self.ctx,
+            self.run_id,
+            side,
+            cursor,
+            now,
+            {(side, i): n for i, n in retried.items()},
+            self.retry_base_seconds,
+        )
+        ledger.resolve(side, missing)
         unique = latest_per_id(records)
         links = self.ctx.store.links_by_ids(self.ctx.name, side, [r.id for r in unique])
-        self.ledger.begin(side, cursor, now, retried)
         if retried:  # read by id, not found by the scoped search: check the scope here
-            unique = self._still_in_scope(side, unique, links)
+            unique = self._still_in_scope(ledger, unique, links)
         page = sort_page(side, unique, links, self.ctx.mapping, force=retried.keys())
-        self._count_skips(page)
-        self.ledger.resolve(side, page.settled_ids)
+        for why, n in page.skipped.items():
+            ledger.skip(why, n)
+        ledger.resolve(side, page.settled_ids)
         for record, stored in page.foreign:
             prop = self.ctx.mapping.link_property(side)
             reason = f"{prop} holds {stored!r}, which is not a link of this pair"
-            self.ledger.dead_letter(side, record.id, reason)
-        pairs = self._linked_pairs(side, page) + self._claimed_pairs(side, page)
-        created_pairs, creations = self._creations(side, page.origins)
+            ledger.dead_letter(side, record.id, reason)
+        pairs = self._linked_pairs(ledger, page) + self._claimed_pairs(ledger, page)
+        created_pairs, creations = self._creations(ledger, page.origins)
         planned = self._plan(pairs + created_pairs, now)
         origins = {r.id: r for r in page.origins}
-        self._apply(side, planned, creations, origins, now)
-        self.ledger.commit()
+        outcome = Pusher(self.ctx, self.writer).push(side, planned, creations, origins)
+        ledger.settle(outcome)
+        commit = ledger.commit()
+        self.ctx.store.commit_page(self.ctx.name, commit)
+        tally = ledger.tally(commit, outcome, pulled=len(records) if not retried else 0)
+        return PageResult(tally, tuple(commit.changes))
 
     def _still_in_scope(
-        self, side: Side, records: Sequence[DealRecord], links: Mapping[str, LinkState]
+        self, ledger: PageLedger, records: Sequence[DealRecord], links: Mapping[str, LinkState]
     ) -> list[DealRecord]:
         """Retried records that left the pair's scope (given to another partner, registration
         ended) are not this pair's to write: their letters close, and a linked one forgets its
         fingerprints so that, back in scope, its next pull reconciles in full."""
+        side = ledger.side
         kept = []
         for record in records:
             if self._in_scope(side, record):
                 kept.append(record)
                 continue
-            self.ledger.resolve(side, [record.id])
-            self._out_of_scope(links.get(record.id))
+            ledger.resolve(side, [record.id])
+            _out_of_scope(ledger, links.get(record.id))
             log.info(
                 "dead_letter_out_of_scope",
                 side=str(side),
@@ -115,9 +138,10 @@ class PageProcessor:
 
     # --- 2. counterparts --------------------------------------------------------------------
 
-    def _linked_pairs(self, side: Side, page: Sorted) -> list[Pair]:
+    def _linked_pairs(self, ledger: PageLedger, page: Sorted) -> list[Pair]:
         if not page.linked:
             return []
+        side = ledger.side
         other = side.other
         wanted = [link.id_on(other) for _, link in page.linked]
         found = self._read(other, wanted)
@@ -125,25 +149,18 @@ class PageProcessor:
         for record, link in page.linked:
             counterpart = found.get(link.id_on(other))
             if counterpart is None:
-                self._gone(side, record, link)
+                _gone(ledger, record, link)
                 continue
             if not self._in_scope(other, counterpart):
-                self._out_of_scope(link)
+                _out_of_scope(ledger, link)
                 continue
-            pairs.append(_pair(side, record, counterpart, link))
+            pairs.append(Pair.of(side, record, counterpart, link))
         return pairs
 
-    def _out_of_scope(self, link: LinkState | None) -> None:
-        """A deal of the pair is out of its scope now (registration ended, deal given to
-        another partner): nothing flows until it is back; the link (if any) is kept with its
-        fingerprints forgotten, so the next pull of either deal reconciles in full."""
-        self.counts["skipped.out_of_scope"] += 1
-        if link is not None:
-            self.ledger.keep_link(replace(link, partner_seen=None, rep_seen=None))
-
-    def _claimed_pairs(self, side: Side, page: Sorted) -> list[Pair]:
+    def _claimed_pairs(self, ledger: PageLedger, page: Sorted) -> list[Pair]:
         if not page.claims:
             return []
+        side = ledger.side
         other = side.other
         found = self._read(other, [counterpart for _, counterpart in page.claims])
         known = self.ctx.store.links_by_ids(self.ctx.name, other, list(found))
@@ -152,18 +169,18 @@ class PageProcessor:
         for record, counterpart_id in page.claims:
             counterpart = found.get(counterpart_id)
             problem = self._claim_problem(
-                side, record, counterpart_id, counterpart, known=known, taken=taken
+                ledger, record, counterpart_id, counterpart, known=known, taken=taken
             )
             if problem is not None:
                 continue
             assert counterpart is not None  # noqa: S101 - _claim_problem checked it
             taken.add(counterpart_id)
-            pairs.append(_pair(side, record, counterpart, None))
+            pairs.append(Pair.of(side, record, counterpart, None))
         return pairs
 
     def _claim_problem(
         self,
-        side: Side,
+        ledger: PageLedger,
         record: DealRecord,
         counterpart_id: str,
         counterpart: DealRecord | None,
@@ -171,20 +188,21 @@ class PageProcessor:
         known: Mapping[str, LinkState],
         taken: set[str],
     ) -> str | None:
+        """Why ``record`` cannot take ``counterpart_id`` as its counterpart (the record is
+        rejected for it), or None."""
+        side = ledger.side
         if counterpart is None:
             # Unknown to the store and not in the CRM: a typo, or a deal deleted before its link
             # was ever recorded. Never re-create it; keep the deal visible and retried, so fixing
             # or clearing the property lets it sync.
             prop = self.ctx.mapping.link_property(side)
             reason = f"{prop} names {side.other} deal {counterpart_id}, which does not exist"
-            self.ledger.dead_letter(side, record.id, reason)
-            self.counts["rejected"] += 1
+            ledger.reject(side, record.id, reason)
             return reason
         other = side.other
         if not self._in_scope(other, counterpart):
             reason = f"names {other} deal {counterpart_id}, which is outside this pair's scope"
-            self.ledger.dead_letter(side, record.id, reason)
-            self.counts["rejected"] += 1
+            ledger.reject(side, record.id, reason)
             return reason
         stored = counterpart.get(self.ctx.mapping.link_property(other))
         back = self.ctx.mapping.counterpart_id(other, stored)
@@ -196,8 +214,7 @@ class PageProcessor:
         ):
             owner = stored if stored is not None and back != record.id else "another deal"
             reason = f"{other} deal {counterpart_id} is already linked to {owner}"
-            self.ledger.dead_letter(side, record.id, reason)
-            self.counts["rejected"] += 1
+            ledger.reject(side, record.id, reason)
             return reason
         return None
 
@@ -212,19 +229,6 @@ class PageProcessor:
             for f in self.ctx.mapping.scope(side)
         )
 
-    def _gone(self, side: Side, record: DealRecord, link: LinkState) -> None:
-        log.warning(
-            "counterpart_gone",
-            side=str(side),
-            deal_id=record.id,
-            missing=link.id_on(side.other),
-            action="unlinked; the delete is not propagated",
-        )
-        self.ledger.keep_link(
-            LinkState(link.partner_id, link.rep_id, "gone", link.base_json, link.base_at)
-        )
-        self.counts["gone"] += 1
-
     def _read(self, side: Side, ids: Sequence[str]) -> dict[str, DealRecord]:
         unique = list(dict.fromkeys(ids))
         result = self.ctx.connector(side).read(unique, self.ctx.mapping.properties(side))
@@ -233,7 +237,7 @@ class PageProcessor:
     # --- 4. creations (decided here, written in _apply) --------------------------------------
 
     def _creations(
-        self, side: Side, origins: Sequence[DealRecord]
+        self, ledger: PageLedger, origins: Sequence[DealRecord]
     ) -> tuple[list[Pair], list[CreationPlan]]:
         """Counterparts to create for ``origins``, and origins whose counterpart exists already.
 
@@ -245,6 +249,7 @@ class PageProcessor:
         """
         if not origins:
             return [], []
+        side = ledger.side
         other = side.other
         keys = {self.ctx.mapping.link_value(other, r.id): r.id for r in origins}
         found = (
@@ -268,11 +273,11 @@ class PageProcessor:
                 continue
             decided.add(record.id)
             if record.id not in in_flight and self._claim_problem(
-                side, record, counterpart.id, counterpart, known=known, taken=taken
+                ledger, record, counterpart.id, counterpart, known=known, taken=taken
             ):
                 continue
             taken.add(counterpart.id)
-            pairs.append(_pair(side, record, counterpart, None))
+            pairs.append(Pair.of(side, record, counterpart, None))
         now = self.ctx.clock.now()
         plans = [
             plan_creation(r, side, self.ctx.mapping, self.directory, now)
@@ -286,9 +291,10 @@ class PageProcessor:
     def _plan(self, pairs: list[Pair], now: datetime) -> list[Planned]:
         planned = [Planned(p, self._reconcile(p, now)) for p in pairs]
         needs = [item for item in planned if item.plan.needs_history]
-        if needs:
-            self._replan_with_history(needs, now)
-        return planned
+        if not needs:
+            return planned
+        again = self._replan_with_history(needs, now)
+        return [again.get(id(item), item) for item in planned]
 
     def _reconcile(self, pair: Pair, now: datetime) -> PairPlan:
         base = None
@@ -296,7 +302,9 @@ class PageProcessor:
             base = BaseSnapshot.from_json(pair.link.base_json, self.ctx.mapping)
         return reconcile(pair.partner, pair.rep, base, self.ctx.mapping, self.directory, now)
 
-    def _replan_with_history(self, items: list[Planned], now: datetime) -> None:
+    def _replan_with_history(self, items: list[Planned], now: datetime) -> dict[int, Planned]:
+        """Plans made again from both records read with property history, keyed by the
+        ``id()`` of the plan they replace; a pair that vanished meanwhile keeps its plan."""
         fresh: dict[Side, Mapping[str, DealRecord]] = {}
         for side in Side:
             ids = [item.pair.record(side).id for item in items]
@@ -305,53 +313,34 @@ class PageProcessor:
                 .read(ids, self.ctx.mapping.properties(side), with_history=True)
                 .found
             )
+        replanned = {}
         for item in items:
             partner = fresh[Side.PARTNER].get(item.pair.partner.id)
             rep = fresh[Side.REP].get(item.pair.rep.id)
             if partner is None or rep is None:
                 continue  # vanished meanwhile: keep the plan made without history
-            item.pair = Pair(partner, rep, item.pair.link)
-            item.plan = self._reconcile(item.pair, now)
-
-    # --- 5. writes --------------------------------------------------------------------------
-
-    def _apply(
-        self,
-        side: Side,
-        planned: list[Planned],
-        creations: list[CreationPlan],
-        origins: Mapping[str, DealRecord],
-        now: datetime,
-    ) -> None:
-        updates: dict[Side, dict[str, dict[str, str]]] = {Side.PARTNER: {}, Side.REP: {}}
-        for item in planned:
-            self.pusher.collect_updates(item, updates)
-        created = self.pusher.create(side, creations, updates)
-        landed = {s: self.pusher.update(s, updates[s]) for s in Side}
-        self.pusher.write_around_refusals(planned, updates, landed)
-        for item in planned:
-            self.ledger.settle_pair(item.pair, item.plan, landed, updates, now)
-        for plan, new_record in created:
-            origin = origins[plan.origin_id]
-            self.ledger.settle_creation(
-                plan, origin, new_record, landed=landed, sent=updates, now=now
-            )
-        self._count_writes(landed, planned)
-
-    # --- counting ---------------------------------------------------------------------------
-
-    def _count_skips(self, page: Sorted) -> None:
-        for why, n in page.skipped.items():
-            self.counts[f"skipped.{why}"] += n
-
-    def _count_writes(self, landed: Mapping[Side, Landed], planned: list[Planned]) -> None:
-        for side, outcome in landed.items():
-            self.counts[f"updated.{side}"] += len(outcome.written)
-            self.counts["write_failed"] += len(outcome.failed)
-        self.counts["reconciled"] += len(planned)
+            pair = Pair(partner, rep, item.pair.link)
+            replanned[id(item)] = Planned(pair, self._reconcile(pair, now))
+        return replanned
 
 
-def _pair(side: Side, record: DealRecord, counterpart: DealRecord, link: LinkState | None) -> Pair:
-    if side is Side.PARTNER:
-        return Pair(record, counterpart, link)
-    return Pair(counterpart, record, link)
+def _gone(ledger: PageLedger, record: DealRecord, link: LinkState) -> None:
+    log.warning(
+        "counterpart_gone",
+        side=str(ledger.side),
+        deal_id=record.id,
+        missing=link.id_on(ledger.side.other),
+        action="unlinked; the delete is not propagated",
+    )
+    ledger.keep_link(
+        LinkState(link.partner_id, link.rep_id, LinkStatus.GONE, link.base_json, link.base_at)
+    )
+
+
+def _out_of_scope(ledger: PageLedger, link: LinkState | None) -> None:
+    """A deal of the pair is out of its scope now (registration ended, deal given to another
+    partner): nothing flows until it is back; the link (if any) is kept with its fingerprints
+    forgotten, so the next pull of either deal reconciles in full."""
+    ledger.skip(Skip.OUT_OF_SCOPE)
+    if link is not None:
+        ledger.keep_link(replace(link, partner_seen=None, rep_seen=None))

@@ -1,21 +1,20 @@
-"""Pushing one page's decisions to the CRMs: counterparts created, updates sent in batches,
-and values a CRM refuses written around, so one bad value holds back only its field.
+"""Pushing decided writes to the CRMs: counterparts created, updates sent in batches, and values
+a CRM refuses written around, so one bad value holds back only its field.
 
-:class:`Pusher` writes; it decides nothing about values (that was
-:mod:`sync_worker.rules.reconcile`)
-and commits nothing (that is :mod:`sync_worker.sync.ledger`, after every write here has landed).
+:class:`Pusher` writes and reports, as values, what became of every write; it decides nothing
+about field values (that was :mod:`sync_worker.rules.reconcile`) and records nothing in the
+state (that is :mod:`sync_worker.sync.ledger`, from the outcome returned here).
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import structlog
 
 from sync_worker.connectors.base import RecordCreate, RecordUpdate, WriteResult
-from sync_worker.kernel.model import DealRecord, Side
+from sync_worker.kernel.model import BySide, DealRecord, Side
 from sync_worker.rules.mapping import Rule
 from sync_worker.rules.plan import (
     BaseSnapshot,
@@ -26,107 +25,194 @@ from sync_worker.rules.plan import (
 )
 from sync_worker.state.base import LinkState
 from sync_worker.sync.context import PairContext
-from sync_worker.sync.ledger import Ledger
 from sync_worker.sync.writers import Writer
 
 log = structlog.stdlib.get_logger("sync_worker.sync.push")
 
+Batch = dict[str, dict[str, str]]
+"""Property writes for one side, by record id."""
 
-@dataclass(slots=True)
+
+@dataclass(frozen=True, slots=True)
 class Pair:
-    """Two records to reconcile, the stored link (None when new) and the ids they came from."""
+    """Two records to reconcile and their stored link (None when new)."""
 
     partner: DealRecord
     rep: DealRecord
     link: LinkState | None
 
+    @property
+    def records(self) -> BySide[DealRecord]:
+        return BySide(self.partner, self.rep)
+
     def record(self, side: Side) -> DealRecord:
-        return self.partner if side is Side.PARTNER else self.rep
+        return self.records[side]
+
+    @classmethod
+    def of(
+        cls, side: Side, record: DealRecord, counterpart: DealRecord, link: LinkState | None
+    ) -> Pair:
+        """The pair of ``record`` (pulled from ``side``) and its ``counterpart``."""
+        records = BySide(record, record).with_value(side.other, counterpart)
+        return cls(records.partner, records.rep, link)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Planned:
     pair: Pair
     plan: PairPlan
 
 
 @dataclass(frozen=True, slots=True)
-class Landed:
-    """What one side's batch update did, per record id."""
+class Write:
+    """What became of the writes to one record: the properties finally ``sent`` (none when
+    nothing was to be written), the record as the CRM returned it when they landed, or why
+    not (``gone``: the record is archived or deleted)."""
 
-    written: dict[str, DealRecord]
-    failed: dict[str, str]
-    gone: set[str]
-    refused: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    sent: Mapping[str, str] = field(default_factory=dict)
+    written: DealRecord | None = None
+    failure: str | None = None
+    gone: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PairOutcome:
+    """A linked pair after its push: the plan as applied (refused fields held back) and the
+    write to each side."""
+
+    planned: Planned
+    writes: BySide[Write]
+
+
+@dataclass(frozen=True, slots=True)
+class CreationOutcome:
+    """A counterpart creation: the plan as sent, the record created (None, with ``failure``,
+    when it was not), and the write of the link back onto the origin."""
+
+    plan: CreationPlan
+    origin: DealRecord
+    created: DealRecord | None
+    failure: str | None
+    link_back: Write
+
+
+@dataclass(frozen=True, slots=True)
+class PushOutcome:
+    pairs: tuple[PairOutcome, ...] = ()
+    creations: tuple[CreationOutcome, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Landed:
+    """One side's batch update, per record id."""
+
+    written: Mapping[str, DealRecord]
+    failed: Mapping[str, str]
+    gone: frozenset[str]
+    refused: Mapping[str, tuple[str, ...]]
     """Per failed id, the properties the CRM named as invalid."""
 
+    @classmethod
+    def of(cls, result: WriteResult) -> _Landed:
+        return cls(
+            written=dict(result.written),
+            failed={f.id: f.reason for f in result.failed},
+            gone=frozenset(f.id for f in result.failed if f.gone),
+            refused={f.id: f.properties for f in result.failed if f.properties},
+        )
 
-@dataclass(slots=True)
+    def write(self, record_id: str, sent: Mapping[str, str]) -> Write:
+        return Write(
+            sent=sent,
+            written=self.written.get(record_id),
+            failure=self.failed.get(record_id),
+            gone=record_id in self.gone,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Pusher:
-    """Sends one page's writes for one pair; failures are dead-lettered through the ledger."""
+    """Sends one set of decided writes for one pair and reports what became of each."""
 
     ctx: PairContext
     writer: Writer
-    ledger: Ledger
-    counts: Counter[str]
 
-    def collect_updates(
-        self, item: Planned, updates: dict[Side, dict[str, dict[str, str]]]
-    ) -> None:
-        mapping = self.ctx.mapping
-        for target in Side:
-            record = item.pair.record(target)
-            props = dict(item.plan.updates.get(target, {}))
-            wanted = mapping.link_value(target, item.pair.record(target.other).id)
-            if record.get(mapping.link_property(target)) != wanted:
-                props[mapping.link_property(target)] = wanted
-            if props:
-                updates[target].setdefault(record.id, {}).update(props)
-
-    def create(
+    def push(
         self,
         side: Side,
-        creations: list[CreationPlan],
-        updates: dict[Side, dict[str, dict[str, str]]],
-    ) -> list[tuple[CreationPlan, DealRecord]]:
+        planned: Sequence[Planned],
+        creations: Sequence[CreationPlan],
+        origins: Mapping[str, DealRecord],
+    ) -> PushOutcome:
+        """Create the counterparts of ``origins`` (pulled from ``side``), then send every
+        update (link-backs riding along), one batch per side, then write around refusals."""
+        created = self._create(side, creations, origins)
+        batches: BySide[Batch] = BySide({}, {})
+        for item in planned:
+            for target in Side:
+                if props := self._props(item, target):
+                    batches[target][item.pair.record(target).id] = props
+        for outcome in created:
+            if outcome.created is not None:
+                link = self.ctx.mapping.link_value(side, outcome.created.id)
+                batches[side][outcome.plan.origin_id] = {self.ctx.mapping.link_property(side): link}
+        landed = BySide.build(lambda s: self._update(s, batches[s]))
+        pairs = self._around_refusals(planned, batches, landed)
+        creations_out = tuple(_with_link_back(c, landed[side], batches[side]) for c in created)
+        return PushOutcome(pairs, creations_out)
+
+    def _props(self, item: Planned, target: Side) -> dict[str, str]:
+        mapping = self.ctx.mapping
+        props = dict(item.plan.updates.get(target, {}))
+        wanted = mapping.link_value(target, item.pair.record(target.other).id)
+        if item.pair.record(target).get(mapping.link_property(target)) != wanted:
+            props[mapping.link_property(target)] = wanted
+        return props
+
+    def _update(self, side: Side, batch: Mapping[str, Mapping[str, str]]) -> _Landed:
+        return _Landed.of(self.writer.update(side, [RecordUpdate(i, p) for i, p in batch.items()]))
+
+    # --- creations ----------------------------------------------------------------------------
+
+    def _create(
+        self, side: Side, creations: Sequence[CreationPlan], origins: Mapping[str, DealRecord]
+    ) -> list[CreationOutcome]:
         if not creations:
             return []
         other = side.other
-        if not self.writer.dry_run:
+        if not self.writer.dry_run:  # the intent first: a crash after the upsert converges
             self.ctx.store.add_pending(
                 self.ctx.name, side, [c.origin_id for c in creations], self.ctx.clock.now()
             )
-        result = self.writer.upsert(
-            other,
-            [RecordCreate(c.key, c.properties) for c in creations],
-            self.ctx.mapping.link_property(other),
-        )
-        creations, written, failures = self._create_around_refusals(other, creations, result)
-        created = []
-        for plan in creations:
-            new_record = written.get(plan.key)
-            if new_record is None:
-                reason = failures.get(plan.key, "the CRM returned no record")
-                self.ledger.dead_letter(side, plan.origin_id, f"creating counterpart: {reason}")
-                self.counts["rejected"] += 1
-                continue
-            link_property = self.ctx.mapping.link_property(side)
-            link_value = self.ctx.mapping.link_value(side, new_record.id)
-            updates[side].setdefault(plan.origin_id, {})[link_property] = link_value
-            created.append((plan, new_record))
-            self.counts[f"created.{other}"] += 1
-            log.info(
-                "counterpart_created",
-                origin_side=str(side),
-                origin_id=plan.origin_id,
-                created_on=str(other),
-                created_id=new_record.id,
-                dry_run=self.writer.dry_run,
+        first = self._upsert(other, creations)
+        sent, written, failures = self._create_around_refusals(other, creations, first)
+        outcomes = []
+        for plan in sent:
+            record = written.get(plan.key)
+            failure = None if record else failures.get(plan.key, "the CRM returned no record")
+            outcomes.append(
+                CreationOutcome(plan, origins[plan.origin_id], record, failure, Write())
             )
-        return created
+            if record is not None:
+                log.info(
+                    "counterpart_created",
+                    origin_side=str(side),
+                    origin_id=plan.origin_id,
+                    created_on=str(other),
+                    created_id=record.id,
+                    dry_run=self.writer.dry_run,
+                )
+        return outcomes
+
+    def _upsert(self, target: Side, creations: Sequence[CreationPlan]) -> WriteResult:
+        return self.writer.upsert(
+            target,
+            [RecordCreate(c.key, c.properties) for c in creations],
+            self.ctx.mapping.link_property(target),
+        )
 
     def _create_around_refusals(
-        self, target: Side, creations: list[CreationPlan], result: WriteResult
+        self, target: Side, creations: Sequence[CreationPlan], result: WriteResult
     ) -> tuple[list[CreationPlan], dict[str, DealRecord], dict[str, str]]:
         """Creations the CRM refused for values of mapped fields it named are upserted again
         without them (one more batch): the counterpart exists and links, and only those fields
@@ -145,11 +231,7 @@ class Pusher:
             else:
                 plans.append(plan)
         if again:
-            second = self.writer.upsert(
-                target,
-                [RecordCreate(c.key, c.properties) for c in again],
-                self.ctx.mapping.link_property(target),
-            )
+            second = self._upsert(target, again)
             for plan in again:
                 if plan.key in second.written:
                     written[plan.key] = second.written[plan.key]
@@ -157,55 +239,45 @@ class Pusher:
             failures.update({f.id: f.reason for f in second.failed})
         return plans, written, failures
 
-    def update(self, side: Side, updates: Mapping[str, Mapping[str, str]]) -> Landed:
-        result = self.writer.update(side, [RecordUpdate(i, p) for i, p in updates.items()])
-        return Landed(
-            written=dict(result.written),
-            failed={f.id: f.reason for f in result.failed},
-            gone={f.id for f in result.failed if f.gone},
-            refused={f.id: f.properties for f in result.failed if f.properties},
-        )
+    # --- refused values -----------------------------------------------------------------------
 
-    def write_around_refusals(
-        self,
-        planned: list[Planned],
-        updates: dict[Side, dict[str, dict[str, str]]],
-        landed: dict[Side, Landed],
-    ) -> None:
+    def _around_refusals(
+        self, planned: Sequence[Planned], batches: BySide[Batch], landed: BySide[_Landed]
+    ) -> tuple[PairOutcome, ...]:
         """A record the CRM refused for values of mapped fields it named is written again
         without them (one more batch per side): those fields are held back (rejections, their
-        old base kept) and every other field lands. ``updates`` is left holding what was sent."""
-        again: dict[Side, dict[str, dict[str, str]]] = {Side.PARTNER: {}, Side.REP: {}}
+        old base kept) and every other field lands."""
+        plans = {id(item): item.plan for item in planned}
+        sent: BySide[Batch] = BySide(dict(batches.partner), dict(batches.rep))
+        again: BySide[Batch] = BySide({}, {})
         for item in planned:
             for side in Side:
                 record_id = item.pair.record(side).id
-                sent = updates[side].get(record_id, {})
+                props = sent[side].get(record_id, {})
                 fields = self._refused_fields(side, landed[side].refused.get(record_id, ()))
-                if not fields or not set(fields.values()) <= sent.keys():
+                if not fields or not set(fields.values()) <= props.keys():
                     continue  # nothing named, or named what was not sent: a plain failure
                 base = item.pair.link.base_json if item.pair.link is not None else None
                 old = BaseSnapshot.from_json(base, self.ctx.mapping) if base else None
                 reason = landed[side].failed[record_id]
-                item.plan = holding_back(item.plan, side, fields, old, reason)
-                rest = {p: v for p, v in sent.items() if p not in fields.values()}
-                updates[side][record_id] = rest
+                plans[id(item)] = holding_back(plans[id(item)], side, fields, old, reason)
+                rest = {p: v for p, v in props.items() if p not in fields.values()}
+                sent[side][record_id] = rest
                 if rest:
                     again[side][record_id] = rest
-                else:  # nothing else to write: the record stands as it is
-                    del landed[side].failed[record_id]
-        for side, batch in again.items():
-            if not batch:
-                continue
-            second = self.update(side, batch)
-            for record_id in batch:
-                if record_id in second.written:
-                    landed[side].written[record_id] = second.written[record_id]
-                    del landed[side].failed[record_id]
-                else:
-                    landed[side].failed[record_id] = second.failed.get(
-                        record_id, "the CRM returned no record"
-                    )
-            landed[side].gone.update(second.gone)
+        second = BySide.build(lambda s: self._update(s, again[s]) if again[s] else None)
+
+        def writes(item: Planned) -> BySide[Write]:
+            def write(side: Side) -> Write:
+                record_id = item.pair.record(side).id
+                retried = second[side] if record_id in again[side] else None
+                return _final_write(record_id, sent[side], landed[side], retried)
+
+            return BySide.build(write)
+
+        return tuple(
+            PairOutcome(Planned(item.pair, plans[id(item)]), writes(item)) for item in planned
+        )
 
     def _refused_fields(
         self, side: Side, properties: Sequence[str], *, creating: bool = False
@@ -223,3 +295,29 @@ class Pusher:
         if not properties or any(p not in by_property for p in properties):
             return {}
         return {by_property[p]: p for p in properties}
+
+
+def _final_write(record_id: str, sent: Batch, first: _Landed, retried: _Landed | None) -> Write:
+    """The write to one record, from its second batch when it was resent: a record left with
+    nothing to send once its refused fields were held back stands as it is."""
+    props = sent.get(record_id, {})
+    if record_id in first.refused and record_id in sent and not props:
+        return Write()
+    if retried is None:
+        return first.write(record_id, props)
+    if record_id in retried.written or record_id in retried.failed:
+        return retried.write(record_id, props)
+    return Write(sent=props, failure="the CRM returned no record")
+
+
+def _with_link_back(outcome: CreationOutcome, landed: _Landed, batch: Batch) -> CreationOutcome:
+    if outcome.created is None:
+        return outcome
+    origin_id = outcome.plan.origin_id
+    return CreationOutcome(
+        outcome.plan,
+        outcome.origin,
+        outcome.created,
+        outcome.failure,
+        landed.write(origin_id, batch.get(origin_id, {})),
+    )

@@ -12,11 +12,12 @@ import hashlib
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from sync_worker.kernel.canonical import RejectedValueError
+from sync_worker.kernel.errors import RejectedValueError
 from sync_worker.kernel.model import DealRecord, Side
 from sync_worker.rules.mapping import SyncMapping
 from sync_worker.rules.plan import format_value
-from sync_worker.state.base import LinkState
+from sync_worker.state.base import LinkState, LinkStatus
+from sync_worker.sync.tally import Skip
 
 
 @dataclass(slots=True)
@@ -28,10 +29,10 @@ class Sorted:
     claims: list[tuple[DealRecord, str]] = field(default_factory=list)
     foreign: list[tuple[DealRecord, str]] = field(default_factory=list)
     origins: list[DealRecord] = field(default_factory=list)
-    skipped: dict[str, int] = field(default_factory=dict)
+    skipped: dict[Skip, int] = field(default_factory=dict)
     settled_ids: list[str] = field(default_factory=list)
 
-    def skip(self, why: str, record: DealRecord, *, settled: bool = False) -> None:
+    def skip(self, why: Skip, record: DealRecord, *, settled: bool = False) -> None:
         """Count a record that needs nothing now. Only a ``settled`` one (its link is a
         tombstone: nothing will ever be retried) may close its dead letter; an echo or a stale
         snapshot may not, since the failure it would hide is still there."""
@@ -74,7 +75,7 @@ def sort_page(
         elif mapping.may_originate(side):
             result.origins.append(record)
         else:
-            result.skip("not_an_origin", record)
+            result.skip(Skip.NOT_AN_ORIGIN, record)
     return result
 
 
@@ -87,17 +88,17 @@ def _sort_linked(
     forced: bool,
     result: Sorted,
 ) -> None:
-    if link.status != "active":
-        result.skip("link_gone", record, settled=True)
+    if link.status is not LinkStatus.ACTIVE:
+        result.skip(Skip.LINK_GONE, record, settled=True)
         return
     written = link.written_at(side)
     if written is not None and record.modified_at < written and not forced:
         # Older than a version already reconciled or written: acting on it would push stale
         # values; the fresher version (or its echo) comes with a later page or cycle.
-        result.skip("stale", record)
+        result.skip(Skip.STALE, record)
         return
     if not forced and unchanged(record, side, link, mapping):
-        result.skip("unchanged", record)
+        result.skip(Skip.UNCHANGED, record)
         return
     result.linked.append((record, link))
 

@@ -10,7 +10,6 @@ import httpx
 import pytest
 
 from sync_worker.connectors.hubspot.status import (
-    RetryAfterError,
     classify,
     parse_body,
     parse_retry_after,
@@ -21,6 +20,7 @@ from sync_worker.kernel.errors import (
     DailyLimitReached,
     PermanentError,
     RateLimited,
+    RetryAfterError,
     TransientError,
 )
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 from sync_worker.kernel.model import DealRecord, Side
 from sync_worker.rules.plan import Directory
 from sync_worker.sync.engine import PROCESS_OWNER, CycleOptions, run_cycle
-from sync_worker.sync.ledger import Ledger
 from sync_worker.sync.processor import PageProcessor
+from sync_worker.sync.tally import Skip
 from sync_worker.sync.writers import CrmWriter
 from tests.engine.conftest import World, register
 
@@ -26,10 +24,9 @@ def linked(world: World) -> tuple[str, str]:
 
 
 def processor(world: World) -> PageProcessor:
-    ledger = Ledger(world.ctx, "test-run", counts=Counter())
     writer = CrmWriter({Side.PARTNER: world.partner, Side.REP: world.rep})
     directory = Directory(frozenset({"ada@agency.example"}), frozenset({"rita@hubspot.example"}))
-    return PageProcessor(world.ctx, lambda: directory, writer, ledger, ledger.counts)
+    return PageProcessor(world.ctx, lambda: directory, writer, "test-run")
 
 
 def test_a_snapshot_older_than_our_own_write_never_pushes_its_old_value_back(world: World) -> None:
@@ -47,10 +44,10 @@ def test_a_snapshot_older_than_our_own_write_never_pushes_its_old_value_back(wor
     page.process(Side.PARTNER, [partner_record], partner_record.modified_at)
     assert world.rep.get(rep_id).get("amount") == "7"  # type: ignore[union-attr]
     # ...then the rep page fetched earlier arrives holding the old "5".
-    page.process(Side.REP, [stale], stale.modified_at)
+    result = page.process(Side.REP, [stale], stale.modified_at)
     assert world.partner.get(partner_id).get("amount") == "7"  # type: ignore[union-attr]
     assert world.rep.get(rep_id).get("amount") == "7"  # type: ignore[union-attr]
-    assert page.counts["skipped.stale"] == 1
+    assert result.tally.skipped[Skip.STALE] == 1
 
 
 def test_echoes_plan_nothing_and_cost_one_search_per_side(world: World) -> None:
@@ -111,9 +108,9 @@ def test_a_snapshot_older_than_a_version_we_already_reconciled_is_stale(world: W
     assert partner_record is not None
     page.process(Side.PARTNER, [partner_record], partner_record.modified_at)
     assert world.partner.get(partner_id).get("amount") == "6"  # type: ignore[union-attr]
-    page.process(Side.REP, [stale], stale.modified_at)
+    result = page.process(Side.REP, [stale], stale.modified_at)
     assert world.partner.get(partner_id).get("amount") == "6"  # type: ignore[union-attr]
-    assert page.counts["skipped.stale"] == 1
+    assert result.tally.skipped[Skip.STALE] == 1
 
 
 def test_a_cycle_that_loses_its_lease_stops_after_the_page(world: World) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from structlog.testing import capture_logs
 
 from sync_worker.mappings import builtin_mapping_path
-from sync_worker.ops.resolution import resolve_conflict
+from sync_worker.ops.resolution import Take, resolve_conflict
 from sync_worker.rules.mapping import SyncMapping, load_mapping
 from tests.integration.world import PAIR, World, tick, writes
 
@@ -60,7 +60,7 @@ def test_taking_a_side_writes_it_once_and_closes_the_conflict(world: World, tmp_
     [conflict] = world.store.open_conflicts(PAIR)
     assert conflict.id is not None
 
-    resolution = resolve_conflict(world.ctx, conflict.id, "rep", run_id="by-hand")
+    resolution = resolve_conflict(world.ctx, conflict.id, Take.REP, run_id="by-hand")
     written = (writes(world.partner), writes(world.rep))
     reports = world.settle(3)
 

@@ -13,11 +13,12 @@ from sync_worker.state import (
     ChangeEntry,
     ConflictEntry,
     DeadLetter,
-    LinkRepIdChangedError,
+    LinkRepointed,
     LinkState,
     PageCommit,
     SqlStateStore,
 )
+from sync_worker.state.base import LinkStatus
 from tests.state.conftest import T0
 
 P = "acme"
@@ -99,7 +100,7 @@ def test_link_upsert_and_lookup_by_either_side(store: SqlStateStore) -> None:
         partner_seen="fp-partner",
         rep_seen="fp-rep",
     )
-    store.commit_page(P, PageCommit(links=[updated, LinkState("2", "r2", status="gone")]))
+    store.commit_page(P, PageCommit(links=[updated, LinkState("2", "r2", status=LinkStatus.GONE)]))
     assert store.links_by_ids(P, Side.PARTNER, ["1", "x"]) == {"1": updated}
     by_rep = store.links_by_ids(P, Side.REP, ["r1", "r2"])
     assert by_rep["r1"] == updated
@@ -119,10 +120,10 @@ def test_many_ids_are_looked_up_in_chunks(store: SqlStateStore) -> None:
 
 
 def test_rep_id_of_a_link_changes_only_from_pending(store: SqlStateStore) -> None:
-    store.commit_page(P, PageCommit(links=[LinkState("1", "tmp-1", status="pending")]))
+    store.commit_page(P, PageCommit(links=[LinkState("1", "tmp-1", status=LinkStatus.PENDING)]))
     store.commit_page(P, PageCommit(links=[LinkState("1", "r1")]))
     assert store.find_link(P, "r1") == LinkState("1", "r1")
-    with pytest.raises(LinkRepIdChangedError):
+    with pytest.raises(LinkRepointed):
         store.commit_page(
             P, PageCommit(links=[LinkState("1", "r9")], cursor=T0, cursor_side=Side.REP)
         )

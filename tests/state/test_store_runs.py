@@ -17,6 +17,7 @@ from sync_worker.state import (
     RunRecord,
     SqlStateStore,
 )
+from sync_worker.state.base import LinkStatus
 from tests.state.conftest import T0
 
 P = "acme"
@@ -65,7 +66,11 @@ def test_status_of_an_unknown_pair_is_empty(store: SqlStateStore) -> None:
 
 def test_status_counts_and_cursors(store: SqlStateStore) -> None:
     page = PageCommit(
-        links=[LinkState("1", "r1"), LinkState("2", "r2"), LinkState("3", "r3", status="gone")],
+        links=[
+            LinkState("1", "r1"),
+            LinkState("2", "r2"),
+            LinkState("3", "r3", status=LinkStatus.GONE),
+        ],
         conflicts=[ConflictEntry("1", "r1", "amount", "1", "2", "0", T0)],
         dead_letters=[DeadLetter(Side.REP, "r9", "x"), DeadLetter(Side.REP, "r8", "x")],
         cursor_side=Side.PARTNER,

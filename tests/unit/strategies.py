@@ -10,7 +10,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from sync_worker.kernel.canonical import FieldType, RejectedValueError
+from sync_worker.kernel.canonical import FieldType
+from sync_worker.kernel.errors import RejectedValueError
 from sync_worker.kernel.model import DealRecord, Side
 from sync_worker.rules.mapping import SyncMapping, compile_mapping
 from sync_worker.rules.plan import BaseSnapshot, Directory

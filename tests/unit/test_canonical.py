@@ -9,12 +9,12 @@ import pytest
 
 from sync_worker.kernel.canonical import (
     FieldType,
-    RejectedValueError,
     format_value,
     from_jsonable,
     make_codec,
     to_jsonable,
 )
+from sync_worker.kernel.errors import RejectedValueError
 
 JAN_17_10H = datetime(2024, 1, 17, 10, 0, tzinfo=UTC)
 

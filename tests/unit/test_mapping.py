@@ -47,7 +47,7 @@ def test_every_shipped_mapping_loads() -> None:
 
 def test_default_mapping_encodes_the_product_table() -> None:
     mapping = default_mapping()
-    assert (mapping.partner_link, mapping.rep_link) == ("rep_deal_id", "partner_deal_id")
+    assert (mapping.links.partner, mapping.links.rep) == ("rep_deal_id", "partner_deal_id")
     assert mapping.origins == frozenset(Side)
     assert mapping.scope(Side.PARTNER) == (
         Filter("hs_num_associated_active_deal_registrations", "GT", "0"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import given
 
-from sync_worker.kernel.canonical import RejectedValueError
+from sync_worker.kernel.errors import RejectedValueError
 from sync_worker.kernel.model import DealRecord, Side
 from sync_worker.rules.mapping import Direction, FieldMapping, Rule
 from sync_worker.rules.plan import BaseSnapshot, PairPlan
