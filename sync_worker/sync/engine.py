@@ -31,11 +31,12 @@ from sync_worker.kernel.errors import (
 from sync_worker.kernel.model import Side
 from sync_worker.rules.plan import Directory
 from sync_worker.state.base import ChangeEntry, RunRecord
+from sync_worker.state.overlay import OverlayStore
 from sync_worker.sync.context import PairContext
 from sync_worker.sync.processor import PageProcessor, PageResult
 from sync_worker.sync.pull import interleave
 from sync_worker.sync.tally import Tally
-from sync_worker.sync.writers import CrmWriter, DryRunStore, DryRunWriter, Intention, Writer
+from sync_worker.sync.writers import CrmWriter, DryRunWriter, Intention, Writer
 
 log = structlog.stdlib.get_logger("sync_worker.sync.engine")
 
@@ -138,7 +139,7 @@ def run_cycle(ctx: PairContext, options: CycleOptions | None = None) -> CycleRep
         return CycleReport(ctx.name, opts.run_id, Outcome.SKIPPED, {}, 0, 0.0)
     writer: Writer = CrmWriter({Side.PARTNER: ctx.partner, Side.REP: ctx.rep})
     if opts.dry_run:
-        ctx = replace(ctx, store=DryRunStore(store))
+        ctx = replace(ctx, store=OverlayStore(store))
         writer = DryRunWriter(clock)
     else:
         store.start_run(RunRecord(opts.run_id, ctx.name, opts.mode, started))

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from sync_worker.connectors.base import Connector, RecordCreate, RecordUpdate, WriteResult
 from sync_worker.kernel.clock import Clock
 from sync_worker.kernel.model import DealRecord, Side
-from sync_worker.state.base import LinkState, PageCommit, StateStore
 
 
 class Writer(Protocol):
@@ -81,34 +80,3 @@ class DryRunWriter:
             self.intentions.append(Intention(side, "create", new_id, dict(create.properties)))
             written[create.key] = DealRecord(new_id, dict(create.properties), now)
         return WriteResult(written=written)
-
-
-class DryRunStore:
-    """The state a dry run sees: the real store for reads, plus everything the dry run would
-    have committed, held in memory. So a dry run decides exactly as the real run would (a pair
-    settled on one side's page is not planned again on the other's), and the real state is
-    never written."""
-
-    def __init__(self, real: StateStore) -> None:
-        self._real = real
-        self._links: dict[tuple[Side, str], LinkState] = {}
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._real, name)
-
-    def links_by_ids(self, pair: str, side: Side, ids: Sequence[str]) -> dict[str, LinkState]:
-        found = self._real.links_by_ids(pair, side, ids)
-        for deal_id in ids:
-            if (side, deal_id) in self._links:
-                found[deal_id] = self._links[(side, deal_id)]
-        return found
-
-    def commit_page(self, pair: str, commit: PageCommit) -> None:  # noqa: ARG002 - one pair
-        for link in commit.links:
-            self._links[(Side.PARTNER, link.partner_id)] = link
-            self._links[(Side.REP, link.rep_id)] = link
-
-    def add_pending(
-        self, pair: str, origin_side: Side, origin_ids: Sequence[str], at: object
-    ) -> None:
-        """A dry run creates nothing, so nothing is in flight."""

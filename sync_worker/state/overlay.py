@@ -1,0 +1,147 @@
+"""The state a dry run sees: a real store underneath, read-only, with the dry run's own commits
+held in memory on top.
+
+A dry run must decide exactly as the real run would (a pair settled on one side's page is not
+planned again on the other side's, a cursor moves on), so it needs a store that takes its
+commits; and it must never write the real state (a dry-run backfill next to a running daemon
+changes nothing the daemon relies on). :class:`OverlayStore` implements the whole
+:class:`~sync_worker.state.base.StateStore` port that way: links and cursors committed by the
+dry run are read back from memory; history it would have written (changes, conflicts, dead
+letters, runs) is kept in memory too and never reaches the real store; leases are not taken,
+since nothing real is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from sync_worker.kernel.model import Side
+from sync_worker.state.base import (
+    ChangeEntry,
+    ConflictEntry,
+    DeadLetter,
+    LinkState,
+    PageCommit,
+    PairStatus,
+    PruneCounts,
+    RunRecord,
+    StateStore,
+)
+
+
+class OverlayStore:
+    """A :class:`StateStore` over ``real`` that never writes to it."""
+
+    def __init__(self, real: StateStore) -> None:
+        self._real = real
+        self._links: dict[tuple[str, Side, str], LinkState] = {}
+        self._cursors: dict[tuple[str, Side], datetime] = {}
+        self._pending: set[tuple[str, Side, str]] = set()
+        self.commits: list[tuple[str, PageCommit]] = []
+        """Every page the dry run committed, in order (what a real run would have stored)."""
+        self.runs: list[RunRecord] = []
+
+    # cursors
+    def get_cursor(self, pair: str, side: Side) -> datetime | None:
+        return self._cursors.get((pair, side)) or self._real.get_cursor(pair, side)
+
+    # links
+    def links_by_ids(self, pair: str, side: Side, ids: Sequence[str]) -> dict[str, LinkState]:
+        found = self._real.links_by_ids(pair, side, ids)
+        for deal_id in ids:
+            if (pair, side, deal_id) in self._links:
+                found[deal_id] = self._links[(pair, side, deal_id)]
+        return found
+
+    def find_link(self, pair: str, deal_id: str) -> LinkState | None:
+        for side in Side:
+            if (pair, side, deal_id) in self._links:
+                return self._links[(pair, side, deal_id)]
+        return self._real.find_link(pair, deal_id)
+
+    def count_links(self, pair: str) -> int:
+        new = {
+            link.partner_id
+            for (p, side, _), link in self._links.items()
+            if p == pair and side is Side.PARTNER
+        }
+        known = self._real.links_by_ids(pair, Side.PARTNER, sorted(new))
+        return self._real.count_links(pair) + len(new - known.keys())
+
+    def commit_page(self, pair: str, commit: PageCommit) -> None:
+        for link in commit.links:
+            self._links[(pair, Side.PARTNER, link.partner_id)] = link
+            self._links[(pair, Side.REP, link.rep_id)] = link
+        if commit.cursor is not None and commit.cursor_side is not None:
+            key = (pair, commit.cursor_side)
+            known = self.get_cursor(pair, commit.cursor_side)
+            if known is None or commit.cursor > known:  # a cursor never moves backwards
+                self._cursors[key] = commit.cursor
+        for side, origin_id in commit.pending_done:
+            self._pending.discard((pair, side, origin_id))
+        self.commits.append((pair, commit))
+
+    # creations in flight
+    def add_pending(
+        self, pair: str, origin_side: Side, origin_ids: Sequence[str], at: datetime
+    ) -> None:
+        self._pending.update((pair, origin_side, i) for i in origin_ids)
+
+    def pending(self, pair: str, origin_side: Side, origin_ids: Sequence[str]) -> set[str]:
+        mine = {i for i in origin_ids if (pair, origin_side, i) in self._pending}
+        return mine | self._real.pending(pair, origin_side, origin_ids)
+
+    # conflicts, dead letters, history: read from the real store; a dry run writes none
+    def open_conflicts(self, pair: str | None = None) -> list[ConflictEntry]:
+        return self._real.open_conflicts(pair)
+
+    def resolve_conflict(
+        self, conflict_id: int, resolution: str, at: datetime
+    ) -> ConflictEntry | None:
+        return next((c for c in self._real.open_conflicts() if c.id == conflict_id), None)
+
+    def dead_letters(
+        self, pair: str | None = None, *, status: str = "open"
+    ) -> list[tuple[str, DeadLetter]]:
+        return self._real.dead_letters(pair, status=status)
+
+    def due_dead_letters(self, pair: str, now: datetime, limit: int = 500) -> list[DeadLetter]:
+        return self._real.due_dead_letters(pair, now, limit)
+
+    def retry_dead_letters_now(
+        self, pair: str | None, ids: Sequence[int] | None, now: datetime
+    ) -> int:
+        return 0
+
+    def changes_for(self, pair: str, partner_id: str, limit: int = 50) -> list[ChangeEntry]:
+        return self._real.changes_for(pair, partner_id, limit)
+
+    def start_run(self, run: RunRecord) -> None:
+        self.runs.append(run)
+
+    def finish_run(
+        self,
+        run_id: str,
+        ended_at: datetime,
+        outcome: str,
+        counts: Mapping[str, int],
+        error: str | None,
+    ) -> None:
+        """A dry run's run is reported by the command, not logged in the state."""
+
+    def prune_history(self, before: datetime) -> PruneCounts:
+        return PruneCounts()
+
+    def status(self, pairs: Sequence[str]) -> list[PairStatus]:
+        return self._real.status(pairs)
+
+    # leases: a dry run writes nothing real, so it needs none and blocks no one
+    def try_lease(self, pair: str, owner: str, now: datetime, ttl_seconds: float) -> bool:
+        return True
+
+    def release_lease(self, pair: str, owner: str) -> None:
+        """Nothing was taken."""
+
+    def close(self) -> None:
+        """The real store belongs to whoever opened it."""
