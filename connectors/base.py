@@ -3,15 +3,20 @@
 Behaviour every implementation must have (the contract suite in ``tests/contract`` checks it):
 
 * **Ordering.** :meth:`Connector.changes` yields pages in ascending ``modified_at`` order. Every
-  record modified at or after ``since`` and matching ``scope`` is yielded at least once (never
-  missed, whatever the number of changes or the search cap); a record may be yielded twice
-  (at-least-once), so callers must be idempotent.
+  record modified at or after ``since`` and before the pull started, and matching ``scope``, is
+  yielded at least once (never missed, whatever the number of changes or the search cap); a
+  record may be yielded twice (at-least-once), so callers must be idempotent. Records modified
+  while the pull runs (the caller's own writes included) are left to the next pull.
+* **Search finds, reads decide.** A pulled record may be a search document that trails the live
+  record (index lag): callers must not plan a write from it; :meth:`Connector.read` is live.
 * **Cursors.** Each :class:`ChangePage` carries ``cursor``: the caller may persist it once it has
   processed that page (and every page before it). Passing it back as ``since`` later resumes
-  without missing anything modified at or after it. The connector itself subtracts its configured
-  overlap (for search indexing lag) from ``since``.
-* **Idempotency.** :meth:`Connector.upsert` creates-or-updates by a unique property, so a retry
-  after a crash updates the record it created instead of creating a duplicate.
+  without missing anything, index lag included: the connector keeps its lag allowance behind
+  what it has read. The last page of a pull (possibly empty) carries the pull's start minus
+  that allowance, so an idle pull moves the cursor on and the next one settles.
+* **Idempotency.** :meth:`Connector.create` sets a unique property: a retry after a crash fails
+  for the record it created instead of creating a duplicate (the caller then reads it by that
+  property). :meth:`Connector.upsert` creates-or-updates by a unique property.
 * **Partial failure.** Batch calls never fail as a whole because one record is bad: per-record
   failures come back in ``failed`` with a reason; records that no longer exist come back as
   ``missing`` (reads) or ``RecordFailure(gone=True)`` (writes).
@@ -173,6 +178,12 @@ class Connector(Protocol):
 
     def upsert(self, creates: Sequence[RecordCreate], id_property: str) -> WriteResult:
         """Idempotent create-or-update keyed by the unique property ``id_property``."""
+        ...
+
+    def create(self, creates: Sequence[RecordCreate], id_property: str) -> WriteResult:
+        """Batch create, each record's unique ``id_property`` set to its create's key. A key
+        another record already holds fails that create (``failed``): nothing is overwritten,
+        nothing duplicated. ``written`` is keyed by the creates' keys."""
         ...
 
     def users(self) -> tuple[User, ...]:

@@ -9,6 +9,7 @@ logged (uvicorn's access log is off in :mod:`hubspot_sandbox.server`).
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import hmac
 import json
 from collections.abc import Awaitable, Callable
@@ -86,6 +87,8 @@ async def _serve(
         return _counted(portal, name, _error_response(unauthorized()))
     response = await _admitted(portal, name, handler, request, search=search)
     response.headers["X-HubSpot-Correlation-Id"] = correlation_id()
+    # The portal's own clock (a test's fake one included), as HubSpot sends its server time.
+    response.headers["Date"] = email.utils.format_datetime(portal.clock.now(), usegmt=True)
     return _counted(portal, name, response)
 
 

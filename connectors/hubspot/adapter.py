@@ -86,6 +86,7 @@ class HubSpotConnector:
         self.name = name
         self._client = client
         self._overlap = overlap
+        self._clock = clock
         self._page_size = page_size
         shared = metadata or PortalMetadata(clock, metadata_ttl)
         self._users = shared.cached("users", self._load_users)
@@ -100,19 +101,33 @@ class HubSpotConnector:
     def changes(
         self, since: datetime | None, scope: Sequence[Filter], properties: Sequence[str]
     ) -> Iterator[ChangePage]:
-        since_ms = to_epoch_ms(since - self._overlap) if since is not None else None
+        started = self._clock.now()
         paginator = SearchPaginator(
-            scope=scope, since_ms=since_ms, properties=properties, page_size=self._page_size
+            scope=scope,
+            since_ms=to_epoch_ms(since) if since is not None else None,
+            # Up to the millisecond the pull starts in, included: later writes are the next
+            # pull's (ours above all), and nothing modified at or before it is left out.
+            until_ms=to_epoch_ms(started) + 1,
+            properties=properties,
+            page_size=self._page_size,
         )
+        settled = started
         while (request := paginator.next_request()) is not None:
             response = self._client.send("POST", f"{DEALS}/search", json=request, kind="search")
+            if response.date is not None and settled is started:
+                # The server's clock, when it is behind ours: a record indexed just before the
+                # pull may carry a time up to that far ahead of what our clock says.
+                settled = min(started, response.date)
             hits = paginator.accept(response.body)
             if hits:
                 yield ChangePage(
                     records=tuple(deal_from_json(h.raw, properties) for h in hits),
-                    cursor=hits[-1].modified_at,
+                    cursor=min(hits[-1].modified_at, settled) - self._overlap,
                     total=paginator.total,
                 )
+        # Everything modified before the pull started and indexed by then was read: the next
+        # pull starts one lag allowance before that, so an idle pull settles to one search.
+        yield ChangePage(records=(), cursor=settled - self._overlap, total=paginator.total)
 
     # -- read -----------------------------------------------------------------------------
 
@@ -189,6 +204,15 @@ class HubSpotConnector:
             for key, props in _merged((c.key, c.properties) for c in creates).items()
         ]
         return self._write(f"{DEALS}/batch/upsert", inputs, id_property=id_property)
+
+    def create(self, creates: Sequence[RecordCreate], id_property: str) -> WriteResult:
+        # Each input carries an objectWriteTraceId, which opts batch create into per-input
+        # (207) errors: a key already held fails only its own input.
+        inputs = [
+            _write_input(key, {"properties": {**props, id_property: key}})
+            for key, props in _merged((c.key, c.properties) for c in creates).items()
+        ]
+        return self._write(f"{DEALS}/batch/create", inputs, id_property=id_property)
 
     def _write(
         self, path: str, inputs: Sequence[WriteInput], *, id_property: str | None

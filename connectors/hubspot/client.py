@@ -9,11 +9,12 @@ above sees httpx exceptions.
 
 from __future__ import annotations
 
+import email.utils
 import json
 import threading
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, tzinfo
+from datetime import UTC, datetime, tzinfo
 
 import httpx
 from pydantic import SecretStr
@@ -45,10 +46,12 @@ class BearerAuth(httpx.Auth):
 
 @dataclass(frozen=True, slots=True)
 class HubSpotResponse:
-    """A successful (2xx) response: its status and its JSON body (``{}`` when empty)."""
+    """A successful (2xx) response: its status, its JSON body (``{}`` when empty) and the
+    server's clock when it answered (its ``Date`` header, to the second; None without one)."""
 
     status: int
     body: JsonBody
+    date: datetime | None = None
 
 
 class HubSpotClient:
@@ -136,10 +139,21 @@ class HubSpotClient:
             where=f"{method} {path}",
         )
         if error is None:
-            return HubSpotResponse(response.status_code, body)
+            return HubSpotResponse(response.status_code, body, _server_date(response.headers))
         if isinstance(error, DailyLimitReached) and self._limiter is not None:
             self._limiter.trip_daily(error)
         raise error
+
+
+def _server_date(headers: httpx.Headers) -> datetime | None:
+    raw = headers.get("date")
+    if not raw:
+        return None
+    try:
+        moment = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 def _is_json_object(content: bytes) -> bool:

@@ -2,24 +2,24 @@
 
 The loop is ``while (req := p.next_request()) is not None: p.accept(send(req))``.
 
-How it avoids every known way to miss a record:
+A pull reads the window ``since <= hs_lastmodifieddate < until``: ``until`` is the pull's start,
+so records modified while it runs (the worker's own writes included) are left to the next pull
+and never extend or restart this one. How it avoids every known way to miss a record:
 
-* **Range windows.** ``hs_lastmodifieddate GTE floor`` sorted ascending, paged with ``after``.
-  HubSpot refuses to page past 10,000 results, so before ``after + limit`` would pass the cap the
-  window restarts at ``GTE <last timestamp seen>``; ids already seen at that timestamp are
-  dropped (only those are remembered, so memory stays bounded by the cap).
-* **Records modified during the pull.** ``after`` is an offset: when an already-read record is
-  modified it moves to the end and everything behind it shifts one place, so plain offset paging
-  silently skips a record. Each page therefore overlaps the previous one by one record (``after``
-  = offset - 1); if the first result is not the record expected there, the page is discarded and
-  the window restarts at the last timestamp seen.
-* **Ties.** When a full page holds a single timestamp ``t`` (up to more than 10,000 records
-  modified in one millisecond), the paginator switches to a keyset query
-  ``hs_lastmodifieddate EQ t AND hs_object_id GT <last id>`` sorted by id (no offsets, so no cap
-  and no shifting), then continues with ``hs_lastmodifieddate GT t``.
+* **Keys, not offsets.** Each page asks for ``hs_lastmodifieddate GTE <last timestamp seen>``
+  sorted ascending, with no ``after``: a record modified meanwhile leaves the window instead of
+  shifting every offset behind it, and HubSpot's 10,000-result cap on ``after`` never applies.
+  The records already yielded at that timestamp come back once more and are dropped (only the
+  ids at the newest timestamp are remembered).
+* **Ties.** When a page is mostly one timestamp ``t`` (up to more than 10,000 records modified
+  in one millisecond), the paginator switches to ``hs_lastmodifieddate EQ t AND hs_object_id GT
+  <last id>`` sorted by id, then continues with ``hs_lastmodifieddate GT t``.
+* **Index lag** is the caller's to cover: it resumes a later pull from a cursor an allowance
+  before what it has seen (see the adapter).
 * **Loops.** A request identical to one already sent raises instead of looping forever.
 
-HubSpot allows 6 filters per group; the tiebreak query adds two, so a scope has at most 4.
+Each filter group gets two filters of the pull's own (HubSpot allows 6 a group), so a scope
+group has at most 4. Several scope groups are ORed, as HubSpot does with filter groups.
 """
 
 from __future__ import annotations
@@ -43,7 +43,6 @@ __all__ = [
     "MAX_SEARCH_BODY_BYTES",
     "MODIFIED",
     "OBJECT_ID",
-    "SEARCH_CAP",
     "SearchHit",
     "SearchPaginator",
     "filter_json",
@@ -53,7 +52,6 @@ __all__ = [
 
 MODIFIED = "hs_lastmodifieddate"
 OBJECT_ID = "hs_object_id"
-SEARCH_CAP = 10_000
 MAX_SEARCH_BODY_BYTES = 3_000  # HubSpot answers a larger search body with 400
 
 
@@ -122,20 +120,60 @@ def query_problems(
 def largest_request_bytes(
     scope: Sequence[Filter], properties: Sequence[str], *, page_size: int = 200
 ) -> int:
-    """The size of the largest search body a pull sends, encoded as httpx sends it: the id
-    tiebreak's two filters with the widest values, or a range page at the deepest offset."""
-    widest: list[dict[str, object]] = [
-        {"propertyName": MODIFIED, "operator": "GTE", "value": str(10**13 - 1)},
-        {"propertyName": OBJECT_ID, "operator": "GT", "value": "9" * 20},
+    """The size of the largest search body a pull sends, encoded as httpx sends it: a range
+    page or an id tiebreak, each with its widest values."""
+    shape = _Shape([filter_json(f) for f in scope], _returned(properties), page_size)
+    widest = 10**13 - 1
+    bodies = (
+        shape.body(_range_filters(widest, strict=False, until=widest), MODIFIED),
+        shape.body(_tie_filters(widest, "9" * 20), OBJECT_ID),
+    )
+    return max(
+        len(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()) for body in bodies
+    )
+
+
+def _returned(properties: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys([*properties, MODIFIED]))
+
+
+def _range_filters(
+    floor: int | None, *, strict: bool, until: int | None
+) -> list[dict[str, object]]:
+    filters: list[dict[str, object]] = []
+    if floor is not None:
+        operator = "GT" if strict else "GTE"
+        filters.append({"propertyName": MODIFIED, "operator": operator, "value": str(floor)})
+    if until is not None:
+        filters.append({"propertyName": MODIFIED, "operator": "LT", "value": str(until)})
+    return filters
+
+
+def _tie_filters(moment: int, after: str | None) -> list[dict[str, object]]:
+    filters: list[dict[str, object]] = [
+        {"propertyName": MODIFIED, "operator": "EQ", "value": str(moment)}
     ]
-    body = {
-        "filterGroups": [{"filters": [filter_json(f) for f in scope] + widest}],
-        "sorts": [{"propertyName": MODIFIED, "direction": "ASCENDING"}],
-        "properties": list(dict.fromkeys([*properties, MODIFIED])),
-        "limit": page_size,
-        "after": str(SEARCH_CAP),
-    }
-    return len(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode())
+    if after is not None:
+        filters.append({"propertyName": OBJECT_ID, "operator": "GT", "value": after})
+    return filters
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What every request of one pull shares."""
+
+    scope: list[dict[str, object]]
+    properties: list[str]
+    page_size: int
+
+    def body(self, filters: list[dict[str, object]], sort: str) -> dict[str, object]:
+        return {
+            # An empty filter group is omitted: whether HubSpot accepts one is undocumented.
+            "filterGroups": [{"filters": self.scope + filters}] if self.scope or filters else [],
+            "sorts": [{"propertyName": sort, "direction": "ASCENDING"}],
+            "properties": self.properties,
+            "limit": self.page_size,
+        }
 
 
 class SearchPaginator:
@@ -147,22 +185,19 @@ class SearchPaginator:
         scope: Sequence[Filter],
         since_ms: int | None,
         properties: Sequence[str],
+        until_ms: int | None = None,
         page_size: int = 200,
-        cap: int = SEARCH_CAP,
     ) -> None:
         if page_size < 2:
-            raise ValueError("page_size must be at least 2: pages overlap by one record")
+            raise ValueError("page_size must be at least 2")
         problems = query_problems(scope, properties, page_size=page_size)
         if problems:
             raise ConfigError(problems)
-        self._scope = [filter_json(f) for f in scope]
-        self._properties = list(dict.fromkeys([*properties, MODIFIED]))
+        self._shape = _Shape([filter_json(f) for f in scope], _returned(properties), page_size)
         self._page_size = page_size
-        self._cap = cap
+        self._until = until_ms
         self._floor: int | None = since_ms
         self._strict = False
-        self._offset = 0
-        self._anchor: str | None = None
         self._tie: int | None = None
         self._tie_after: str | None = None
         self._boundary: int | None = None
@@ -173,8 +208,12 @@ class SearchPaginator:
 
     @property
     def remembered_ids(self) -> int:
-        """How many ids are kept for de-duplication (at most about twice the cap)."""
+        """How many ids are kept for de-duplication (those at the newest timestamp)."""
         return len(self._boundary_ids)
+
+    @property
+    def done(self) -> bool:
+        return self._done
 
     def next_request(self) -> dict[str, object] | None:
         """The next search body, or ``None`` when the pull is complete."""
@@ -200,53 +239,29 @@ class SearchPaginator:
 
     # -- request bodies -------------------------------------------------------------------
 
-    def _body(self, filters: list[dict[str, object]], sort: str) -> dict[str, object]:
-        return {
-            # An empty filter group is omitted: whether HubSpot accepts one is undocumented.
-            "filterGroups": [{"filters": self._scope + filters}] if self._scope or filters else [],
-            "sorts": [{"propertyName": sort, "direction": "ASCENDING"}],
-            "properties": self._properties,
-            "limit": self._page_size,
-        }
-
     def _range_body(self) -> dict[str, object]:
-        filters: list[dict[str, object]] = []
-        if self._floor is not None:
-            operator = "GT" if self._strict else "GTE"
-            filters.append(
-                {"propertyName": MODIFIED, "operator": operator, "value": str(self._floor)}
-            )
-        body = self._body(filters, MODIFIED)
-        if self._offset > 0:
-            body["after"] = str(self._offset - 1)
-        return body
+        filters = _range_filters(self._floor, strict=self._strict, until=self._until)
+        return self._shape.body(filters, MODIFIED)
 
     def _tie_body(self) -> dict[str, object]:
-        filters: list[dict[str, object]] = [
-            {"propertyName": MODIFIED, "operator": "EQ", "value": str(self._tie)}
-        ]
-        if self._tie_after is not None:
-            filters.append({"propertyName": OBJECT_ID, "operator": "GT", "value": self._tie_after})
-        return self._body(filters, OBJECT_ID)
+        assert self._tie is not None  # noqa: S101 - only called in a tie
+        return self._shape.body(_tie_filters(self._tie, self._tie_after), OBJECT_ID)
 
     # -- range windows --------------------------------------------------------------------
 
     def _accept_range(self, hits: list[SearchHit], has_next: bool) -> list[SearchHit]:
-        overlapping = self._offset > 0
-        if overlapping and (not hits or hits[0].id != self._anchor):
-            self._restart_window()  # the result set shifted under us: this page may skip one
-            return []
-        position = self._offset - 1 if overlapping else 0
-        fresh = [hit for hit in hits[1 if overlapping else 0 :] if self._remember(hit)]
+        fresh = [hit for hit in hits if self._remember(hit)]
         if not has_next or not hits:
             self._done = True
-        elif len(hits) > 1 and hits[0].modified_ms == hits[-1].modified_ms:
-            self._enter_tie(hits[0].modified_ms)
-        elif position + len(hits) - 1 + self._page_size > self._cap:
-            self._restart_window()
+            return fresh
+        last = hits[-1].modified_ms
+        at_last = sum(1 for hit in hits if hit.modified_ms == last)
+        if 2 * at_last >= len(hits) or not fresh:
+            # Mostly one timestamp (or nothing new): paging by it again would return the
+            # same records; read that timestamp by id instead.
+            self._enter_tie(last)
         else:
-            self._offset = position + len(hits)
-            self._anchor = hits[-1].id
+            self._floor, self._strict = last, False
         return fresh
 
     def _remember(self, hit: SearchHit) -> bool:
@@ -260,19 +275,9 @@ class SearchPaginator:
             self._boundary_ids = {hit.id}
         return True
 
-    def _restart_window(self) -> None:
-        self._offset, self._anchor = 0, None
-        if self._boundary is None:
-            return
-        if self._boundary == self._floor and not self._strict:
-            self._enter_tie(self._boundary)
-            return
-        self._floor, self._strict = self._boundary, False
-
     # -- ties -----------------------------------------------------------------------------
 
     def _enter_tie(self, moment: int) -> None:
-        self._offset, self._anchor = 0, None
         self._tie, self._tie_after = moment, None
         if self._boundary != moment:
             self._boundary, self._boundary_ids = moment, set()

@@ -41,6 +41,9 @@ from sync_worker.sync.writers import CrmWriter, DryRunWriter, Intention, Writer
 log = structlog.stdlib.get_logger("sync_worker.sync.engine")
 
 ProgressCallback = Callable[[Side, int, int | None], None]
+UNIT_RECORDS = 1_000
+"""Pulled records processed (and committed) together: ten full batches of counterpart reads,
+and, when a tenth of them need writing, one full batch of 100 writes."""
 PROCESS_OWNER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
@@ -104,6 +107,8 @@ class CycleOptions:
     progress: ProgressCallback | None = None
     owner: str = PROCESS_OWNER
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    unit_records: int = UNIT_RECORDS
+    """Pulled records processed and committed together (see :data:`UNIT_RECORDS`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,10 +142,11 @@ def run_cycle(ctx: PairContext, options: CycleOptions | None = None) -> CycleRep
     ):
         log.info("pair_busy", pair=ctx.name, detail="another process holds this pair's lease")
         return CycleReport(ctx.name, opts.run_id, Outcome.SKIPPED, {}, 0, 0.0)
-    writer: Writer = CrmWriter({Side.PARTNER: ctx.partner, Side.REP: ctx.rep})
+    connectors = {Side.PARTNER: ctx.partner, Side.REP: ctx.rep}
+    writer: Writer = CrmWriter(connectors)
     if opts.dry_run:
         ctx = replace(ctx, store=OverlayStore(store))
-        writer = DryRunWriter(clock)
+        writer = DryRunWriter(clock, connectors)
     else:
         store.start_run(RunRecord(opts.run_id, ctx.name, opts.mode, started))
     totals = _Totals()
@@ -225,7 +231,7 @@ def _cycle_body(ctx: PairContext, opts: CycleOptions, writer: Writer, totals: _T
         )
         for side in Side
     }
-    for side, page in interleave(sources, stop=opts.stop):
+    for side, page in interleave(sources, stop=opts.stop, unit=opts.unit_records):
         totals.add(processor.process(side, page.records, page.cursor))
         if opts.progress is not None:
             opts.progress(side, len(page.records), page.total)

@@ -3,11 +3,15 @@
 The order is the safety argument:
 
 1. sort the page (:mod:`sync_worker.sync.sorting`): echoes and stale snapshots cost nothing;
-2. read the counterparts the page needs, in batches; a missing counterpart tombstones the link
-   (deletes are never propagated);
-3. reconcile each pair (pure); re-read with property history only where newest-wins needs it;
-4. create missing counterparts by upsert on the unique link property, after recording the
-   intent, so a crash between create and link-back converges on the next run with no duplicate;
+2. read the counterparts the page needs, live, in batches (:mod:`sync_worker.sync.counterparts`);
+   a missing counterpart tombstones the link (deletes are never propagated);
+3. reconcile each pair (pure). Search finds, reads decide: a pulled record is a search document
+   that may trail the live deal (index lag), so a pair whose plan writes the pulled side is
+   planned again from a live read of it; newest-wins without per-property timestamps is planned
+   again from both deals read with history;
+4. create missing counterparts, after recording the intent; the unique link property refuses a
+   second deal with the same key, so a crash between create and link-back converges on the
+   next run with no duplicate: the deal holding the key is read and paired instead;
 5. push updates in batches, link properties riding along with field writes, and write around
    values a CRM refuses (:mod:`sync_worker.sync.push`);
 6. commit links, bases, audit log, conflicts, dead letters and the cursor in one transaction,
@@ -17,22 +21,21 @@ The order is the safety argument:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import structlog
 
-from sync_worker.connectors.base import PropertyDef
-from sync_worker.kernel.filters import matches
 from sync_worker.kernel.model import DealRecord, Side
-from sync_worker.rules.plan import BaseSnapshot, CreationPlan, Directory, PairPlan
+from sync_worker.rules.plan import BaseSnapshot, Directory, PairPlan
 from sync_worker.rules.reconcile import plan_creation, reconcile
-from sync_worker.state.base import ChangeEntry, LinkState, LinkStatus
+from sync_worker.state.base import ChangeEntry
 from sync_worker.sync.context import PairContext
+from sync_worker.sync.counterparts import Counterparts
 from sync_worker.sync.ledger import PageLedger
-from sync_worker.sync.push import Pair, Planned, Pusher
-from sync_worker.sync.sorting import Sorted, latest_per_id, sort_page
-from sync_worker.sync.tally import Skip, Tally
+from sync_worker.sync.push import Pair, Planned, Pusher, PushOutcome
+from sync_worker.sync.sorting import latest_per_id, sort_page
+from sync_worker.sync.tally import Tally
 from sync_worker.sync.writers import Writer
 
 log = structlog.stdlib.get_logger("sync_worker.sync.processor")
@@ -57,7 +60,10 @@ class PageProcessor:
     run_id: str
     retry_base_seconds: float = 300.0
     _directory: Directory | None = None
-    _definitions: dict[Side, Mapping[str, PropertyDef]] = field(default_factory=dict)
+    counterparts: Counterparts = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.counterparts = Counterparts(self.ctx)
 
     @property
     def directory(self) -> Directory:
@@ -76,9 +82,9 @@ class PageProcessor:
         attempts: Mapping[str, int] | None = None,
         missing: Sequence[str] = (),
     ) -> PageResult:
-        """Process ``records`` pulled from ``side`` and commit the page. ``attempts`` marks
-        dead letters retried (read by id); ``missing`` lists retried ids that no longer exist,
-        whose letters close."""
+        """Process ``records`` from ``side`` and commit the page. Records come from a search
+        (a pull) unless ``attempts`` is given: then they are dead letters retried, read live by
+        id, and ``missing`` lists retried ids that no longer exist, whose letters close."""
         retried = attempts or {}
         now = self.ctx.clock.now()
         ledger = PageLedger(
@@ -94,7 +100,7 @@ class PageProcessor:
         unique = latest_per_id(records)
         links = self.ctx.store.links_by_ids(self.ctx.name, side, [r.id for r in unique])
         if retried:  # read by id, not found by the scoped search: check the scope here
-            unique = self._still_in_scope(ledger, unique, links)
+            unique = self.counterparts.still_in_scope(ledger, unique, links)
         page = sort_page(side, unique, links, self.ctx.mapping, force=retried.keys())
         for why, n in page.skipped.items():
             ledger.skip(why, n)
@@ -103,198 +109,51 @@ class PageProcessor:
             prop = self.ctx.mapping.link_property(side)
             reason = f"{prop} holds {stored!r}, which is not a link of this pair"
             ledger.dead_letter(side, record.id, reason)
-        pairs = self._linked_pairs(ledger, page) + self._claimed_pairs(ledger, page)
-        created_pairs, creations = self._creations(ledger, page.origins)
-        planned = self._plan(pairs + created_pairs, now)
-        origins = {r.id: r for r in page.origins}
-        outcome = Pusher(self.ctx, self.writer).push(side, planned, creations, origins)
+        pairs = self.counterparts.linked(ledger, page) + self.counterparts.claimed(ledger, page)
+        searched = None if retried else side
+        outcome = self._push(ledger, pairs, page.origins, now, searched)
         ledger.settle(outcome)
         commit = ledger.commit()
         self.ctx.store.commit_page(self.ctx.name, commit)
-        tally = ledger.tally(commit, outcome, pulled=len(records) if not retried else 0)
+        tally = ledger.tally(commit, outcome, pulled=0 if retried else len(records))
         return PageResult(tally, tuple(commit.changes))
 
-    def _still_in_scope(
-        self, ledger: PageLedger, records: Sequence[DealRecord], links: Mapping[str, LinkState]
-    ) -> list[DealRecord]:
-        """Retried records that left the pair's scope (given to another partner, registration
-        ended) are not this pair's to write: their letters close, and a linked one forgets its
-        fingerprints so that, back in scope, its next pull reconciles in full."""
-        side = ledger.side
-        kept = []
-        for record in records:
-            if self._in_scope(side, record):
-                kept.append(record)
-                continue
-            ledger.resolve(side, [record.id])
-            _out_of_scope(ledger, links.get(record.id))
-            log.info(
-                "dead_letter_out_of_scope",
-                side=str(side),
-                deal_id=record.id,
-                action="closed; the deal syncs again once it is back in scope",
-            )
-        return kept
-
-    # --- 2. counterparts --------------------------------------------------------------------
-
-    def _linked_pairs(self, ledger: PageLedger, page: Sorted) -> list[Pair]:
-        if not page.linked:
-            return []
-        side = ledger.side
-        other = side.other
-        wanted = [link.id_on(other) for _, link in page.linked]
-        found = self._read(other, wanted)
-        pairs = []
-        for record, link in page.linked:
-            counterpart = found.get(link.id_on(other))
-            if counterpart is None:
-                _gone(ledger, record, link)
-                continue
-            if not self._in_scope(other, counterpart):
-                _out_of_scope(ledger, link)
-                continue
-            pairs.append(Pair.of(side, record, counterpart, link))
-        return pairs
-
-    def _claimed_pairs(self, ledger: PageLedger, page: Sorted) -> list[Pair]:
-        if not page.claims:
-            return []
-        side = ledger.side
-        other = side.other
-        found = self._read(other, [counterpart for _, counterpart in page.claims])
-        known = self.ctx.store.links_by_ids(self.ctx.name, other, list(found))
-        pairs: list[Pair] = []
-        taken: set[str] = set()
-        for record, counterpart_id in page.claims:
-            counterpart = found.get(counterpart_id)
-            problem = self._claim_problem(
-                ledger, record, counterpart_id, counterpart, known=known, taken=taken
-            )
-            if problem is not None:
-                continue
-            assert counterpart is not None  # noqa: S101 - _claim_problem checked it
-            taken.add(counterpart_id)
-            pairs.append(Pair.of(side, record, counterpart, None))
-        return pairs
-
-    def _claim_problem(
+    def _push(
         self,
         ledger: PageLedger,
-        record: DealRecord,
-        counterpart_id: str,
-        counterpart: DealRecord | None,
-        *,
-        known: Mapping[str, LinkState],
-        taken: set[str],
-    ) -> str | None:
-        """Why ``record`` cannot take ``counterpart_id`` as its counterpart (the record is
-        rejected for it), or None."""
+        pairs: list[Pair],
+        origins: Sequence[DealRecord],
+        now: datetime,
+        searched: Side | None,
+    ) -> PushOutcome:
+        """Plan and push the pairs and the origins' counterparts. An origin whose counterpart
+        could not be created is looked up by its link key: a deal already holding it (an earlier
+        run's creation, or a link typed by hand) is checked, paired and pushed in a second
+        round; only an origin whose key nobody holds keeps its creation failure."""
         side = ledger.side
-        if counterpart is None:
-            # Unknown to the store and not in the CRM: a typo, or a deal deleted before its link
-            # was ever recorded. Never re-create it; keep the deal visible and retried, so fixing
-            # or clearing the property lets it sync.
-            prop = self.ctx.mapping.link_property(side)
-            reason = f"{prop} names {side.other} deal {counterpart_id}, which does not exist"
-            ledger.reject(side, record.id, reason)
-            return reason
-        other = side.other
-        if not self._in_scope(other, counterpart):
-            reason = f"names {other} deal {counterpart_id}, which is outside this pair's scope"
-            ledger.reject(side, record.id, reason)
-            return reason
-        stored = counterpart.get(self.ctx.mapping.link_property(other))
-        back = self.ctx.mapping.counterpart_id(other, stored)
-        existing = known.get(counterpart_id)
-        if (
-            (stored is not None and back != record.id)
-            or counterpart_id in taken
-            or (existing is not None and existing.id_on(side) != record.id)
-        ):
-            owner = stored if stored is not None and back != record.id else "another deal"
-            reason = f"{other} deal {counterpart_id} is already linked to {owner}"
-            ledger.reject(side, record.id, reason)
-            return reason
-        return None
+        pusher = Pusher(self.ctx, self.writer)
+        creations = [plan_creation(r, side, self.ctx.mapping, self.directory, now) for r in origins]
+        by_id = {r.id: r for r in origins}
+        # Creations an earlier run started (its intent recorded, its link-back never written):
+        # asked before this run records its own intents.
+        in_flight = self.ctx.store.pending(self.ctx.name, side, list(by_id)) if by_id else set()
+        outcome = pusher.push(side, self._plan(pairs, now, searched), creations, by_id)
+        failed = [by_id[c.plan.origin_id] for c in outcome.creations if c.created is None]
+        if not failed:
+            return outcome
+        held_pairs, held = self.counterparts.existing(ledger, failed, in_flight)
+        outcome = outcome.without_creations(held)
+        if held_pairs:
+            outcome += pusher.push(side, self._plan(held_pairs, now, searched), [], {})
+        return outcome
 
-    def _in_scope(self, side: Side, record: DealRecord) -> bool:
-        """Whether ``record`` (read by id, not found by a scoped search) is in ``side``'s scope."""
-        definitions = self._definitions.get(side)
-        if definitions is None:
-            definitions = self.ctx.connector(side).property_definitions()
-            self._definitions[side] = definitions
-        return all(
-            matches(f, record.properties.get(f.property), definitions.get(f.property))
-            for f in self.ctx.mapping.scope(side)
-        )
+    # --- reconcile --------------------------------------------------------------------------
 
-    def _read(self, side: Side, ids: Sequence[str]) -> dict[str, DealRecord]:
-        unique = list(dict.fromkeys(ids))
-        result = self.ctx.connector(side).read(unique, self.ctx.mapping.properties(side))
-        return dict(result.found)
-
-    # --- 4. creations (decided here, written in _apply) --------------------------------------
-
-    def _creations(
-        self, ledger: PageLedger, origins: Sequence[DealRecord]
-    ) -> tuple[list[Pair], list[CreationPlan]]:
-        """Counterparts to create for ``origins``, and origins whose counterpart exists already.
-
-        Before creating, the other side is read by the unique link property, for every origin:
-        an upsert would otherwise silently overwrite a deal that already carries the key (an
-        earlier run's creation that stopped before its link-back, or a link a user typed on the
-        other side). Our own earlier creation pairs at once; a deal linked by hand goes through
-        the same checks as any claim (scope, already linked elsewhere) and is then reconciled.
-        """
-        if not origins:
-            return [], []
-        side = ledger.side
-        other = side.other
-        keys = {self.ctx.mapping.link_value(other, r.id): r.id for r in origins}
-        found = (
-            self.ctx.connector(other)
-            .read(
-                sorted(keys),
-                self.ctx.mapping.properties(other),
-                id_property=self.ctx.mapping.link_property(other),
-            )
-            .found
-        )
-        existing = {keys[key]: record for key, record in found.items() if key in keys}
-        in_flight = self.ctx.store.pending(self.ctx.name, side, list(existing))
-        known = self.ctx.store.links_by_ids(self.ctx.name, other, [r.id for r in existing.values()])
-        pairs: list[Pair] = []
-        decided: set[str] = set()
-        taken: set[str] = set()
-        for record in origins:
-            counterpart = existing.get(record.id)
-            if counterpart is None:
-                continue
-            decided.add(record.id)
-            if record.id not in in_flight and self._claim_problem(
-                ledger, record, counterpart.id, counterpart, known=known, taken=taken
-            ):
-                continue
-            taken.add(counterpart.id)
-            pairs.append(Pair.of(side, record, counterpart, None))
-        now = self.ctx.clock.now()
-        plans = [
-            plan_creation(r, side, self.ctx.mapping, self.directory, now)
-            for r in origins
-            if r.id not in decided
-        ]
-        return pairs, plans
-
-    # --- 3. reconcile -----------------------------------------------------------------------
-
-    def _plan(self, pairs: list[Pair], now: datetime) -> list[Planned]:
+    def _plan(self, pairs: list[Pair], now: datetime, searched: Side | None) -> list[Planned]:
         planned = [Planned(p, self._reconcile(p, now)) for p in pairs]
-        needs = [item for item in planned if item.plan.needs_history]
-        if not needs:
-            return planned
-        again = self._replan_with_history(needs, now)
-        return [again.get(id(item), item) for item in planned]
+        if searched is not None:
+            planned = self._confirm_live(planned, searched, now)
+        return self._with_history(planned, now)
 
     def _reconcile(self, pair: Pair, now: datetime) -> PairPlan:
         base = None
@@ -302,9 +161,31 @@ class PageProcessor:
             base = BaseSnapshot.from_json(pair.link.base_json, self.ctx.mapping)
         return reconcile(pair.partner, pair.rep, base, self.ctx.mapping, self.directory, now)
 
-    def _replan_with_history(self, items: list[Planned], now: datetime) -> dict[int, Planned]:
-        """Plans made again from both records read with property history, keyed by the
-        ``id()`` of the plan they replace; a pair that vanished meanwhile keeps its plan."""
+    def _confirm_live(self, planned: list[Planned], searched: Side, now: datetime) -> list[Planned]:
+        """Plans that write ``searched``'s fields, made again from a live read of that side's
+        deal: its search document may miss an edit not indexed yet, which the plan would
+        overwrite. (Plans needing history are re-read live there.)"""
+        wanted = [i for i in planned if i.plan.updates.get(searched) and not i.plan.needs_history]
+        if not wanted:
+            return planned
+        ids = [item.pair.record(searched).id for item in wanted]
+        live = self.ctx.connector(searched).read(ids, self.ctx.mapping.properties(searched)).found
+        again: dict[int, Planned] = {}
+        for item in wanted:
+            record = live.get(item.pair.record(searched).id)
+            if record is None:
+                continue  # gone meanwhile: the write finds out, and unlinks
+            pair = Pair.of(searched, record, item.pair.record(searched.other), item.pair.link)
+            again[id(item)] = Planned(pair, self._reconcile(pair, now))
+        return [again.get(id(item), item) for item in planned]
+
+    def _with_history(self, planned: list[Planned], now: datetime) -> list[Planned]:
+        """Plans whose newest-wins conflict lacked per-property timestamps, made again from
+        both deals read live with history; if the timestamps are still missing, that second
+        plan (settled by modification time) is final. A pair that vanished keeps its plan."""
+        items = [item for item in planned if item.plan.needs_history]
+        if not items:
+            return planned
         fresh: dict[Side, Mapping[str, DealRecord]] = {}
         for side in Side:
             ids = [item.pair.record(side).id for item in items]
@@ -313,34 +194,12 @@ class PageProcessor:
                 .read(ids, self.ctx.mapping.properties(side), with_history=True)
                 .found
             )
-        replanned = {}
+        again: dict[int, Planned] = {}
         for item in items:
             partner = fresh[Side.PARTNER].get(item.pair.partner.id)
             rep = fresh[Side.REP].get(item.pair.rep.id)
             if partner is None or rep is None:
-                continue  # vanished meanwhile: keep the plan made without history
+                continue
             pair = Pair(partner, rep, item.pair.link)
-            replanned[id(item)] = Planned(pair, self._reconcile(pair, now))
-        return replanned
-
-
-def _gone(ledger: PageLedger, record: DealRecord, link: LinkState) -> None:
-    log.warning(
-        "counterpart_gone",
-        side=str(ledger.side),
-        deal_id=record.id,
-        missing=link.id_on(ledger.side.other),
-        action="unlinked; the delete is not propagated",
-    )
-    ledger.keep_link(
-        LinkState(link.partner_id, link.rep_id, LinkStatus.GONE, link.base_json, link.base_at)
-    )
-
-
-def _out_of_scope(ledger: PageLedger, link: LinkState | None) -> None:
-    """A deal of the pair is out of its scope now (registration ended, deal given to another
-    partner): nothing flows until it is back; the link (if any) is kept with its fingerprints
-    forgotten, so the next pull of either deal reconciles in full."""
-    ledger.skip(Skip.OUT_OF_SCOPE)
-    if link is not None:
-        ledger.keep_link(replace(link, partner_seen=None, rep_seen=None))
+            again[id(item)] = Planned(pair, self._reconcile(pair, now))
+        return [again.get(id(item), item) for item in planned]

@@ -2,9 +2,13 @@
 
 Each producer runs a connector's page iterator and hands pages over through a small bounded
 queue, so at most ``prefetch`` pages per side wait in memory. The consumer receives pages in
-arrival order and processes them one at a time, which keeps every decision and every state
+arrival order and hands them on one unit at a time, which keeps every decision and every state
 commit on one thread. An exception in a producer is re-raised in the consumer; stopping the
 consumer (``stop`` set, or closing the generator) stops the producers.
+
+A unit is a side's consecutive pages merged up to ``unit`` records (or up to the end of that
+side's pull): the work on a unit (counterpart reads, history reads, writes) goes out in full
+batches, where a single search page of 200 would leave most write batches of 100 a tenth full.
 """
 
 from __future__ import annotations
@@ -39,8 +43,10 @@ def interleave(
     *,
     stop: threading.Event | None = None,
     prefetch: int = 2,
+    unit: int = 1,
 ) -> Generator[tuple[Side, ChangePage]]:
-    """Yield ``(side, page)`` from every source as pages arrive, until all are exhausted."""
+    """Yield ``(side, unit)`` from every source as pages arrive, until all are exhausted; a
+    unit is one page or several of one side merged (see the module docs)."""
     halt = threading.Event()
     outbox: queue.Queue[_Item] = queue.Queue(maxsize=prefetch * max(1, len(sources)))
     threads = [
@@ -52,11 +58,35 @@ def interleave(
     for thread in threads:
         thread.start()
     try:
-        yield from _consume(outbox, len(threads), stop, halt)
+        yield from _units(_consume(outbox, len(threads), stop, halt), unit)
     finally:
         halt.set()
         for thread in threads:
             thread.join(timeout=30)
+
+
+def _units(
+    items: Iterator[tuple[Side, ChangePage] | _Done], size: int
+) -> Iterator[tuple[Side, ChangePage]]:
+    """Merge each side's pages until ``size`` records, or the end of that side's pull."""
+    buffers: dict[Side, list[ChangePage]] = {}
+    for item in items:
+        if isinstance(item, _Done):
+            if waiting := buffers.pop(item.side, None):
+                yield item.side, _merge(waiting)
+            continue
+        side, page = item
+        waiting = buffers.setdefault(side, [])
+        waiting.append(page)
+        if sum(len(p.records) for p in waiting) >= size:
+            yield side, _merge(buffers.pop(side))
+
+
+def _merge(pages: list[ChangePage]) -> ChangePage:
+    if len(pages) == 1:
+        return pages[0]
+    records = tuple(r for p in pages for r in p.records)
+    return ChangePage(records, pages[-1].cursor, pages[-1].total)
 
 
 def _consume(
@@ -64,7 +94,7 @@ def _consume(
     running: int,
     stop: threading.Event | None,
     halt: threading.Event,
-) -> Iterator[tuple[Side, ChangePage]]:
+) -> Iterator[tuple[Side, ChangePage] | _Done]:
     while running:
         if stop is not None and stop.is_set():
             return
@@ -74,6 +104,7 @@ def _consume(
             continue
         if isinstance(item, _Done):
             running -= 1
+            yield item
         elif isinstance(item, _Failed):
             halt.set()
             raise item.error

@@ -101,6 +101,14 @@ class PushOutcome:
     pairs: tuple[PairOutcome, ...] = ()
     creations: tuple[CreationOutcome, ...] = ()
 
+    def __add__(self, other: PushOutcome) -> PushOutcome:
+        return PushOutcome(self.pairs + other.pairs, self.creations + other.creations)
+
+    def without_creations(self, origin_ids: set[str]) -> PushOutcome:
+        """This outcome less the creations of ``origin_ids`` (decided another way)."""
+        kept = tuple(c for c in self.creations if c.plan.origin_id not in origin_ids)
+        return PushOutcome(self.pairs, kept)
+
 
 @dataclass(frozen=True, slots=True)
 class _Landed:
@@ -184,7 +192,7 @@ class Pusher:
             self.ctx.store.add_pending(
                 self.ctx.name, side, [c.origin_id for c in creations], self.ctx.clock.now()
             )
-        first = self._upsert(other, creations)
+        first = self._send_creations(other, creations)
         sent, written, failures = self._create_around_refusals(other, creations, first)
         outcomes = []
         for plan in sent:
@@ -204,8 +212,8 @@ class Pusher:
                 )
         return outcomes
 
-    def _upsert(self, target: Side, creations: Sequence[CreationPlan]) -> WriteResult:
-        return self.writer.upsert(
+    def _send_creations(self, target: Side, creations: Sequence[CreationPlan]) -> WriteResult:
+        return self.writer.create(
             target,
             [RecordCreate(c.key, c.properties) for c in creations],
             self.ctx.mapping.link_property(target),
@@ -231,7 +239,7 @@ class Pusher:
             else:
                 plans.append(plan)
         if again:
-            second = self._upsert(target, again)
+            second = self._send_creations(target, again)
             for plan in again:
                 if plan.key in second.written:
                     written[plan.key] = second.written[plan.key]

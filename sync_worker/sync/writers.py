@@ -6,7 +6,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from sync_worker.connectors.base import Connector, RecordCreate, RecordUpdate, WriteResult
+from sync_worker.connectors.base import (
+    Connector,
+    RecordCreate,
+    RecordFailure,
+    RecordUpdate,
+    WriteResult,
+)
 from sync_worker.kernel.clock import Clock
 from sync_worker.kernel.model import DealRecord, Side
 
@@ -18,9 +24,10 @@ class Writer(Protocol):
 
     def update(self, side: Side, updates: Sequence[RecordUpdate]) -> WriteResult: ...
 
-    def upsert(
-        self, side: Side, creates: Sequence[RecordCreate], id_property: str
-    ) -> WriteResult: ...
+    def create(self, side: Side, creates: Sequence[RecordCreate], id_property: str) -> WriteResult:
+        """Create records whose unique ``id_property`` holds each create's key; a key already
+        held fails (nothing is overwritten or duplicated)."""
+        ...
 
 
 @dataclass(slots=True)
@@ -35,10 +42,10 @@ class CrmWriter:
             return WriteResult(written={})
         return self.connectors[side].update(updates)
 
-    def upsert(self, side: Side, creates: Sequence[RecordCreate], id_property: str) -> WriteResult:
+    def create(self, side: Side, creates: Sequence[RecordCreate], id_property: str) -> WriteResult:
         if not creates:
             return WriteResult(written={})
-        return self.connectors[side].upsert(creates, id_property)
+        return self.connectors[side].create(creates, id_property)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,9 +60,12 @@ class Intention:
 
 @dataclass(slots=True)
 class DryRunWriter:
-    """Writes nothing; remembers every write it was asked for and pretends it landed."""
+    """Writes nothing; remembers every write it was asked for and pretends it landed (a
+    creation whose key a deal already holds fails, as it would for real, so the dry run pairs
+    that deal instead)."""
 
     clock: Clock
+    connectors: Mapping[Side, Connector]
     intentions: list[Intention] = field(default_factory=list)
     dry_run: bool = True
 
@@ -67,16 +77,19 @@ class DryRunWriter:
             written={u.id: DealRecord(u.id, dict(u.properties), now) for u in updates}
         )
 
-    def upsert(
-        self,
-        side: Side,
-        creates: Sequence[RecordCreate],
-        id_property: str,  # noqa: ARG002 - part of the Writer protocol
-    ) -> WriteResult:
+    def create(self, side: Side, creates: Sequence[RecordCreate], id_property: str) -> WriteResult:
+        if not creates:
+            return WriteResult(written={})
+        held = self.connectors[side].read([c.key for c in creates], [], id_property=id_property)
         now = self.clock.now()
         written = {}
         for create in creates:
+            if create.key in held.found:
+                continue
             new_id = f"(new {side} deal for {create.key})"
             self.intentions.append(Intention(side, "create", new_id, dict(create.properties)))
             written[create.key] = DealRecord(new_id, dict(create.properties), now)
-        return WriteResult(written=written)
+        failed = tuple(
+            RecordFailure(key, f"a deal already holds {id_property}={key}") for key in held.found
+        )
+        return WriteResult(written=written, failed=failed)

@@ -150,7 +150,7 @@ def test_sigterm_during_a_long_retry_wait_exits_within_the_grace(cli_env: Env) -
     )
     rep = cli_env.sandbox.portal("rep")
     rep.set_faults(
-        FaultSpec(rate_limit_rate=1.0, endpoints=frozenset({"batch_upsert", "batch_update"}))
+        FaultSpec(rate_limit_rate=1.0, endpoints=frozenset({"batch_create", "batch_update"}))
     )
 
     def refused() -> bool:

@@ -110,6 +110,7 @@ class FakeHubSpot:
             ("POST", f"{DEALS}/batch/read"): lambda b, _: self.batch_read(b),
             ("POST", f"{DEALS}/batch/update"): lambda b, _: self.batch_update(b),
             ("POST", f"{DEALS}/batch/upsert"): lambda b, _: self.batch_upsert(b),
+            ("POST", f"{DEALS}/batch/create"): lambda b, _: self.batch_create(b),
             ("GET", "/crm/v3/owners"): lambda _, r: self.owners(r),
             ("GET", "/crm/v3/pipelines/deals"): lambda _, __: self.pipelines(),
             ("GET", "/crm/v3/properties/deals"): lambda _, __: self.properties(),
@@ -217,9 +218,12 @@ class FakeHubSpot:
                     )
                 )
             else:
+                category = (
+                    "CONFLICT" if failure.reason.startswith("CONFLICT") else "VALIDATION_ERROR"
+                )
                 errors.append(
                     error_body(
-                        "VALIDATION_ERROR",
+                        category,
                         failure.reason,
                         context={"objectWriteTraceId": [traces[failure.id]]},
                     )
@@ -265,6 +269,27 @@ class FakeHubSpot:
         )
         results = [
             self._written_json(r, traces.get(k, ""), [id_property, *inputs[0]["properties"]])
+            for k, r in result.written.items()
+        ]
+        return self._batch_reply(results, self._write_errors(result.failed, traces))
+
+    def batch_create(self, body: Json) -> tuple[int, Json]:
+        """Per-input (207) errors when every input carries an objectWriteTraceId, as HubSpot
+        documents; the unique property is the one of the inputs' properties that is unique."""
+        inputs = body.get("inputs", [])
+        if len(inputs) > 100:
+            return 400, error_body("VALIDATION_ERROR", "Too many inputs.")
+        names = inputs[0].get("properties", {}) if inputs else {}
+        id_property = next(n for n in names if n in self.store.unique_properties())
+        traces = {
+            str(i["properties"][id_property]): i.get("objectWriteTraceId", "") for i in inputs
+        }
+        result = self.store.create(
+            [RecordCreate(str(i["properties"][id_property]), i["properties"]) for i in inputs],
+            id_property,
+        )
+        results = [
+            self._written_json(r, traces.get(k, ""), [id_property, *names])
             for k, r in result.written.items()
         ]
         return self._batch_reply(results, self._write_errors(result.failed, traces))

@@ -61,28 +61,50 @@ def seed(hub: Hub, count: int) -> list[str]:
     return ids
 
 
-def test_changes_subtracts_the_overlap_and_maps_records(hub: Hub) -> None:
+def test_changes_reads_up_to_the_pull_start_and_keeps_the_lag_allowance_behind(hub: Hub) -> None:
     ids = seed(hub, 3)
-    since = START + timedelta(minutes=10)
-
-    pages = list(hub.connector.changes(since, [], ["dealname"]))
-
-    (request,) = hub.bodies("/search")
-    window = request["filterGroups"][0]["filters"][-1]  # type: ignore[index]
-    assert window == {
-        "propertyName": "hs_lastmodifieddate",
-        "operator": "GTE",
-        "value": str(to_epoch_ms(since - timedelta(seconds=120))),
-    }
-    assert pages == []
+    since = START + timedelta(minutes=5)
     hub.clock.advance(600)
     hub.fake.store.edit(ids[1], {"dealname": "new"})
-    (page,) = list(hub.connector.changes(since, [], ["dealname"]))
+    edited_at = hub.clock.now()
+    hub.clock.advance(1)
+    started = hub.clock.now()
+
+    page, last = list(hub.connector.changes(since, [], ["dealname"]))
+
+    (request,) = hub.bodies("/search")
+    window = request["filterGroups"][0]["filters"]  # type: ignore[index]
+    assert window == [
+        {
+            "propertyName": "hs_lastmodifieddate",
+            "operator": "GTE",
+            "value": str(to_epoch_ms(since)),
+        },
+        {
+            "propertyName": "hs_lastmodifieddate",
+            "operator": "LT",
+            "value": str(to_epoch_ms(started)),
+        },
+    ]
     assert [r.id for r in page.records] == [ids[1]]
-    assert page.records[0].modified_at == hub.clock.now()
+    assert page.records[0].modified_at == edited_at
     assert page.records[0].properties["dealname"] == "new"
-    assert page.cursor == hub.clock.now()
+    assert page.cursor == edited_at - timedelta(seconds=120)
     assert page.total == 1
+    # The pull ends with an empty page carrying its start, less the allowance for index lag.
+    assert last.records == ()
+    assert last.cursor == started - timedelta(seconds=120)
+
+
+def test_an_idle_pull_still_moves_the_cursor_on(hub: Hub) -> None:
+    seed(hub, 3)
+    hub.clock.advance(3600)
+
+    (last,) = list(hub.connector.changes(hub.clock.now() - timedelta(minutes=10), [], []))
+
+    assert last.records == ()
+    assert last.cursor == hub.clock.now() - timedelta(seconds=120)
+    assert len(hub.bodies("/search")) == 1
 
 
 def test_read_sends_the_right_batch_shape_and_maps_missing_ids(hub: Hub) -> None:

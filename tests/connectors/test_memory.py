@@ -127,8 +127,11 @@ def test_upsert_ignores_archived_holders_of_the_key(crm: InMemoryConnector) -> N
     assert result.written["P-9"].id != old
 
 
-def test_api_calls_are_counted_as_hubspot_would_charge(crm: InMemoryConnector) -> None:
+def test_api_calls_are_counted_as_hubspot_would_charge(
+    crm: InMemoryConnector, clock: FakeClock
+) -> None:
     ids = [crm.put({"dealname": str(n)}) for n in range(450)]
+    clock.advance(1)  # a pull reads what was modified before it started
 
     list(crm.changes(None, [], ["dealname"]))  # 3 pages
     crm.read(ids, ["dealname"])  # 5 batches
@@ -152,13 +155,15 @@ def test_custom_properties_users_and_pipelines(clock: FakeClock) -> None:
     assert crm.pipelines() == ()
 
 
-def test_overlap_is_subtracted_from_since(clock: FakeClock) -> None:
+def test_the_cursor_keeps_the_lag_allowance_behind(clock: FakeClock) -> None:
     crm = InMemoryConnector(clock, overlap=timedelta(seconds=60))
     early = crm.put({"dealname": "early"})
     clock.advance(30)
 
-    pulled = [r.id for p in crm.changes(clock.now(), [], []) for r in p.records]
+    *_, last = crm.changes(None, [], [])
+    pulled = [r.id for p in crm.changes(last.cursor, [], []) for r in p.records]
 
+    assert last.cursor == clock.now() - timedelta(seconds=60)
     assert pulled == [early]
 
 

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from sync_worker.connectors.hubspot.paginator import (
-    SEARCH_CAP,
     SearchHit,
     SearchPaginator,
     largest_request_bytes,
@@ -41,15 +40,16 @@ def drain(
     hub: FakeHubSpot,
     *,
     since_ms: int | None = None,
+    until_ms: int | None = None,
     page_size: int = 200,
     on_page: Callable[[int], None] | None = None,
 ) -> tuple[list[SearchHit], list[dict[str, Any]]]:
     paginator = SearchPaginator(
         scope=[REGISTERED],
         since_ms=since_ms,
+        until_ms=until_ms,
         properties=["dealname"],
         page_size=page_size,
-        cap=hub.cap,
     )
     hits: list[SearchHit] = []
     requests: list[dict[str, Any]] = []
@@ -74,20 +74,23 @@ def test_small_pull_is_one_request_per_page() -> None:
     assert requests[0]["sorts"] == [
         {"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}
     ]
-    assert requests[1]["after"] == "199"  # one record of overlap to detect shifts
+    # Keys, not offsets: the next page starts at the last timestamp read.
+    assert "after" not in requests[1]
+    last = hits[199].modified_ms
+    assert {"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": str(last)} in (
+        requests[1]["filterGroups"][0]["filters"]
+    )
 
 
-def test_restarts_the_window_before_the_cap_and_drops_duplicates() -> None:
+def test_pages_by_key_never_reach_the_cap_and_drop_duplicates() -> None:
     hub = fake(cap=1_000)
     ids = seed(hub, 2_500, step=0.0005)  # two deals share each millisecond
 
     hits, requests = drain(hub)
 
     assert Counter(h.id for h in hits) == Counter(ids)
-    assert all(int(r.get("after", 0)) + r["limit"] <= 1_000 for r in requests)
-    windows = [r for r in requests if "after" not in r]
-    assert len(windows) >= 3
-    assert len(requests) <= 2_500 / 199 + len(windows) + 1
+    assert not any("after" in r for r in requests)
+    assert len(requests) <= 2_500 / 197 + 2
 
 
 def test_more_than_ten_thousand_records_in_one_millisecond() -> None:
@@ -131,6 +134,23 @@ def test_records_modified_during_the_pull_shift_no_record_out_of_sight() -> None
     hits, _ = drain(hub, on_page=edit_early_records)
 
     assert set(ids) <= {h.id for h in hits}
+
+
+def test_records_modified_after_the_pull_started_are_left_to_the_next_pull() -> None:
+    """The upper bound: the worker's own writes during a pull never extend or restart it."""
+    hub = fake()
+    ids = seed(hub, 600, step=0.001)
+    until = to_epoch_ms(hub.clock.now()) + 1
+
+    def write_back(pages_done: int) -> None:
+        hub.clock.advance(1)
+        for deal_id in ids[(pages_done - 1) * 200 : pages_done * 200]:
+            hub.store.edit(deal_id, {"dealname": "written by the worker"})
+
+    hits, requests = drain(hub, until_ms=until, on_page=write_back)
+
+    assert Counter(h.id for h in hits) == Counter(ids)
+    assert len(requests) == 3  # one request a page: no record is read twice
 
 
 def test_plain_offset_paging_would_have_missed_them() -> None:
@@ -177,15 +197,16 @@ def test_an_idle_pull_is_one_request() -> None:
     assert len(requests) == 1
 
 
-def test_boundary_memory_is_bounded_by_the_cap() -> None:
+def test_boundary_memory_is_bounded_by_a_page() -> None:
     hub = fake(cap=400)
     seed(hub, 3_000)  # all in one millisecond
-    paginator = SearchPaginator(scope=[], since_ms=None, properties=[], cap=400)
-    largest = 0
+    paginator = SearchPaginator(scope=[], since_ms=None, properties=[])
+    largest, seen = 0, 0
     while (request := paginator.next_request()) is not None:
-        paginator.accept(hub.search(request)[1])
+        seen += len(paginator.accept(hub.search(request)[1]))
         largest = max(largest, paginator.remembered_ids)
-    assert largest <= 400
+    assert seen == 3_000
+    assert largest <= 200
 
 
 def test_a_server_ignoring_the_query_cannot_make_it_loop_forever() -> None:
@@ -280,13 +301,14 @@ def test_query_problems_see_a_body_hubspot_would_refuse() -> None:
 
 def test_query_problems_measure_the_largest_request_a_pull_sends() -> None:
     """The estimate is an upper bound of every body the paginator can build: a tie request
-    with the widest timestamp and id, and a range request at the deepest offset."""
+    with the widest timestamp and id, and a range request with the widest bounds."""
     scope = [Filter("dealstage", "NOT_IN", values=tuple(f"stage{i}" for i in range(30)))]
     properties = [f"prop_{i}" for i in range(60)]
     bound = largest_request_bytes(scope, properties)
-    p = SearchPaginator(scope=scope, since_ms=10**13 - 1, properties=properties)
+    p = SearchPaginator(
+        scope=scope, since_ms=10**13 - 1, until_ms=10**13 - 1, properties=properties
+    )
     p._tie, p._tie_after = 10**13 - 1, "9" * 20
-    p._offset = SEARCH_CAP
     for body in (p._tie_body(), p._range_body()):
         size = len(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode())
         assert size <= bound

@@ -32,8 +32,11 @@ def _seed(backend: Backend, count: int, *, step: float = 0.001) -> list[str]:
     return ids
 
 
-def _pull(connector: Connector, since: object = None) -> list[ChangePage]:
-    return list(connector.changes(since, [REGISTERED], PROPS))  # type: ignore[arg-type]
+def _pull(backend: Backend, since: object = None) -> list[ChangePage]:
+    """A pull that starts a moment after the edits before it (it reads what was modified
+    before it started)."""
+    backend.clock.advance(1)
+    return list(backend.connector.changes(since, [REGISTERED], PROPS))  # type: ignore[arg-type]
 
 
 def _ids(pages: list[ChangePage]) -> list[str]:
@@ -52,13 +55,19 @@ def test_pull_yields_every_record_in_scope_ascending(backend: Backend) -> None:
     archived = backend.create(_deal(999))
     backend.archive(archived)
 
-    pages = _pull(backend.connector)
+    pages = _pull(backend)
 
     assert set(_ids(pages)) == set(ids)
     assert outside not in _ids(pages)
     stamps = [r.modified_at for p in pages for r in p.records]
     assert stamps == sorted(stamps)
-    assert all(p.cursor == p.records[-1].modified_at for p in pages)
+    # A cursor never passes what its page read (resuming from it reads that record again),
+    # never moves back, and the pull ends with an empty page carrying the furthest one.
+    assert all(p.cursor is not None for p in pages)
+    assert all(p.cursor <= p.records[-1].modified_at for p in pages if p.records)  # type: ignore[operator]
+    cursors = [p.cursor for p in pages]
+    assert cursors == sorted(cursors)  # type: ignore[type-var]
+    assert pages[-1].records == ()
     assert pages[0].total is not None
     assert pages[0].total >= 450
 
@@ -66,7 +75,7 @@ def test_pull_yields_every_record_in_scope_ascending(backend: Backend) -> None:
 def test_records_carry_raw_properties(backend: Backend) -> None:
     deal_id = backend.create(_deal(7, product_interest="Sales Hub Professional;HubSpot CMS"))
 
-    record = _pull(backend.connector)[0].records[0]
+    record = _pull(backend)[0].records[0]
 
     assert record.id == deal_id
     assert record.properties["dealname"] == "Deal 7"
@@ -77,24 +86,24 @@ def test_records_carry_raw_properties(backend: Backend) -> None:
 
 def test_resuming_from_any_cursor_misses_nothing_after_it(backend: Backend) -> None:
     ids = _seed(backend, 650)
-    pages = _pull(backend.connector)
+    pages = _pull(backend)
     order = _ids(pages)
     assert len(pages) >= 3
 
     for index, page in enumerate(pages[:-1]):
         later = set(_ids(pages[index + 1 :]))
-        resumed = set(_ids(_pull(backend.connector, page.cursor)))
+        resumed = set(_ids(_pull(backend, page.cursor)))
         assert later <= resumed, f"resuming after page {index} lost records"
     assert set(order) == set(ids)
 
 
 def test_edits_after_a_cursor_come_back_on_the_next_pull(backend: Backend) -> None:
     ids = _seed(backend, 5)
-    cursor = _pull(backend.connector)[-1].cursor
+    cursor = _pull(backend)[-1].cursor
     backend.clock.advance(600)
     backend.edit(ids[2], {"dealname": "renamed"})
 
-    pages = _pull(backend.connector, cursor)
+    pages = _pull(backend, cursor)
 
     renamed = [r for p in pages for r in p.records if r.id == ids[2]]
     assert renamed
@@ -109,7 +118,7 @@ def test_old_records_are_not_pulled_again(backend: Backend) -> None:
     cursor = backend.clock.now()
     new = _seed(backend, 2)
 
-    pulled = set(_ids(_pull(backend.connector, cursor)))
+    pulled = set(_ids(_pull(backend, cursor)))
 
     assert set(new) <= pulled
     assert not set(old) & pulled
@@ -119,7 +128,7 @@ def test_many_records_in_one_millisecond_are_all_pulled(backend: Backend) -> Non
     ids = _seed(backend, 470, step=0.0)
     later = _seed(backend, 3)
 
-    pulled = _ids(_pull(backend.connector))
+    pulled = _ids(_pull(backend))
 
     assert set(pulled) == set(ids) | set(later)
 
@@ -127,14 +136,33 @@ def test_many_records_in_one_millisecond_are_all_pulled(backend: Backend) -> Non
 def test_records_modified_during_a_pull_are_not_missed(backend: Backend) -> None:
     ids = _seed(backend, 600)
     seen: list[str] = []
+    cursor = None
     for number, page in enumerate(backend.connector.changes(None, [REGISTERED], PROPS)):
         seen.extend(r.id for r in page.records)
+        cursor = page.cursor
         if number == 0:
             backend.clock.advance(5)
-            for deal_id in ids[10:20]:
+            for deal_id in ids[190:220]:  # some read already, some not yet
                 backend.edit(deal_id, {"dealname": "edited mid-pull"})
 
-    assert set(seen) == set(ids)
+    # This pull or the next (from its final cursor) yields every record.
+    assert set(seen) | set(_ids(_pull(backend, cursor))) == set(ids)
+
+
+def test_a_pull_does_not_chase_writes_made_while_it_runs(backend: Backend) -> None:
+    ids = _seed(backend, 600)
+    backend.clock.advance(1)
+    before = backend.connector.api_calls()
+    seen: list[str] = []
+    for page in backend.connector.changes(None, [REGISTERED], PROPS):
+        seen.extend(r.id for r in page.records)
+        if page.records:  # the worker writes back each page as it goes
+            backend.clock.advance(1)
+            backend.connector.update([RecordUpdate(r.id, {"amount": "1"}) for r in page.records])
+
+    assert sorted(seen) == sorted(ids)  # each once
+    searches = backend.connector.api_calls() - before - 6  # 6 batch updates of 100
+    assert searches <= 4
 
 
 def test_an_idle_pull_costs_one_call_and_yields_nothing(backend: Backend) -> None:
@@ -142,9 +170,9 @@ def test_an_idle_pull_costs_one_call_and_yields_nothing(backend: Backend) -> Non
     backend.clock.advance(3600)
     before = backend.connector.api_calls()
 
-    pages = _pull(backend.connector, backend.clock.now())
+    pages = _pull(backend, backend.clock.now())
 
-    assert pages == []
+    assert _ids(pages) == []
     assert backend.connector.api_calls() - before == 1
 
 
@@ -182,7 +210,7 @@ def test_read_with_history_reports_when_each_property_changed(backend: Backend) 
 
 def test_update_writes_and_the_write_comes_back_as_a_change(backend: Backend) -> None:
     ids = _seed(backend, 250)
-    cursor = _pull(backend.connector)[-1].cursor
+    cursor = _pull(backend)[-1].cursor
     backend.clock.advance(600)
 
     result = backend.connector.update([RecordUpdate(i, {"amount": "42"}) for i in ids])
@@ -190,7 +218,7 @@ def test_update_writes_and_the_write_comes_back_as_a_change(backend: Backend) ->
     assert set(result.written) == set(ids)
     assert result.failed == ()
     assert result.written[ids[0]].properties["amount"] == "42"
-    echoed = {r.id: r for p in _pull(backend.connector, cursor) for r in p.records}
+    echoed = {r.id: r for p in _pull(backend, cursor) for r in p.records}
     assert set(ids) <= set(echoed)
     assert echoed[ids[0]].properties["amount"] == "42"
 

@@ -203,22 +203,28 @@ class InMemoryConnector:
     ) -> Iterator[ChangePage]:
         if len(scope) > MAX_SCOPE_FILTERS:  # the same limit as HubSpotConnector's
             raise ConfigError(f"scope has {len(scope)} filters; at most {MAX_SCOPE_FILTERS}")
-        floor = to_epoch_ms(since - self._overlap) if since is not None else None
+        floor = to_epoch_ms(since) if since is not None else None
+        started = self._clock.now()
+        until = to_epoch_ms(started) + 1  # the start's millisecond included, as HubSpot's
         after: tuple[int, int] | None = None
         total: int | None = None
         while True:
             with self._lock:
                 self._calls += 1
-                candidates = self._select(scope, floor)
+                candidates = [d for d in self._select(scope, floor) if d.modified_ms < until]
                 total = len(candidates) if total is None else total
                 rest = [d for d in candidates if after is None or d.sort_key() > after]
                 page = rest[: self._page_size]
                 records = tuple(self._record(d, properties) for d in page)
+                last = page[-1].sort_key() if page else None  # before the caller edits them
             if records:
-                yield ChangePage(records, records[-1].modified_at, total)
+                yield ChangePage(
+                    records, min(records[-1].modified_at, started) - self._overlap, total
+                )
             if len(rest) <= self._page_size:
+                yield ChangePage((), started - self._overlap, total)
                 return
-            after = page[-1].sort_key()
+            after = last
 
     def read(
         self,
@@ -269,6 +275,38 @@ class InMemoryConnector:
                         failed.append(RecordFailure(item.key, problem, properties=invalid))
                         continue
                     deal = self._deals[self.put({})]
+                self._write(deal, item.key, values, written, failed)
+            return WriteResult(written, tuple(failed))
+
+    def unique_properties(self) -> frozenset[str]:
+        """Names of the unique-value properties (a test hook; costs no call)."""
+        return frozenset(name for name, d in self._rules.defs.items() if d.unique)
+
+    def create(self, creates: Sequence[RecordCreate], id_property: str) -> WriteResult:
+        definition = self._rules.defs.get(id_property)
+        if definition is None or not definition.unique:
+            raise PermanentError(f"{id_property!r} is not a unique-value property", status=400)
+        with self._lock:
+            self._charge(len(creates), BATCH)
+            written: dict[str, DealRecord] = {}
+            failed: list[RecordFailure] = []
+            for item in creates:
+                values = {**item.properties, id_property: item.key}
+                holder = self._find(item.key, id_property)
+                problem = (
+                    f"CONFLICT: a deal with {id_property}={item.key!r} already exists"
+                    if holder is not None
+                    else self._problem(values, None)
+                )
+                if problem:
+                    invalid = (
+                        ()
+                        if holder
+                        else self._rules.invalid(values, holder=self._holder, deal_id=None)
+                    )
+                    failed.append(RecordFailure(item.key, problem, properties=invalid))
+                    continue
+                deal = self._deals[self.put({})]
                 self._write(deal, item.key, values, written, failed)
             return WriteResult(written, tuple(failed))
 

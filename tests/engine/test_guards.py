@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sync_worker.kernel.model import DealRecord, Side
 from sync_worker.rules.plan import Directory
-from sync_worker.sync.engine import PROCESS_OWNER, CycleOptions, run_cycle
+from sync_worker.sync.engine import PROCESS_OWNER, UNIT_RECORDS, CycleOptions, run_cycle
 from sync_worker.sync.processor import PageProcessor
 from sync_worker.sync.tally import Skip
 from sync_worker.sync.writers import CrmWriter
@@ -114,18 +114,19 @@ def test_a_snapshot_older_than_a_version_we_already_reconciled_is_stale(world: W
 
 
 def test_a_cycle_that_loses_its_lease_stops_after_the_page(world: World) -> None:
-    for n in range(250):  # two pages (200 a page), so there is a renewal to lose
+    for n in range(UNIT_RECORDS + 50):  # two units, so there is a renewal to lose
         register(world, dealname=f"deal {n}")
     world.tick()
     taken: list[bool] = []
 
-    def steal(_side: Side, _records: int, _total: int | None) -> None:
-        if not taken:  # another process takes the pair over once this lease expires
+    def steal(_side: Side, records: int, _total: int | None) -> None:
+        if records and not taken:  # another process takes the pair once this lease expires
             world.store.release_lease("agency-001", PROCESS_OWNER)
             taken.append(world.store.try_lease("agency-001", "intruder", world.clock.now(), 600))
 
     report = run_cycle(world.ctx, CycleOptions(progress=steal))
     assert taken == [True]
     assert (report.outcome, report.error_kind) == ("stopped", "lease")
-    assert report.counts["pulled.partner"] == 200  # the first page, committed; nothing after it
-    assert world.store.count_links("agency-001") == 200
+    # The first unit, committed; nothing after it.
+    assert report.counts["pulled.partner"] == UNIT_RECORDS
+    assert world.store.count_links("agency-001") == UNIT_RECORDS

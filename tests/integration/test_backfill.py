@@ -85,4 +85,8 @@ def test_a_backfill_of_a_synced_pair_writes_nothing(world: World) -> None:
     assert report.counts["pulled.partner"] > 0
     assert (writes(world.partner), writes(world.rep)) == written
     assert report.counts.get("fields_changed", 0) == 0
-    assert [world.store.get_cursor(PAIR, side) for side in Side] == cursors
+    # Having read everything up to its start, the backfill may only move the cursors on.
+    after = [world.store.get_cursor(PAIR, side) for side in Side]
+    assert all(
+        a is not None and c is not None and a >= c for a, c in zip(after, cursors, strict=True)
+    )

@@ -94,11 +94,11 @@ def test_the_lease_is_released_after_a_cycle(world: World) -> None:
 def test_a_pair_stopped_by_the_daily_limit_resumes_after_the_reset(make_world: MakeWorld) -> None:
     # The rep portal (and the connector pacing it) live on a clock a minute before midnight UTC.
     rep_clock = FakeClock(datetime(2026, 11, 26, 23, 59, tzinfo=UTC))
-    # A creation costs the rep portal four calls: search, read by link key, owners, upsert.
-    specs = portal_specs(rep={"tier": "enterprise", "daily_limit": 4, "clock": rep_clock})
+    # An idle cycle costs the rep portal two calls; a creation three: search, owners, create.
+    specs = portal_specs(rep={"tier": "enterprise", "daily_limit": 3, "clock": rep_clock})
     world = make_world(specs, registry=LimiterRegistry())
     ctx = world.context(rep=world.connector("rep", tier="enterprise"))
-    assert world.cycle(ctx).outcome == "ok"  # an idle cycle spends two of today's four
+    assert world.cycle(ctx).outcome == "ok"  # an idle cycle spends two of today's three
     partner_id = world.register()
 
     with capture_logs():

@@ -16,6 +16,7 @@ import pytest
 from hubspot_sandbox import TIERS, Portal
 from sync_worker.connectors.hubspot.ratelimit import LimiterRegistry
 from sync_worker.kernel.clock import FakeClock
+from sync_worker.sync.engine import CycleOptions
 from tests.integration.conftest import MakeWorld, portal_specs
 from tests.integration.world import PAIR, World, status_count
 
@@ -48,22 +49,28 @@ def test_no_request_is_refused_when_the_work_needs_more_than_one_window(
     make_world: MakeWorld, ten_second_limit: int, deals: int
 ) -> None:
     world = free_tier_world(make_world, ten_second_limit)
-    rep_clock = world.rep.clock
+    rep_clock, partner_clock = world.rep.clock, world.partner.clock
+    assert isinstance(rep_clock, FakeClock)
+    assert isinstance(partner_clock, FakeClock)
     partner_ids = [world.register(amount=str(1000 + n)) for n in range(deals)]
     first = world.context(
         partner=world.connector("partner", tier="free"), rep=world.connector("rep", tier="free")
     )
+    for clock in (rep_clock, partner_clock):  # a pull reads what was modified before it
+        clock.advance(1)
     assert world.cycle(first).outcome == "ok"
     for n, partner_id in enumerate(partner_ids):
         world.partner.edit_deal(partner_id, {"amount": str(5000 + n)})
-    # Small partner pages: each page of partner edits costs a read and an update on the rep.
+    for clock in (rep_clock, partner_clock):
+        clock.advance(1)
+    # Small partner pages, a unit each: each costs a read and an update on the rep.
     ctx = world.context(
         partner=world.connector("partner", tier="free", page_size=2),
         rep=world.connector("rep", tier="free"),
     )
 
     before = rep_clock.monotonic()
-    report = world.cycle(ctx)
+    report = world.cycle(ctx, CycleOptions(unit_records=2))
 
     assert report.outcome == "ok"
     assert status_count(world.partner, 429) == 0

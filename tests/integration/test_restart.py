@@ -152,7 +152,7 @@ def test_a_failed_link_back_after_the_create_leaves_one_linked_counterpart(world
 
 @pytest.mark.parametrize(
     ("portal", "endpoint"),
-    [("rep", "batch_upsert"), ("partner", "batch_update")],
+    [("rep", "batch_create"), ("partner", "batch_update")],
     ids=["create-answered-5xx", "link-back-answered-5xx"],
 )
 def test_a_write_that_landed_but_answered_5xx_leaves_one_linked_counterpart(

@@ -16,9 +16,11 @@ def test_a_stop_request_ends_the_cycle_and_the_next_one_finishes_the_work(world:
     stop = threading.Event()
 
     def stop_after_the_first_page(side: Side, records: int, total: int | None) -> None:
-        stop.set()
+        if records:
+            stop.set()
 
-    stopped = world.cycle(ctx, CycleOptions(stop=stop, progress=stop_after_the_first_page))
+    options = CycleOptions(stop=stop, progress=stop_after_the_first_page, unit_records=2)
+    stopped = world.cycle(ctx, options)
 
     assert stopped.outcome == "stopped"
     created = stopped.counts["created.rep"]

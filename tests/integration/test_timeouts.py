@@ -24,7 +24,7 @@ def test_writes_that_time_out_are_redone_without_duplicates(world: World) -> Non
     slow_writes = FaultSpec(
         slow_rate=0.6,
         slow_seconds=0.25,
-        endpoints=frozenset({"batch_upsert", "batch_update"}),
+        endpoints=frozenset({"batch_create", "batch_update"}),
     )
     for portal in (world.partner, world.rep):
         portal.set_faults(slow_writes)
