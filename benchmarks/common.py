@@ -94,6 +94,21 @@ def seed_linked_pairs(sandbox: Sandbox, deals: int, *, differ: float, seed: int 
     return len(differing)
 
 
+def seed_registered(sandbox: Sandbox, deals: int, *, seed: int = 0) -> int:
+    """Fill the partner portal with ``deals`` registered deals that have no counterpart yet
+    (a partner's first sync); the rep portal stays empty. Returns 0 (nothing differs)."""
+    partner = sandbox.portal("partner")
+    now = sandbox.clock.now()
+    rng = random.Random(seed)
+    loaded_at = now - timedelta(days=1)
+    ids = partner.bulk_load(
+        [_deal_values(rng, now, i) for i in range(deals)], modified_at=loaded_at
+    )
+    for i, deal_id in enumerate(ids):  # registered as a partner does it, 10 ms apart
+        partner.register_deal(deal_id, at=loaded_at + timedelta(milliseconds=10 * (i + 1)))
+    return 0
+
+
 def link_formats() -> tuple[Callable[[str], str], Callable[[str], str]]:
     """How the default mapping writes a counterpart id into each side's link property
     (``[links] partner_value`` / ``rep_value``, e.g. ``"{partner_account}:{id}"``), so the
@@ -123,13 +138,20 @@ def _edit_amount(portal: Portal, deal_id: str, rng: random.Random, at: datetime)
     portal.edit_deal(deal_id, {"amount": str(rng.randrange(200_500, 400_000, 500))}, at=at)
 
 
-def serve_seeded(deals: int, tier: str, differ: float, out: IO[str]) -> None:
-    """Seed, serve on a free port, print one JSON line (url, counts), serve until stdin closes."""
+def serve_seeded(
+    deals: int, tier: str, differ: float, out: IO[str], *, scenario: str = "linked"
+) -> None:
+    """Seed, serve on a free port, print one JSON line (url, counts), serve until stdin closes.
+    ``scenario``: ``linked`` pairs (:func:`seed_linked_pairs`) or ``registered`` partner deals
+    with no counterpart (:func:`seed_registered`)."""
     from hubspot_sandbox import Sandbox, SandboxServer, demo_portals
 
     started = time.monotonic()
     sandbox = Sandbox(demo_portals(tier=tier))
-    differing = seed_linked_pairs(sandbox, deals, differ=differ)
+    if scenario == "registered":
+        differing = seed_registered(sandbox, deals)
+    else:
+        differing = seed_linked_pairs(sandbox, deals, differ=differ)
     seeded_s = time.monotonic() - started
     with SandboxServer(sandbox) as server:
         ready = {"url": server.url, "differing": differing, "seed_seconds": round(seeded_s, 1)}
@@ -170,10 +192,13 @@ class SandboxInfo:
 
 
 @contextmanager
-def seeded_sandbox(deals: int, *, tier: str, differ: float = 0.1) -> Iterator[SandboxInfo]:
-    """A sandbox subprocess holding ``deals`` linked pairs; stopped (by its pid) on exit."""
+def seeded_sandbox(
+    deals: int, *, tier: str, differ: float = 0.1, scenario: str = "linked"
+) -> Iterator[SandboxInfo]:
+    """A sandbox subprocess holding ``deals`` linked pairs (or, with ``scenario="registered"``,
+    registered partner deals without counterparts); stopped (by its pid) on exit."""
     command = [sys.executable, "-m", "benchmarks.common", "--deals", str(deals), "--tier", tier]
-    command += ["--differ", str(differ)]
+    command += ["--differ", str(differ), "--scenario", scenario]
     child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout is not None
@@ -250,8 +275,11 @@ class Worker:
 
 
 @contextmanager
-def worker_pair(sandbox: SandboxInfo, *, tier: str) -> Iterator[Worker]:
-    """The real pair: default mapping, two HubSpot connectors at ``tier``, fresh SQLite state."""
+def worker_pair(
+    sandbox: SandboxInfo, *, tier: str, overlap_seconds: float = 120.0
+) -> Iterator[Worker]:
+    """The real pair: default mapping, two HubSpot connectors at ``tier``, fresh SQLite state;
+    ``overlap_seconds`` is the connectors' index-lag allowance."""
     configure_logging(fmt="json", level="warning")
     clock = SystemClock()
     limiters = MeteredRegistry()
@@ -263,6 +291,7 @@ def worker_pair(sandbox: SandboxInfo, *, tier: str) -> Iterator[Worker]:
             tier=tier,
             clock=clock,
             limiter_registry=limiters,
+            overlap_seconds=overlap_seconds,
         )
         for portal in PORTALS
     }
@@ -360,8 +389,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--deals", type=int, required=True)
     parser.add_argument("--tier", default="free")
     parser.add_argument("--differ", type=float, default=0.1)
+    parser.add_argument("--scenario", choices=("linked", "registered"), default="linked")
     args = parser.parse_args(argv)
-    serve_seeded(args.deals, args.tier, args.differ, sys.stdout)
+    serve_seeded(args.deals, args.tier, args.differ, sys.stdout, scenario=args.scenario)
 
 
 if __name__ == "__main__":

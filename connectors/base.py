@@ -2,18 +2,18 @@
 
 Behaviour every implementation must have (the contract suite in ``tests/contract`` checks it):
 
-* **Ordering.** :meth:`Connector.changes` yields pages in ascending ``modified_at`` order. Every
-  record modified at or after ``since`` and before the pull started, and matching ``scope``, is
-  yielded at least once (never missed, whatever the number of changes or the search cap); a
-  record may be yielded twice (at-least-once), so callers must be idempotent. Records modified
-  while the pull runs (the caller's own writes included) are left to the next pull.
+* **Completeness.** :meth:`Connector.changes` yields every record matching ``scope`` modified at
+  or after ``since`` and no later than the pull's start, at least once (never missed, whatever
+  the number of changes or the search cap), in no particular time order; a record may be
+  yielded twice (at-least-once), so callers must be idempotent. Records modified while the pull
+  runs (the caller's own writes included) are left to the next pull.
 * **Search finds, reads decide.** A pulled record may be a search document that trails the live
   record (index lag): callers must not plan a write from it; :meth:`Connector.read` is live.
-* **Cursors.** Each :class:`ChangePage` carries ``cursor``: the caller may persist it once it has
-  processed that page (and every page before it). Passing it back as ``since`` later resumes
-  without missing anything, index lag included: the connector keeps its lag allowance behind
-  what it has read. The last page of a pull (possibly empty) carries the pull's start minus
-  that allowance, so an idle pull moves the cursor on and the next one settles.
+* **Cursors.** A :class:`ChangePage` may carry ``cursor``: the caller may persist it once it has
+  processed that page and every page before it (None: nothing to persist yet). Passing it back
+  as ``since`` later resumes without missing anything, index lag included. The last page of a
+  pull (possibly empty) carries the pull's start minus the connector's lag allowance, so an
+  idle pull moves the cursor on and the next one settles to a single search.
 * **Idempotency.** :meth:`Connector.create` sets a unique property: a retry after a crash fails
   for the record it created instead of creating a duplicate (the caller then reads it by that
   property). :meth:`Connector.upsert` creates-or-updates by a unique property.
@@ -155,8 +155,8 @@ class Connector(Protocol):
     def changes(
         self, since: datetime | None, scope: Sequence[Filter], properties: Sequence[str]
     ) -> Iterator[ChangePage]:
-        """Records matching ``scope`` modified at or after ``since`` (all of them when ``None``),
-        ascending by modification time, as pages. Archived records are never yielded."""
+        """Records matching ``scope`` modified at or after ``since`` (all of them when ``None``)
+        and up to the pull's start, as pages. Archived records are never yielded."""
         ...
 
     def read(

@@ -107,7 +107,7 @@ class HubSpotConnector:
             since_ms=to_epoch_ms(since) if since is not None else None,
             # Up to the millisecond the pull starts in, included: later writes are the next
             # pull's (ours above all), and nothing modified at or before it is left out.
-            until_ms=to_epoch_ms(started) + 1,
+            until_ms=to_epoch_ms(started),
             properties=properties,
             page_size=self._page_size,
         )
@@ -119,12 +119,9 @@ class HubSpotConnector:
                 # pull may carry a time up to that far ahead of what our clock says.
                 settled = min(started, response.date)
             hits = paginator.accept(response.body)
-            if hits:
-                yield ChangePage(
-                    records=tuple(deal_from_json(h.raw, properties) for h in hits),
-                    cursor=min(hits[-1].modified_at, settled) - self._overlap,
-                    total=paginator.total,
-                )
+            if hits:  # pages come in id order: only the end of the pull moves the cursor
+                records = tuple(deal_from_json(h.raw, properties) for h in hits)
+                yield ChangePage(records=records, cursor=None, total=paginator.total)
         # Everything modified before the pull started and indexed by then was read: the next
         # pull starts one lag allowance before that, so an idle pull settles to one search.
         yield ChangePage(records=(), cursor=settled - self._overlap, total=paginator.total)

@@ -205,26 +205,26 @@ class InMemoryConnector:
             raise ConfigError(f"scope has {len(scope)} filters; at most {MAX_SCOPE_FILTERS}")
         floor = to_epoch_ms(since) if since is not None else None
         started = self._clock.now()
-        until = to_epoch_ms(started) + 1  # the start's millisecond included, as HubSpot's
-        after: tuple[int, int] | None = None
+        until = to_epoch_ms(started)
+        after: int | None = None
         total: int | None = None
         while True:
-            with self._lock:
+            with self._lock:  # HubSpotConnector's paging: the window by id, 200 new a page
                 self._calls += 1
-                candidates = [d for d in self._select(scope, floor) if d.modified_ms < until]
-                total = len(candidates) if total is None else total
-                rest = [d for d in candidates if after is None or d.sort_key() > after]
+                window = [d for d in self._select(scope, floor) if d.modified_ms <= until]
+                total = len(window) if total is None else total
+                rest = sorted(
+                    (d for d in window if after is None or int(d.id) > after),
+                    key=lambda d: int(d.id),
+                )
                 page = rest[: self._page_size]
                 records = tuple(self._record(d, properties) for d in page)
-                last = page[-1].sort_key() if page else None  # before the caller edits them
             if records:
-                yield ChangePage(
-                    records, min(records[-1].modified_at, started) - self._overlap, total
-                )
+                yield ChangePage(records, None, total)
+                after = int(page[-1].id)
             if len(rest) <= self._page_size:
                 yield ChangePage((), started - self._overlap, total)
                 return
-            after = last
 
     def read(
         self,
