@@ -46,7 +46,7 @@ class Scenario:
 
 def run_demo(config_path: Path) -> int:
     """Run the demo; return the process exit code."""
-    out = Console(highlight=False, width=160)
+    out = Console(highlight=False)
     for name, token in DEMO_TOKENS.items():
         os.environ.setdefault(f"SYNC_WORKER_ENDPOINTS__{name.upper()}__TOKEN", token)
     try:

@@ -8,14 +8,18 @@ from datetime import datetime
 from rich.console import Console
 from rich.table import Table
 
+from sync_worker.cli.documents import outcome
 from sync_worker.ops.explain import Explanation
 from sync_worker.state.base import ChangeEntry, ConflictEntry, DeadLetter, PairStatus
+from sync_worker.state.progress import PairProgress
 from sync_worker.sync.engine import CycleReport
 from sync_worker.sync.writers import Intention
 
 
 def console() -> Console:
-    return Console(highlight=False, soft_wrap=False, width=160)
+    """Tables as wide as the terminal (``$COLUMNS`` when not a terminal, else rich's 80);
+    cells wrap rather than being cut. Scripts should read ``--json`` instead."""
+    return Console(highlight=False, soft_wrap=False)
 
 
 def _when(moment: datetime | None) -> str:
@@ -69,45 +73,32 @@ def cycle_table(reports: Sequence[CycleReport]) -> Table:
     return table
 
 
-def status_table(rows: Iterable[PairStatus], now: datetime) -> Table:
+def status_table(
+    rows: Iterable[PairStatus], progress: Sequence[PairProgress], now: datetime
+) -> Table:
+    by_pair = {p.pair: p for p in progress}
     table = Table(title="pairs")
-    for column in (
-        "pair",
-        "last run",
-        "outcome",
-        "partner lag",
-        "rep lag",
-        "links",
-        "open conflicts",
-        "dead letters",
-        "failures in a row",
-    ):
+    for column in ("pair", "last run", "outcome", "synced up to", "lag", "links"):
+        table.add_column(column)
+    for column in ("open conflicts", "dead letters", "failures in a row", "last failure"):
         table.add_column(column)
     table.add_column("held by", no_wrap=True)  # whole: it names a host and a pid
     for row in rows:
+        done = by_pair[row.pair]
         table.add_row(
             row.pair,
             _when(row.last_run.started_at if row.last_run else None),
-            _outcome(row),
-            _ago(row.partner_cursor, now),
-            _ago(row.rep_cursor, now),
+            outcome(row),
+            _when(done.synced_up_to) if done.synced_up_to else "never",
+            _ago(done.synced_up_to, now),
             str(row.links),
             str(row.open_conflicts),
             str(row.dead_letters),
             str(row.consecutive_failures),
+            f"{_when(done.last_failure_at)}: {done.last_failure}" if done.last_failure else "",
             row.lease_holder or "",
         )
     return table
-
-
-def _outcome(row: PairStatus) -> str:
-    last = row.last_run
-    if last is None:
-        return "never run"
-    if last.outcome is not None:
-        return last.outcome
-    # No outcome: running now if a process holds the pair, else that run died unfinished.
-    return "running" if row.lease_holder else "interrupted"
 
 
 def conflicts_table(conflicts: Iterable[ConflictEntry]) -> Table:

@@ -5,11 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sync_worker.connectors.base import RecordUpdate
-from sync_worker.kernel.errors import ConfigError, RecordRejected
+from sync_worker.kernel.errors import ConfigError, RecordRejected, SyncError
 from sync_worker.kernel.model import Side
 from sync_worker.rules.plan import BaseSnapshot, format_value
 from sync_worker.state.base import ChangeEntry, ConflictEntry, LinkState, PageCommit
 from sync_worker.sync.context import PairContext
+
+
+class ConflictNotOpen(SyncError, LookupError):
+    """No open conflict has this id in this pair (a typo, or it was resolved already)."""
+
+    def __init__(self, conflict_id: int, pair: str) -> None:
+        super().__init__(f"no open conflict {conflict_id} in pair {pair} (see `conflicts list`)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,12 +31,13 @@ def resolve_conflict(ctx: PairContext, conflict_id: int, take: str, *, run_id: s
     """Close conflict ``conflict_id``: ``take`` is ``partner``, ``rep`` or ``dismiss``.
 
     Taking a side reads that side's *current* value, writes it to the other side, stores it as
-    the new base and logs the change. Raises ConfigError for an unknown id or choice and
+    the new base and logs the change. Raises ConflictNotOpen for an unknown id, ConfigError for
+    an unknown choice and
     RecordRejected when the CRM refuses the write (the conflict then stays open).
     """
     conflict = next((c for c in ctx.store.open_conflicts(ctx.name) if c.id == conflict_id), None)
     if conflict is None:
-        raise ConfigError(f"no open conflict {conflict_id} in pair {ctx.name}")
+        raise ConflictNotOpen(conflict_id, ctx.name)
     if take == "dismiss":
         ctx.store.resolve_conflict(conflict_id, "dismissed", ctx.clock.now())
         return Resolution(conflict, "dismissed", None, None)
@@ -48,7 +56,8 @@ def _write_winner(
     loser = winner.other
     link = ctx.store.find_link(ctx.name, conflict.partner_id)
     if link is None:
-        raise ConfigError(f"the deals of conflict {conflict.id} are no longer linked")
+        reason = f"the deals of conflict {conflict.id} are no longer linked"
+        raise RecordRejected(conflict.partner_id, reason, side=str(Side.PARTNER))
     ids = {Side.PARTNER: link.partner_id, Side.REP: link.rep_id}
     read = ctx.connector(winner).read([ids[winner]], ctx.mapping.properties(winner))
     record = read.found.get(ids[winner])

@@ -26,6 +26,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from sync_worker.kernel.errors import ConfigError
 from sync_worker.mappings import builtin_mapping_names, builtin_mapping_path
+from sync_worker.runtime import environment
 
 ENV_PREFIX = "SYNC_WORKER_"
 CONFIG_ENV_VAR = "SYNC_WORKER_CONFIG"
@@ -114,7 +115,7 @@ class PairSettings(_Section):
 def env_name(*path: str) -> str:
     """The environment variable for a config key: ``env_name("pairs", "agency-001", "enabled")``
     is ``SYNC_WORKER_PAIRS__AGENCY_001__ENABLED`` (shells cannot export a name with ``-``)."""
-    return ENV_PREFIX + "__".join(_env_key(part).upper() for part in path)
+    return environment.variable(ENV_PREFIX, *path)
 
 
 def _env_key(name: str) -> str:
@@ -216,12 +217,15 @@ def resolve_config_path(path: Path | None, env: Mapping[str, str] | None = None)
     return Path(from_env) if from_env else DEFAULT_CONFIG_PATH
 
 
-def load_config(path: Path | None = None) -> LoadedConfig:
-    """Read, merge and validate the configuration; raise ConfigError listing every problem."""
+def load_config(path: Path | None = None, *, require_tokens: bool = True) -> LoadedConfig:
+    """Read, merge and validate the configuration; raise ConfigError listing every problem.
+
+    ``require_tokens=False`` (``check --offline``) validates everything but the tokens, so a
+    config can be checked where its secrets are not (CI)."""
     config_path = resolve_config_path(path)
     source = str(config_path)
     data = _read_toml(config_path)
-    problems = _secrets_in_file(data)
+    problems = _secrets_in_file(data) + _unknown_variables(data, os.environ)
     try:
         settings = Settings(**data)
     except ValidationError as exc:
@@ -229,7 +233,7 @@ def load_config(path: Path | None = None) -> LoadedConfig:
             problems + format_validation_error(exc, Settings), source=source
         ) from None
     settings, token_problems = _with_file_tokens(settings)
-    problems += token_problems + _cross_check(settings)
+    problems += (token_problems if require_tokens else []) + _cross_check(settings)
     mapping_paths, mapping_problems = _resolve_mappings(settings, config_path.parent)
     problems += mapping_problems
     if problems:
@@ -247,6 +251,31 @@ def _read_toml(path: Path) -> dict[str, Any]:
         ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"invalid TOML: {exc}", source=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+            "save the file as UTF-8",
+            source=str(path),
+        ) from None
+    except OSError as exc:  # a directory, no permission, ...
+        problem = f"cannot read the config file: {exc.strerror}"
+        raise ConfigError(problem, source=str(path)) from None
+
+
+def _unknown_variables(data: Mapping[str, Any], environ: Mapping[str, str]) -> list[str]:
+    valid = environment.valid_variables(
+        ENV_PREFIX,
+        {"worker": WorkerSettings},
+        {
+            "endpoints": (EndpointSettings, environment.table_names(data, "endpoints")),
+            "pairs": (PairSettings, environment.table_names(data, "pairs")),
+        },
+    )
+    return [
+        f"environment: {name} sets nothing"
+        + (f"; did you mean {nearest}?" if nearest else "; see config.example.toml for the keys")
+        for name, nearest in environment.unknown_variables(ENV_PREFIX, environ, valid)
+    ]
 
 
 def _secrets_in_file(data: Mapping[str, Any]) -> list[str]:

@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Protocol
 
 from sync_worker.kernel.model import Side
+from sync_worker.state.progress import PairProgress
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +255,10 @@ class StateStore(Protocol):
         ...
 
     def status(self, pairs: Sequence[str]) -> list[PairStatus]: ...
+
+    def progress(self, pairs: Sequence[str]) -> list[PairProgress]:
+        """Per pair: the start of its last complete cycle and its last failure."""
+        ...
 
     # one process per pair
     def try_lease(self, pair: str, owner: str, now: datetime, ttl_seconds: float) -> bool:
