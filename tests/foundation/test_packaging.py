@@ -125,7 +125,7 @@ def test_building_the_wheel_prints_no_warning(tmp_path: Path) -> None:
 
 def _copy_sources(tmp_path: Path) -> Path:
     source = tmp_path / "src"  # setuptools writes build/ beside the sources: keep it out of ours
-    source.mkdir()
+    source.mkdir(parents=True)
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(REPO_ROOT / name, source / name)
     for package in ("sync_worker", "connectors", "mappings", "hubspot_sandbox"):
