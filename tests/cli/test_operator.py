@@ -243,3 +243,30 @@ def test_init_writes_a_config_that_checks_and_never_overwrites(
     code, _, err = invoke("init", str(target))
     assert code == 2
     assert err.strip() == f"not written: {target} exists (pass --force to overwrite)"
+
+
+def test_debug_logs_one_line_per_http_call_without_secrets(cli_env: Env) -> None:
+    text = cli_env.config.read_text(encoding="utf-8")
+    cli_env.config.write_text(text.replace("[worker]\n", '[worker]\nlog_level = "debug"\n', 1))
+    result = runner.invoke(app, ["once", "--config", str(cli_env.config)])
+    assert result.exit_code == 0, result.output
+    events = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    calls = [e for e in events if e["event"] == "http_call"]
+    assert calls
+    assert all(
+        set(e) >= {"method", "path", "status", "duration_ms", "attempt"} and e["level"] == "debug"
+        for e in calls
+    )
+    assert any(e["path"].endswith("/search") and e["status"] == 200 for e in calls)
+    deal_name = str(cli_env.sandbox.portal("partner").deals()[0]["dealname"])
+    for secret in ("pat-na1", "Authorization", "Bearer"):
+        assert secret not in result.stderr, secret  # no headers or tokens anywhere
+    calls_text = json.dumps(calls)
+    for body in ("filterGroups", deal_name, "inputs"):
+        assert body not in calls_text, body  # no request or response bodies
+
+
+def test_info_logs_no_http_calls(cli_env: Env) -> None:
+    result = runner.invoke(app, ["once", "--config", str(cli_env.config)])
+    assert result.exit_code == 0
+    assert "http_call" not in result.stderr
