@@ -127,6 +127,7 @@ class HubSpotClient:
         _log_call(method, path, response.status_code, self._clock.monotonic() - started, attempt)
         if self._limiter is not None:
             self._limiter.observe(response.headers)
+            self._limiter.count_status(response.status_code)
         body = parse_body(response.content)
         if (
             response.is_success
