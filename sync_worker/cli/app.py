@@ -123,12 +123,12 @@ def run(config: ConfigOption = None) -> None:
 @app.command()
 def once(config: ConfigOption = None, pair: PairOption = None) -> None:
     """Run one cycle for every enabled pair (or one); exit 1 if any pair failed."""
-    from sync_worker.cli.tables import console, cycle_table
+    from sync_worker.cli.tables import cycle_table, show
     from sync_worker.sync.engine import run_cycle
 
     with runtime(config) as rt:
         reports = [run_cycle(rt.pairs[name]) for name in pairs_or_exit(rt, pair)]
-    console().print(cycle_table(reports))
+    show(cycle_table(reports))
     if any(r.failed for r in reports):
         raise typer.Exit(EXIT_SYNC_FAILED)
 

@@ -42,7 +42,7 @@ def status(
     """Per pair: last run, outcome, how far behind (the start of the last complete cycle and
     the time since), links, conflicts, dead letters, the last failure and who holds the pair."""
     from sync_worker.cli.documents import status_document
-    from sync_worker.cli.tables import console, status_table
+    from sync_worker.cli.tables import show, status_table
 
     with runtime(config, only_enabled=False) as rt:
         names = pairs_or_exit(rt, pair)
@@ -51,7 +51,7 @@ def status(
     if as_json:
         print_json(status_document(rows, progress, now))
         return
-    console().print(status_table(rows, progress, now))
+    show(status_table(rows, progress, now))
 
 
 @app.command()
@@ -63,7 +63,7 @@ def explain(
 ) -> None:
     """Per field: the three values, the rule, the decision, and the changes made, with times."""
     from sync_worker.cli.documents import explanation_document
-    from sync_worker.cli.tables import console, explanation_tables
+    from sync_worker.cli.tables import explanation_tables, show
     from sync_worker.ops.explain import explain as explain_deal
 
     with runtime(config, only_enabled=False) as rt:
@@ -75,9 +75,7 @@ def explain(
     if as_json:
         print_json(explanation_document(result))
         return
-    out = console()
-    for item in explanation_tables(result):
-        out.print(item)
+    show(*explanation_tables(result))
 
 
 @conflicts_app.command("list")
@@ -86,7 +84,7 @@ def conflicts_list(
 ) -> None:
     """Open conflicts (fields whose rule is manual and both sides changed)."""
     from sync_worker.cli.documents import conflicts_document
-    from sync_worker.cli.tables import conflicts_table, console
+    from sync_worker.cli.tables import conflicts_table, show
 
     with runtime(config, only_enabled=False) as rt:
         rows = [(n, c) for n in pairs_or_exit(rt, pair) for c in rt.store.open_conflicts(n)]
@@ -95,7 +93,7 @@ def conflicts_list(
     elif not rows:
         typer.echo("no open conflicts")
     else:
-        console().print(conflicts_table(c for _, c in rows))
+        show(conflicts_table(c for _, c in rows))
 
 
 @conflicts_app.command("resolve")
@@ -128,7 +126,7 @@ def dead_letters_list(
 ) -> None:
     """Records that could not be synced, with the reason and the next attempt."""
     from sync_worker.cli.documents import dead_letters_document
-    from sync_worker.cli.tables import console, dead_letters_table
+    from sync_worker.cli.tables import dead_letters_table, show
 
     with runtime(config, only_enabled=False) as rt:
         rows = [row for n in pairs_or_exit(rt, pair) for row in rt.store.dead_letters(n)]
@@ -137,7 +135,7 @@ def dead_letters_list(
     elif not rows:
         typer.echo("no dead letters")
     else:
-        console().print(dead_letters_table(rows))
+        show(dead_letters_table(rows))
 
 
 @dead_letters_app.command("retry")

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from rich.console import Console
+from rich import box
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
 
 from sync_worker.cli.documents import outcome
@@ -17,9 +18,51 @@ from sync_worker.sync.writers import Intention
 
 
 def console() -> Console:
-    """Tables as wide as the terminal (``$COLUMNS`` when not a terminal, else rich's 80);
-    cells wrap rather than being cut. Scripts should read ``--json`` instead."""
+    """Output as wide as the terminal (``$COLUMNS`` when not a terminal, else rich's 80).
+    Scripts should read ``--json`` instead."""
     return Console(highlight=False, soft_wrap=False)
+
+
+def fitted(table: Table, out: Console) -> RenderableType:
+    """``table`` as it fits ``out``: cells wrap, never cut; when even whole words do not fit
+    side by side, one small ``field  value`` table per row (like ``psql``'s expanded view)."""
+    for column in table.columns:
+        column.overflow = "fold"
+    if _whole_words_width(table) <= out.width:
+        return table
+    headers = [str(column.header) for column in table.columns]
+    rows = list(zip(*(list(column.cells) for column in table.columns), strict=True))
+    records: list[RenderableType] = []
+    for number, row in enumerate(rows, start=1):
+        record = Table(
+            title=f"{table.title} ({number}/{len(rows)})", show_header=False, expand=True
+        )
+        record.box = box.SIMPLE
+        record.add_column(style="bold", no_wrap=True)
+        record.add_column(overflow="fold", ratio=1)  # the value takes the room left
+        for header, cell in zip(headers, row, strict=True):
+            record.add_row(header, cell)
+        records.append(record)
+    return Group(*records) if records else table
+
+
+def _whole_words_width(table: Table) -> int:
+    """The width at which no word of a header or cell has to be broken (borders included)."""
+    widest = [
+        max(
+            (len(word) for text in (column.header, *column.cells) for word in str(text).split()),
+            default=1,
+        )
+        for column in table.columns
+    ]
+    return sum(widest) + 3 * len(widest) + 1
+
+
+def show(*items: RenderableType) -> None:
+    """Print tables (fitted to the terminal) and lines to stdout."""
+    out = console()
+    for item in items:
+        out.print(fitted(item, out) if isinstance(item, Table) else item)
 
 
 def _when(moment: datetime | None) -> str:
@@ -47,7 +90,7 @@ def cycle_table(reports: Sequence[CycleReport]) -> Table:
         "updated p/r",
         "fields",
         "conflicts",
-        "dead-lettered",
+        "dead letters",
         "gone",
         "API calls",
         "seconds",

@@ -163,11 +163,16 @@ def test_a_mistyped_variable_names_the_nearest_valid_one(
 
 
 def test_tables_fit_a_narrow_terminal(cli_env: Env) -> None:
-    narrow = CliRunner(env={"COLUMNS": "100"})
-    assert narrow.invoke(app, ["once", "--config", str(cli_env.config)]).exit_code == 0
-    result = narrow.invoke(app, ["status", "--config", str(cli_env.config)])
-    assert result.exit_code == 0
-    assert max(len(line) for line in result.stdout.splitlines()) <= 100
+    """Nothing wider than the terminal, and no cell cut short: a table whose words do not fit
+    side by side is shown one record at a time."""
+    for columns in (100, 60):
+        narrow = CliRunner(env={"COLUMNS": str(columns)})
+        for command in ("once", "status"):
+            result = narrow.invoke(app, [command, "--config", str(cli_env.config)])
+            assert result.exit_code == 0, result.output
+            assert max(len(line) for line in result.stdout.splitlines()) <= columns
+            assert "…" not in result.stdout
+            assert PAIR in result.stdout
 
 
 def _record_runs(env: Env, runs: list[tuple[str, datetime, str, str | None]]) -> None:

@@ -97,5 +97,6 @@ def test_init_and_demo_from_the_wheel_alone(tmp_path: Path) -> None:
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
     assert "demo finished" in demo.stdout
     assert max(len(line) for line in demo.stdout.splitlines()) <= 100
+    assert "…" not in demo.stdout  # no cell cut short
     assert (home / "demo-state" / "state.db").is_file()
     assert {p.name for p in home.iterdir()} == {"config.toml", "demo-state"}
