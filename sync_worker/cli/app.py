@@ -37,7 +37,7 @@ __all__ = ["app", "inspection", "main", "starting"]
 # `check` online: a CRM that is down is reported in seconds, not after the daemon's patient
 # retries (6 attempts, 30 s timeouts).
 _CHECK_ATTEMPTS = 2
-_CHECK_TIMEOUT_S = 5.0
+_CHECK_TIMEOUT_S = 3.0
 
 
 @app.command()
