@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from sync_worker.cli.common import EXIT_USAGE, ConfigOption, app, fail
-from sync_worker.runtime.config import CONFIG_ENV_VAR
+from sync_worker.runtime.config_file import CONFIG_ENV_VAR
 from sync_worker.runtime.logging import configure_logging
 
 EXAMPLE_CONFIG = Path(__file__).with_name("config.example.toml")

@@ -111,6 +111,8 @@ def test_config_goes_before_or_after_the_command(cli_env: Env) -> None:
     after = invoke("check", "--offline", "--config", str(cli_env.config))
     assert before == after
     assert before[0] == 0
+    nested = invoke("-c", str(cli_env.config), "dead-letters", "list")
+    assert nested == (0, "no dead letters\n", "")
 
 
 def test_empty_lists_say_so(cli_env: Env) -> None:

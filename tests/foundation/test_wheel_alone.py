@@ -88,15 +88,14 @@ def test_init_and_demo_from_the_wheel_alone(tmp_path: Path) -> None:
     # The demo serves the sandbox on the example's port; make it a free one for this run.
     config = home / "config.toml"
     port = free_port()
-    config.write_text(
-        config.read_text(encoding="utf-8").replace("127.0.0.1:8765", f"127.0.0.1:{port}"),
-        encoding="utf-8",
-    )
-    env["SYNC_WORKER_CONFIG"] = str(config)  # the demo honours it
+    text = config.read_text(encoding="utf-8").replace("127.0.0.1:8765", f"127.0.0.1:{port}")
+    text = text.replace("sqlite:///demo-state/state.db", "sqlite:///chosen/state.db")
+    config.write_text(text, encoding="utf-8")
+    env["SYNC_WORKER_CONFIG"] = str(config)  # the demo honours it (see the state file below)
     demo = run(sync_worker, "demo")
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
     assert "demo finished" in demo.stdout
     assert max(len(line) for line in demo.stdout.splitlines()) <= 100
     assert "…" not in demo.stdout  # no cell cut short
-    assert (home / "demo-state" / "state.db").is_file()
-    assert {p.name for p in home.iterdir()} == {"config.toml", "demo-state"}
+    assert (home / "chosen" / "state.db").is_file()
+    assert {p.name for p in home.iterdir()} == {"config.toml", "chosen"}
