@@ -3,12 +3,30 @@ open conflicts and dead-letter backlog (set after every cycle from the state sto
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Protocol
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from sync_worker.connectors.hubspot.ratelimit import LimiterRegistry
+
+class CredentialStats(Protocol):
+    """What a connector's per-credential limiter tells (the HubSpot limiter has these)."""
+
+    @property
+    def label(self) -> str: ...
+    @property
+    def daily_remaining(self) -> int | None: ...
+    @property
+    def waited_seconds(self) -> float: ...
+    @property
+    def refusals(self) -> Mapping[str, int]: ...
+
+
+class CredentialSource(Protocol):
+    """The process's limiters, one per credential (only runtime names the concrete one)."""
+
+    def limiters(self) -> Sequence[CredentialStats]: ...
 
 
 class CredentialCollector(Collector):
@@ -16,7 +34,7 @@ class CredentialCollector(Collector):
     HubSpot last reported as remaining, seconds spent waiting on the client-side limiter, and
     the 429 and 5xx answers received."""
 
-    def __init__(self, limiters: LimiterRegistry) -> None:
+    def __init__(self, limiters: CredentialSource) -> None:
         self._limiters = limiters
 
     def collect(self) -> Iterator[Metric]:

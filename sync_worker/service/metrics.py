@@ -31,8 +31,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from sync_worker.connectors.hubspot.ratelimit import LimiterRegistry
-from sync_worker.service.gauges import CredentialCollector
+from sync_worker.service.gauges import CredentialCollector, CredentialSource
 from sync_worker.sync.engine import CycleReport
 
 # A `*_created` sample per counter doubles every series in the text format for a value nobody
@@ -93,7 +92,7 @@ class Metrics:
         ProcessCollector(registry=r)
         PlatformCollector(registry=r)
 
-    def watch_credentials(self, limiters: LimiterRegistry) -> None:
+    def watch_credentials(self, limiters: CredentialSource) -> None:
         """Export each credential's budget, limiter waits and 429/5xx answers."""
         self.registry.register(CredentialCollector(limiters))
 
