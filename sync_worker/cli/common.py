@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlalchemy.exc import SQLAlchemyError
 
 from sync_worker import __version__
 from sync_worker.kernel.errors import ConfigError
@@ -118,6 +117,8 @@ def load_or_exit(config: Path | None, *, require_tokens: bool = True) -> LoadedC
 @contextmanager
 def runtime(config: Path | None, *, only_enabled: bool = True) -> Iterator[Runtime]:
     """Load the config and build the runtime; ConfigError anywhere becomes exit 2."""
+    from sqlalchemy.exc import SQLAlchemyError  # imported here: `health` stays quick
+
     from sync_worker.runtime.wiring import build_runtime
 
     loaded = load_or_exit(config)
