@@ -28,6 +28,7 @@ def test_the_wheel_carries_packages_mappings_and_the_console_script(tmp_path: Pa
         assert f"sync_worker/mappings/{mapping}.toml" in names
     for module in (
         "sync_worker/cli/app.py",
+        "sync_worker/cli/config.example.toml",  # what `init` writes and `demo` runs with
         "sync_worker/py.typed",
         "sync_worker/state/sql.py",
         "sync_worker/connectors/base.py",
