@@ -4,13 +4,29 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 SOURCES := sync_worker connectors mappings hubspot_sandbox tests benchmarks
+LOCKS := requirements/build.lock requirements/dev.lock
+UV := uv==0.13.9
+COMPILE = $(BIN)/uv pip compile --quiet --generate-hashes --universal --python-version 3.11 \
+	--custom-compile-command "make lock"
 
-.PHONY: install lint typecheck test pytest demo bench sandbox clean
+# A .venv made by another Python (another version, a moved or removed interpreter) is rebuilt,
+# not kept half-working: compare the interpreter behind it with $(PYTHON).
+WHICH_PY := import sys; print(sys.base_prefix, *sys.version_info[:3])
+WANT_PY := $(shell $(PYTHON) -c '$(WHICH_PY)')
+HAVE_PY := $(shell $(BIN)/python -c '$(WHICH_PY)' 2>/dev/null)
+ifneq ($(WANT_PY),$(HAVE_PY))
+STALE_VENV := stale-venv
+endif
 
-$(STAMP): pyproject.toml
+.PHONY: install lint typecheck test pytest demo bench sandbox lock clean stale-venv
+
+# Installs exactly the versions in the hashed lock files (requirements/*.lock), so a new
+# release of a dependency cannot change what CI runs; `make lock` refreshes them on purpose.
+$(STAMP): pyproject.toml $(LOCKS) $(STALE_VENV)
+	@if [ "$(WANT_PY)" != "$(HAVE_PY)" ]; then rm -rf $(VENV); fi
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --require-hashes $(addprefix -r ,$(LOCKS))
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -39,6 +55,13 @@ bench: $(STAMP)
 
 sandbox: $(STAMP)
 	$(BIN)/sync-worker sandbox --seed-demo
+
+# Re-resolve the lock files from pyproject.toml (newest versions allowed by its ranges).
+lock: $(STAMP)
+	$(BIN)/python -m pip install --quiet '$(UV)'
+	$(COMPILE) pyproject.toml --extra postgres -o requirements/runtime.lock
+	$(COMPILE) pyproject.toml --extra postgres --group dev -o requirements/dev.lock
+	$(COMPILE) requirements/build.in -o requirements/build.lock
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis demo-state build *.egg-info

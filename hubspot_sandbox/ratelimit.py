@@ -52,7 +52,7 @@ class RateLimiter:
     """Counts requests of one portal; ``limits`` None switches limiting and headers off."""
 
     def __init__(
-        self, limits: tuple[int, int] | None, search_per_second: int, clock: Clock
+        self, limits: tuple[int, int | None] | None, search_per_second: int, clock: Clock
     ) -> None:
         self.limits = limits
         self.search_per_second = search_per_second
@@ -85,7 +85,7 @@ class RateLimiter:
 
     def _exceeded(self, now: float, *, search: bool) -> str | None:
         ten_second, daily = self.limits or (0, 0)
-        if self._daily_used >= daily:
+        if daily is not None and self._daily_used >= daily:
             return "DAILY"
         window = self._recent_search if search else self._recent
         span, cap = (ONE_SECOND, self.search_per_second) if search else (TEN_SECONDS, ten_second)
@@ -102,10 +102,12 @@ class RateLimiter:
 
     def _headers(self) -> dict[str, str]:
         ten_second, daily = self.limits or (0, 0)
-        return {
+        headers = {
             "X-HubSpot-RateLimit-Max": str(ten_second),
             "X-HubSpot-RateLimit-Remaining": str(max(0, ten_second - len(self._recent))),
             "X-HubSpot-RateLimit-Interval-Milliseconds": str(int(TEN_SECONDS * 1000)),
-            "X-HubSpot-RateLimit-Daily": str(daily),
-            "X-HubSpot-RateLimit-Daily-Remaining": str(max(0, daily - self._daily_used)),
         }
+        if daily is not None:  # OAuth apps have no daily limit and get no daily headers
+            headers["X-HubSpot-RateLimit-Daily"] = str(daily)
+            headers["X-HubSpot-RateLimit-Daily-Remaining"] = str(max(0, daily - self._daily_used))
+        return headers

@@ -13,12 +13,15 @@ from hubspot_sandbox.clock import Clock
 
 # Requests per rolling 10 s and per day, from HubSpot's usage guidelines (reference §4).
 # "api_limit_increase" assumes an Enterprise account with one increase pack (+1,000,000/day).
-TIERS: dict[str, tuple[int, int]] = {
+TIERS: dict[str, tuple[int, int | None]] = {
     "free": (100, 250_000),
     "starter": (100, 250_000),
     "professional": (190, 625_000),
     "enterprise": (190, 1_000_000),
     "api_limit_increase": (250, 2_000_000),
+    # A public (OAuth) app: 110 per 10 s per installing account, no daily limit and no daily
+    # headers (reference/hubspot-api.md).
+    "oauth": (110, None),
 }
 UNLIMITED = "unlimited"
 """Tier name that switches rate limiting (and the rate-limit headers) off, for fast tests."""
@@ -117,8 +120,9 @@ class PortalSpec:
     id_base: int | None = None
     clock: Clock | None = field(default=None, compare=False)
 
-    def limits(self) -> tuple[int, int] | None:
-        """(requests per 10 s, requests per day), or None when rate limiting is off."""
+    def limits(self) -> tuple[int, int | None] | None:
+        """(requests per 10 s, requests per day or None for no daily limit), or None when rate
+        limiting is off."""
         if self.tier == UNLIMITED:
             return None
         if self.tier not in TIERS:

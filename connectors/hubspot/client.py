@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
 import httpx
+import structlog
 from pydantic import SecretStr
 
 from sync_worker.connectors.hubspot.ratelimit import CredentialLimiter, RequestKind
@@ -26,6 +27,8 @@ from sync_worker.kernel.clock import Clock
 from sync_worker.kernel.errors import DailyLimitReached, TransientError
 
 __all__ = ["BearerAuth", "HubSpotClient", "HubSpotResponse"]
+
+_log = structlog.get_logger(__name__)
 
 JsonBody = Mapping[str, object]
 
@@ -90,7 +93,10 @@ class HubSpotClient:
         """Send with pacing and the retry policy; raise a ``ConnectorError`` on failure."""
         for attempt in make_retrying(self._clock.sleep, self._retry):
             with attempt:
-                return self._send_once(method, path, json=json, params=params, kind=kind)
+                number = attempt.retry_state.attempt_number
+                return self._send_once(
+                    method, path, json=json, params=params, kind=kind, attempt=number
+                )
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
     def api_calls(self) -> int:
@@ -109,17 +115,22 @@ class HubSpotClient:
         json: JsonBody | None,
         params: Mapping[str, str] | None,
         kind: RequestKind,
+        attempt: int = 1,
     ) -> HubSpotResponse:
         if self._limiter is not None:
             self._limiter.acquire(kind)
         with self._calls_lock:
             self._calls += 1
+        started = self._clock.monotonic()
         try:
             response = self._http.request(method, path, json=json, params=params)
         except httpx.RequestError as exc:  # transport, timeout, undecodable body, ...
+            _log_call(method, path, type(exc).__name__, self._clock.monotonic() - started, attempt)
             raise TransientError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
+        _log_call(method, path, response.status_code, self._clock.monotonic() - started, attempt)
         if self._limiter is not None:
             self._limiter.observe(response.headers)
+            self._limiter.count_status(response.status_code)
         body = parse_body(response.content)
         if (
             response.is_success
@@ -154,6 +165,18 @@ def _server_date(headers: httpx.Headers) -> datetime | None:
     except (TypeError, ValueError):
         return None
     return moment if moment.tzinfo is not None else None
+
+
+def _log_call(method: str, path: str, status: int | str, seconds: float, attempt: int) -> None:
+    """One debug line per HTTP call, for troubleshooting: never headers, tokens or bodies."""
+    _log.debug(
+        "http_call",
+        method=method,
+        path=path,
+        status=status,
+        duration_ms=round(seconds * 1000, 1),
+        attempt=attempt,
+    )
 
 
 def _is_json_object(content: bytes) -> bool:

@@ -106,6 +106,10 @@ class CredentialLimiter:
         self._blocked_until = 0.0
         self._daily_resets_at: datetime | None = None
         self.daily_remaining: int | None = None
+        self.waited_seconds = 0.0
+        """Time spent waiting for a grant, in total (a metric)."""
+        self.refusals: dict[str, int] = {"429": 0, "5xx": 0}
+        """Responses the portal refused (rate limited) or failed (5xx), in total (a metric)."""
 
     def acquire(self, kind: RequestKind = "general") -> float:
         """Block (via the clock's sleep) until a request of ``kind`` may be sent; return the
@@ -121,7 +125,15 @@ class CredentialLimiter:
                     wait = window.try_grant(now)
                     if wait <= 0:
                         return now
+                self.waited_seconds += wait
             self._clock.sleep(wait)
+
+    def count_status(self, status: int) -> None:
+        """Tally a 429 or 5xx answer for the credential's metrics."""
+        kind = "429" if status == 429 else "5xx" if status >= 500 else None
+        if kind is not None:
+            with self._lock:
+                self.refusals[kind] += 1
 
     def observe(self, headers: Mapping[str, str]) -> None:
         """Tighten pacing from a response's ``X-HubSpot-RateLimit-*`` headers (if any)."""
@@ -201,3 +213,8 @@ class LimiterRegistry:
                 )
                 self._limiters[label] = limiter
             return limiter
+
+    def limiters(self) -> list[CredentialLimiter]:
+        """Every credential's limiter so far (for metrics)."""
+        with self._lock:
+            return list(self._limiters.values())

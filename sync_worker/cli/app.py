@@ -1,144 +1,57 @@
 """The command line: parse, build objects, call, map errors to exit codes.
 
-Exit codes: 0 ok, 1 a sync failed, 2 usage or configuration error. Tables go to stdout, logs to
-stderr (JSON lines unless stderr is a terminal).
+Exit codes: 0 ok, 1 a sync failed (or a CRM or the state store could not be reached), 2 usage or
+configuration error. Tables go to stdout, logs to stderr (JSON lines unless stderr is a
+terminal). ``--config`` may come before or after the subcommand. The commands live in
+:mod:`~sync_worker.cli.inspection` (status, explain, conflicts, dead letters) and
+:mod:`~sync_worker.cli.starting` (init, demo, sandbox); this module runs the sync.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+import tomllib
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, Any
 
 import typer
-from sqlalchemy.exc import SQLAlchemyError
 
-from sync_worker import __version__
-from sync_worker.kernel.errors import (
-    ConfigError,
-    ConflictNotFound,
-    ConnectorError,
-    WriteRefused,
+from sync_worker.cli.common import (
+    EXIT_SYNC_FAILED,
+    EXIT_USAGE,
+    ConfigOption,
+    PairOption,
+    app,
+    fail,
+    fail_config,
+    load_or_exit,
+    pairs_or_exit,
+    runtime,
 )
-from sync_worker.ops.resolution import Take
-from sync_worker.runtime.config import LoadedConfig, load_config
-from sync_worker.runtime.logging import Redactor, configure_logging
+from sync_worker.kernel.errors import ConfigError
+from sync_worker.runtime.config import LoadedConfig, resolve_config_path
 
-if TYPE_CHECKING:  # imported lazily at run time: `--version` and `--help` stay fast
-    from sync_worker.runtime.wiring import Runtime
+__all__ = ["app", "inspection", "main", "starting"]
 
-EXIT_OK = 0
-EXIT_SYNC_FAILED = 1
-EXIT_USAGE = 2
-
-app = typer.Typer(
-    name="sync-worker",
-    help="Keep shared deals consistent between a partner's CRM and the rep CRM.",
-    no_args_is_help=True,
-    add_completion=False,
-    # Rich tracebacks print frame locals by default, which would leak tokens.
-    pretty_exceptions_enable=False,
-)
-conflicts_app = typer.Typer(
-    help="List and resolve conflicts awaiting a person.", no_args_is_help=True
-)
-dead_letters_app = typer.Typer(help="List and retry dead-lettered records.", no_args_is_help=True)
-app.add_typer(conflicts_app, name="conflicts")
-app.add_typer(dead_letters_app, name="dead-letters")
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config",
-        "-c",
-        help="TOML config file (default: $SYNC_WORKER_CONFIG, then ./config.toml).",
-        dir_okay=False,
-    ),
-]
-PairOption = Annotated[str | None, typer.Option("--pair", "-p", help="Only this pair.")]
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"sync-worker {__version__}")
-        raise typer.Exit(EXIT_OK)
-
-
-@app.callback()
-def _root(
-    version: Annotated[
-        bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
-    ] = False,
-) -> None:
-    """Shared-deal sync worker."""
-
-
-def fail_config(error: ConfigError) -> typer.Exit:
-    """Print one line per problem, no traceback; the caller raises the returned Exit (code 2)."""
-    prefix = f"{error.source}: " if error.source else ""
-    for problem in error.problems:
-        typer.echo(f"config error: {prefix}{problem}", err=True)
-    return typer.Exit(EXIT_USAGE)
-
-
-def load_or_exit(config: Path | None) -> LoadedConfig:
-    try:
-        loaded = load_config(config)
-    except ConfigError as error:
-        raise fail_config(error) from None
-    worker = loaded.settings.worker
-    configure_logging(
-        fmt=worker.log_format, level=worker.log_level, secrets=loaded.settings.secret_values()
-    )
-    return loaded
-
-
-@contextmanager
-def runtime(config: Path | None, *, only_enabled: bool = True) -> Iterator[Runtime]:
-    """Load the config and build the runtime; ConfigError anywhere becomes exit 2."""
-    from sync_worker.runtime.wiring import build_runtime
-
-    loaded = load_or_exit(config)
-    try:
-        built = build_runtime(loaded, only_enabled=only_enabled)
-    except ConfigError as error:
-        raise fail_config(error) from None
-    except SQLAlchemyError as exc:
-        redactor = Redactor(loaded.settings.secret_values())
-        cause = getattr(exc, "orig", None) or exc  # the driver's own message, without SQL
-        detail = redactor.redact_text(str(cause).splitlines()[0])
-        typer.echo(f"cannot open the state store (worker.state_url): {detail}", err=True)
-        raise typer.Exit(EXIT_SYNC_FAILED) from None
-    try:
-        yield built
-    finally:
-        built.close()
-
-
-def _pairs(rt: Runtime, pair: str | None) -> list[str]:
-    from sync_worker.runtime.pairs import pair_names
-
-    try:
-        return pair_names(pair, rt.pairs)
-    except ConfigError as error:
-        raise fail_config(error) from None
+# `check` online: a CRM that is down is reported in seconds, not after the daemon's patient
+# retries (6 attempts, 30 s timeouts).
+_CHECK_ATTEMPTS = 2
+_CHECK_TIMEOUT_S = 3.0
 
 
 @app.command()
 def check(
     config: ConfigOption = None,
     offline: Annotated[
-        bool, typer.Option("--offline", help="Only validate files; do not contact the CRMs.")
+        bool,
+        typer.Option("--offline", help="Only validate files (no tokens needed); no CRM contact."),
     ] = False,
 ) -> None:
     """Validate the config and every mapping; then probe each CRM's credentials and schema."""
     from sync_worker.runtime.pairs import load_pair_mappings
 
-    loaded = load_or_exit(config)
+    loaded = load_or_exit(config, require_tokens=not offline)
     try:
         mappings = load_pair_mappings(loaded)
     except ConfigError as error:
@@ -150,16 +63,36 @@ def check(
             f"  pair {name}: {pair.partner} <-> {pair.rep}, mapping {mappings[name].name} "
             f"({len(mappings[name].fields)} fields), {state}"
         )
-    if offline:
-        return
-    _probe(config)
+    if not offline:
+        _probe(loaded)
 
 
-def _probe(config: Path | None) -> None:
+def _impatient(loaded: LoadedConfig) -> LoadedConfig:
+    endpoints = {
+        name: endpoint.model_copy(
+            update={
+                "max_attempts": min(endpoint.max_attempts, _CHECK_ATTEMPTS),
+                "timeout_seconds": min(endpoint.timeout_seconds, _CHECK_TIMEOUT_S),
+            }
+        )
+        for name, endpoint in loaded.settings.endpoints.items()
+    }
+    settings = loaded.settings.model_copy(update={"endpoints": endpoints})
+    return loaded.model_copy(update={"settings": settings})
+
+
+def _probe(loaded: LoadedConfig) -> None:
     from sync_worker.ops.probe import probe_pair
+    from sync_worker.runtime.wiring import build_runtime
 
-    with runtime(config) as rt:
+    try:
+        rt = build_runtime(_impatient(loaded))
+    except ConfigError as error:
+        raise fail_config(error) from None
+    try:
         problems = [f"pair {n}: {p}" for n, ctx in rt.pairs.items() for p in probe_pair(ctx)]
+    finally:
+        rt.close()
     for problem in problems:
         typer.echo(f"check failed: {problem}", err=True)
     if problems:
@@ -179,24 +112,23 @@ def run(config: ConfigOption = None) -> None:
             daemon.start()
         except OSError as exc:
             worker = rt.config.settings.worker
-            typer.echo(
+            raise fail(
                 f"cannot serve metrics on {worker.metrics_host}:{worker.metrics_port}: "
                 f"{exc.strerror}; set worker.metrics_port (0 disables the server)",
-                err=True,
-            )
-            raise typer.Exit(EXIT_USAGE) from None
+                EXIT_USAGE,
+            ) from None
         daemon.wait()
 
 
 @app.command()
 def once(config: ConfigOption = None, pair: PairOption = None) -> None:
     """Run one cycle for every enabled pair (or one); exit 1 if any pair failed."""
-    from sync_worker.cli.tables import console, cycle_table
+    from sync_worker.cli.tables import cycle_table, show
     from sync_worker.sync.engine import run_cycle
 
     with runtime(config) as rt:
-        reports = [run_cycle(rt.pairs[name]) for name in _pairs(rt, pair)]
-    console().print(cycle_table(reports))
+        reports = [run_cycle(rt.pairs[name]) for name in pairs_or_exit(rt, pair)]
+    show(cycle_table(reports))
     if any(r.failed for r in reports):
         raise typer.Exit(EXIT_SYNC_FAILED)
 
@@ -231,22 +163,10 @@ def backfill(
     from sync_worker.cli.backfill import run_backfill
 
     with runtime(config) as rt:
-        (name,) = _pairs(rt, pair)
+        (name,) = pairs_or_exit(rt, pair)
         report = run_backfill(rt.pairs[name], since=since, dry_run=dry_run)
     if report.failed:
         raise typer.Exit(EXIT_SYNC_FAILED)
-
-
-@app.command()
-def status(config: ConfigOption = None, pair: PairOption = None) -> None:
-    """A table per pair: last run, outcome, cursor lag, links, conflicts, dead letters, and
-    the process holding the pair now."""
-    from sync_worker.cli.tables import console, status_table
-
-    with runtime(config, only_enabled=False) as rt:
-        rows = rt.store.status(_pairs(rt, pair))
-        now = rt.clock.now()
-    console().print(status_table(rows, now))
 
 
 @app.command()
@@ -274,126 +194,46 @@ def prune(
 
 
 @app.command()
-def explain(
-    deal_id: Annotated[str, typer.Argument(help="A partner or rep deal id.")],
-    pair: Annotated[str, typer.Option("--pair", "-p", help="The pair the deal belongs to.")],
+def health(
     config: ConfigOption = None,
+    url: Annotated[
+        str | None, typer.Option(help="The /healthz URL (default: from the config's [worker]).")
+    ] = None,
 ) -> None:
-    """Per field: the three values, the rule, the decision, and the changes made, with times."""
-    from sync_worker.cli.tables import console, explanation_tables
-    from sync_worker.ops.explain import explain as explain_deal
-
-    with runtime(config, only_enabled=False) as rt:
-        (name,) = _pairs(rt, pair)
-        try:
-            result = explain_deal(rt.pairs[name], deal_id)
-        except ConnectorError as exc:
-            typer.echo(f"cannot read the deals: {exc}", err=True)
-            raise typer.Exit(EXIT_SYNC_FAILED) from None
-    out = console()
-    for item in explanation_tables(result):
-        out.print(item)
-
-
-@conflicts_app.command("list")
-def conflicts_list(config: ConfigOption = None, pair: PairOption = None) -> None:
-    """Open conflicts (fields whose rule is manual and both sides changed)."""
-    from sync_worker.cli.tables import conflicts_table, console
-
-    with runtime(config, only_enabled=False) as rt:
-        rows = [c for name in _pairs(rt, pair) for c in rt.store.open_conflicts(name)]
-    console().print(conflicts_table(rows))
-
-
-@conflicts_app.command("resolve")
-def conflicts_resolve(
-    conflict_id: Annotated[int, typer.Argument(help="The conflict's id (see `conflicts list`).")],
-    pair: Annotated[str, typer.Option("--pair", "-p", help="The conflict's pair.")],
-    take: Annotated[Take, typer.Option("--take", help="Which value wins, or dismiss.")],
-    config: ConfigOption = None,
-) -> None:
-    """Take one side's current value (written to the other side), or dismiss the conflict."""
-    from sync_worker.ops.resolution import resolve_conflict
-
-    with runtime(config, only_enabled=False) as rt:
-        (name,) = _pairs(rt, pair)
-        try:
-            done = resolve_conflict(rt.pairs[name], conflict_id, take, run_id="manual")
-        except (ConflictNotFound, WriteRefused, ConnectorError) as exc:
-            typer.echo(f"not resolved: {exc}", err=True)
-            raise typer.Exit(EXIT_SYNC_FAILED) from None
-    where = f"; wrote {done.value!r} to the {done.written_to}" if done.written_to else ""
-    typer.echo(f"conflict {conflict_id} ({done.conflict.field}) resolved: {done.taken}{where}")
-
-
-@dead_letters_app.command("list")
-def dead_letters_list(config: ConfigOption = None, pair: PairOption = None) -> None:
-    """Records that could not be synced, with the reason and the next attempt."""
-    from sync_worker.cli.tables import console, dead_letters_table
-
-    with runtime(config, only_enabled=False) as rt:
-        rows = [row for name in _pairs(rt, pair) for row in rt.store.dead_letters(name)]
-    console().print(dead_letters_table(rows))
-
-
-@dead_letters_app.command("retry")
-def dead_letters_retry(
-    ids: Annotated[list[int] | None, typer.Argument(help="Letter ids (default: all).")] = None,
-    config: ConfigOption = None,
-    pair: PairOption = None,
-) -> None:
-    """Make dead letters due now: the next cycle (or `once`) retries them."""
-
-    with runtime(config, only_enabled=False) as rt:
-        names = _pairs(rt, pair) if pair else [None]
-        count = sum(
-            rt.store.retry_dead_letters_now(name, ids or None, rt.clock.now()) for name in names
-        )
-    typer.echo(f"{count} dead letter(s) will be retried on the next cycle")
-
-
-@app.command()
-def health(config: ConfigOption = None) -> None:
-    """Ask the running daemon's /healthz (for container health checks); exit 1 if unhealthy."""
+    """Ask the running daemon's /healthz (container health checks): exit 0 healthy, else 1 --
+    never 2, which Docker reserves. Reads only the [worker] address, not the whole config."""
     import httpx
 
-    loaded = load_or_exit(config)
-    worker = loaded.settings.worker
-    host = "127.0.0.1" if worker.metrics_host in ("0.0.0.0", "::") else worker.metrics_host  # noqa: S104
     try:
-        response = httpx.get(f"http://{host}:{worker.metrics_port}/healthz", timeout=5)
-    except httpx.HTTPError as exc:
-        typer.echo(f"unhealthy: {type(exc).__name__}", err=True)
-        raise typer.Exit(EXIT_SYNC_FAILED) from None
+        target = url or _healthz_url(config)
+        response = httpx.get(target, timeout=5)
+    except (OSError, ValueError, httpx.HTTPError) as exc:
+        raise fail(f"unhealthy: {type(exc).__name__}: {exc}", EXIT_SYNC_FAILED) from None
     typer.echo(response.text)
     if response.status_code != 200:
         raise typer.Exit(EXIT_SYNC_FAILED)
 
 
-@app.command()
-def sandbox(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port (portals at http://HOST:PORT/<portal>).")] = 8765,
-    seed_demo: Annotated[
-        bool, typer.Option("--seed-demo/--empty", help="Seed demo shared deals.")
-    ] = True,
-    tier: Annotated[str, typer.Option(help="Rate-limit tier of both portals.")] = "free",
-    deals: Annotated[int, typer.Option(help="How many demo shared deals to seed.")] = 300,
-) -> None:
-    """Serve two local HubSpot-like portals (partner and rep) for trying the worker."""
-    from hubspot_sandbox import serve
+def _healthz_url(config: Path | None) -> str:
+    """Where the daemon serves /healthz: the environment, else the file's [worker], else the
+    defaults; nothing else is read or validated."""
+    import os
 
-    configure_logging(fmt="auto", level="info")
-    serve(host, port, seed_demo=seed_demo, tier=tier, deals=deals)
+    path = resolve_config_path(config)
+    worker: Any = {}
+    if path.is_file():
+        with path.open("rb") as handle:
+            worker = tomllib.load(handle).get("worker", {})
+    host = os.environ.get("SYNC_WORKER_WORKER__METRICS_HOST") or worker.get("metrics_host")
+    port = os.environ.get("SYNC_WORKER_WORKER__METRICS_PORT") or worker.get("metrics_port")
+    host = str(host or "127.0.0.1")
+    if host in ("0.0.0.0", "::"):  # noqa: S104 - a wildcard bind is reached on loopback
+        host = "127.0.0.1"
+    return f"http://{host}:{int(port or 9464)}/healthz"
 
 
-@app.command()
-def demo(config: ConfigOption = None) -> None:
-    """Start the sandbox CRMs, sync, make edits on both sides, sync again, show what and why."""
-    from sync_worker.cli.demo import run_demo
-
-    code = run_demo(config or Path("config.example.toml"))
-    raise typer.Exit(code)
+# Registered after the sync commands, so `--help` lists those first.
+from sync_worker.cli import inspection, starting  # noqa: E402
 
 
 def main() -> None:

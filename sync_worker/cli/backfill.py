@@ -17,7 +17,13 @@ from types import FrameType
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from sync_worker.cli.tables import console, cycle_table, intentions_table, planned_table
+from sync_worker.cli.tables import (
+    console,
+    cycle_table,
+    fitted,
+    intentions_table,
+    planned_table,
+)
 from sync_worker.kernel.model import Side
 from sync_worker.sync.context import PairContext
 from sync_worker.sync.engine import CycleOptions, CycleReport, run_cycle
@@ -61,9 +67,9 @@ def run_backfill(ctx: PairContext, *, since: datetime, dry_run: bool) -> CycleRe
             ),
         )
     out = console()
-    out.print(cycle_table([report]))
+    out.print(fitted(cycle_table([report]), out))
     if dry_run:
-        out.print(planned_table(report.planned))
-        out.print(intentions_table(report.intentions))
+        out.print(fitted(planned_table(report.planned), out))
+        out.print(fitted(intentions_table(report.intentions), out))
         out.print("dry run: nothing was written to either CRM or to the state store")
     return report

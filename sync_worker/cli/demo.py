@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hubspot_sandbox import Portal, Sandbox, SandboxServer, demo_portals, seed_demo
-from sync_worker.cli.tables import cycle_table, explanation_tables, planned_table
+from sync_worker.cli.tables import cycle_table, explanation_tables, fitted, planned_table
 from sync_worker.kernel.errors import ConfigError
 from sync_worker.ops.explain import explain
 from sync_worker.runtime.config import LoadedConfig, load_config
@@ -46,7 +46,7 @@ class Scenario:
 
 def run_demo(config_path: Path) -> int:
     """Run the demo; return the process exit code."""
-    out = Console(highlight=False, width=160)
+    out = Console(highlight=False)
     for name, token in DEMO_TOKENS.items():
         os.environ.setdefault(f"SYNC_WORKER_ENDPOINTS__{name.upper()}__TOKEN", token)
     try:
@@ -89,7 +89,7 @@ def _story(out: Console, ctx: PairContext, sandbox: Sandbox, loaded: LoadedConfi
     _show_scenarios(out, ctx, sandbox, scenarios, second.run_id)
     out.rule(f"5. sync-worker explain --pair {ctx.name} {scenarios[0].partner_id}")
     for item in explanation_tables(explain(ctx, scenarios[0].partner_id)):
-        out.print(item)
+        out.print(fitted(item, out) if isinstance(item, Table) else item)
     third = _cycle(out, ctx, "6. idle again: the worker's own writes come back and plan nothing")
     failed = any(r.failed for r in (first, second, third))
     out.rule("demo finished" + (" with failures" if failed else ""))
@@ -99,7 +99,7 @@ def _story(out: Console, ctx: PairContext, sandbox: Sandbox, loaded: LoadedConfi
 def _cycle(out: Console, ctx: PairContext, title: str) -> CycleReport:
     out.rule(title)
     report = run_cycle(ctx)
-    out.print(cycle_table([report]))
+    out.print(fitted(cycle_table([report]), out))
     return report
 
 
@@ -192,8 +192,10 @@ def _show_scenarios(
         changes = [
             c for c in ctx.store.changes_for(ctx.name, link.partner_id) if c.run_id == run_id
         ]
-        out.print(planned_table(changes, title=f"{scenario.title}: what synced and why"))
-        out.print(_values(ctx, sandbox, link.partner_id, link.rep_id, scenario.field))
+        out.print(
+            fitted(planned_table(changes, title=f"{scenario.title}: what synced and why"), out)
+        )
+        out.print(fitted(_values(ctx, sandbox, link.partner_id, link.rep_id, scenario.field), out))
 
 
 def _values(ctx: PairContext, sandbox: Sandbox, partner_id: str, rep_id: str, field: str) -> Table:

@@ -5,17 +5,64 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from rich.console import Console
+from rich import box
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
 
+from sync_worker.cli.documents import outcome
 from sync_worker.ops.explain import Explanation
 from sync_worker.state.base import ChangeEntry, ConflictEntry, DeadLetter, PairStatus
+from sync_worker.state.progress import PairProgress
 from sync_worker.sync.engine import CycleReport
 from sync_worker.sync.writers import Intention
 
 
 def console() -> Console:
-    return Console(highlight=False, soft_wrap=False, width=160)
+    """Output as wide as the terminal (``$COLUMNS`` when not a terminal, else rich's 80).
+    Scripts should read ``--json`` instead."""
+    return Console(highlight=False, soft_wrap=False)
+
+
+def fitted(table: Table, out: Console) -> RenderableType:
+    """``table`` as it fits ``out``: cells wrap, never cut; when even whole words do not fit
+    side by side, one small ``field  value`` table per row (like ``psql``'s expanded view)."""
+    for column in table.columns:
+        column.overflow = "fold"
+    if _whole_words_width(table) <= out.width:
+        return table
+    headers = [str(column.header) for column in table.columns]
+    rows = list(zip(*(list(column.cells) for column in table.columns), strict=True))
+    records: list[RenderableType] = []
+    for number, row in enumerate(rows, start=1):
+        record = Table(
+            title=f"{table.title} ({number}/{len(rows)})", show_header=False, expand=True
+        )
+        record.box = box.SIMPLE
+        record.add_column(style="bold", no_wrap=True)
+        record.add_column(overflow="fold", ratio=1)  # the value takes the room left
+        for header, cell in zip(headers, row, strict=True):
+            record.add_row(header, cell)
+        records.append(record)
+    return Group(*records) if records else table
+
+
+def _whole_words_width(table: Table) -> int:
+    """The width at which no word of a header or cell has to be broken (borders included)."""
+    widest = [
+        max(
+            (len(word) for text in (column.header, *column.cells) for word in str(text).split()),
+            default=1,
+        )
+        for column in table.columns
+    ]
+    return sum(widest) + 3 * len(widest) + 1
+
+
+def show(*items: RenderableType) -> None:
+    """Print tables (fitted to the terminal) and lines to stdout."""
+    out = console()
+    for item in items:
+        out.print(fitted(item, out) if isinstance(item, Table) else item)
 
 
 def _when(moment: datetime | None) -> str:
@@ -43,7 +90,7 @@ def cycle_table(reports: Sequence[CycleReport]) -> Table:
         "updated p/r",
         "fields",
         "conflicts",
-        "dead-lettered",
+        "dead letters",
         "gone",
         "API calls",
         "seconds",
@@ -69,45 +116,32 @@ def cycle_table(reports: Sequence[CycleReport]) -> Table:
     return table
 
 
-def status_table(rows: Iterable[PairStatus], now: datetime) -> Table:
+def status_table(
+    rows: Iterable[PairStatus], progress: Sequence[PairProgress], now: datetime
+) -> Table:
+    by_pair = {p.pair: p for p in progress}
     table = Table(title="pairs")
-    for column in (
-        "pair",
-        "last run",
-        "outcome",
-        "partner lag",
-        "rep lag",
-        "links",
-        "open conflicts",
-        "dead letters",
-        "failures in a row",
-    ):
+    for column in ("pair", "last run", "outcome", "synced up to", "lag", "links"):
+        table.add_column(column)
+    for column in ("open conflicts", "dead letters", "failures in a row", "last failure"):
         table.add_column(column)
     table.add_column("held by", no_wrap=True)  # whole: it names a host and a pid
     for row in rows:
+        done = by_pair[row.pair]
         table.add_row(
             row.pair,
             _when(row.last_run.started_at if row.last_run else None),
-            _outcome(row),
-            _ago(row.partner_cursor, now),
-            _ago(row.rep_cursor, now),
+            outcome(row),
+            _when(done.synced_up_to) if done.synced_up_to else "never",
+            _ago(done.synced_up_to, now),
             str(row.links),
             str(row.open_conflicts),
             str(row.dead_letters),
             str(row.consecutive_failures),
+            f"{_when(done.last_failure_at)}: {done.last_failure}" if done.last_failure else "",
             row.lease_holder or "",
         )
     return table
-
-
-def _outcome(row: PairStatus) -> str:
-    last = row.last_run
-    if last is None:
-        return "never run"
-    if last.outcome is not None:
-        return last.outcome
-    # No outcome: running now if a process holds the pair, else that run died unfinished.
-    return "running" if row.lease_holder else "interrupted"
 
 
 def conflicts_table(conflicts: Iterable[ConflictEntry]) -> Table:

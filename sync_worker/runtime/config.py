@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -26,9 +25,11 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from sync_worker.kernel.errors import ConfigError
 from sync_worker.mappings import builtin_mapping_names, builtin_mapping_path
+from sync_worker.runtime import environment
+from sync_worker.runtime.config_file import CONFIG_ENV_VAR, read_toml, secrets_in_file
+from sync_worker.runtime.validation import format_validation_error
 
 ENV_PREFIX = "SYNC_WORKER_"
-CONFIG_ENV_VAR = "SYNC_WORKER_CONFIG"
 DEFAULT_CONFIG_PATH = Path("config.toml")
 RateLimitTier = Literal[
     "free", "starter", "professional", "enterprise", "api_limit_increase", "oauth", "unlimited"
@@ -114,7 +115,7 @@ class PairSettings(_Section):
 def env_name(*path: str) -> str:
     """The environment variable for a config key: ``env_name("pairs", "agency-001", "enabled")``
     is ``SYNC_WORKER_PAIRS__AGENCY_001__ENABLED`` (shells cannot export a name with ``-``)."""
-    return ENV_PREFIX + "__".join(_env_key(part).upper() for part in path)
+    return environment.variable(ENV_PREFIX, *path)
 
 
 def _env_key(name: str) -> str:
@@ -216,12 +217,15 @@ def resolve_config_path(path: Path | None, env: Mapping[str, str] | None = None)
     return Path(from_env) if from_env else DEFAULT_CONFIG_PATH
 
 
-def load_config(path: Path | None = None) -> LoadedConfig:
-    """Read, merge and validate the configuration; raise ConfigError listing every problem."""
+def load_config(path: Path | None = None, *, require_tokens: bool = True) -> LoadedConfig:
+    """Read, merge and validate the configuration; raise ConfigError listing every problem.
+
+    ``require_tokens=False`` (``check --offline``) validates everything but the tokens, so a
+    config can be checked where its secrets are not (CI)."""
     config_path = resolve_config_path(path)
     source = str(config_path)
-    data = _read_toml(config_path)
-    problems = _secrets_in_file(data)
+    data = read_toml(config_path)
+    problems = secrets_in_file(data, ENV_PREFIX) + _unknown_variables(data, os.environ)
     try:
         settings = Settings(**data)
     except ValidationError as exc:
@@ -229,7 +233,7 @@ def load_config(path: Path | None = None) -> LoadedConfig:
             problems + format_validation_error(exc, Settings), source=source
         ) from None
     settings, token_problems = _with_file_tokens(settings)
-    problems += token_problems + _cross_check(settings)
+    problems += (token_problems if require_tokens else []) + _cross_check(settings)
     mapping_paths, mapping_problems = _resolve_mappings(settings, config_path.parent)
     problems += mapping_problems
     if problems:
@@ -237,27 +241,19 @@ def load_config(path: Path | None = None) -> LoadedConfig:
     return LoadedConfig(settings=settings, path=config_path, mapping_paths=mapping_paths)
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        raise ConfigError(
-            f"config file not found (pass --config PATH or set {CONFIG_ENV_VAR})", source=str(path)
-        ) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"invalid TOML: {exc}", source=str(path)) from None
-
-
-def _secrets_in_file(data: Mapping[str, Any]) -> list[str]:
-    endpoints = data.get("endpoints")
-    if not isinstance(endpoints, Mapping):
-        return []
+def _unknown_variables(data: Mapping[str, Any], environ: Mapping[str, str]) -> list[str]:
+    valid = environment.valid_variables(
+        ENV_PREFIX,
+        {"worker": WorkerSettings},
+        {
+            "endpoints": (EndpointSettings, environment.table_names(data, "endpoints")),
+            "pairs": (PairSettings, environment.table_names(data, "pairs")),
+        },
+    )
     return [
-        f"endpoints.{name}.token: secrets do not belong in the config file; set "
-        f"{env_name('endpoints', name, 'token')} or endpoints.{name}.token_file"
-        for name, section in endpoints.items()
-        if isinstance(section, Mapping) and "token" in section
+        f"environment: {name} sets nothing"
+        + (f"; did you mean {nearest}?" if nearest else "; see config.example.toml for the keys")
+        for name, nearest in environment.unknown_variables(ENV_PREFIX, environ, valid)
     ]
 
 
@@ -344,51 +340,3 @@ def resolve_mapping(reference: str, base_dir: Path) -> Path | None:
     if "/" not in reference and reference.removesuffix(".toml") in builtin_mapping_names():
         return builtin_mapping_path(reference)
     return None
-
-
-def format_validation_error(exc: ValidationError, model: type[BaseModel]) -> list[str]:
-    """One line per pydantic error: ``key.path: what is wrong (what is allowed)``."""
-    lines = []
-    for error in exc.errors():
-        loc = ".".join(str(part) for part in error["loc"])
-        if error["type"] == "extra_forbidden":
-            valid = _valid_keys(model, error["loc"][:-1])
-            lines.append(f"{loc}: unknown key; valid keys here: {', '.join(valid)}")
-            continue
-        message = error["msg"]
-        if not _SECRET_KEY.search(loc) and error["type"] not in ("missing",):
-            message += f" (got {_shown(error.get('input'))})"
-        lines.append(f"{loc}: {message}")
-    return lines
-
-
-_SECRET_KEY = re.compile(r"token|secret|password", re.IGNORECASE)
-_URL_PASSWORD = re.compile(r"(://[^:/@\s]*):\S*@")  # greedy: to the last @
-
-
-def _shown(value: object) -> str:
-    """A rejected input as an error line shows it: any password inside a URL masked."""
-    return _URL_PASSWORD.sub(r"\1:***@", repr(value))
-
-
-def _valid_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
-    current: Any = model
-    in_dict = False
-    for part in loc:
-        if in_dict:  # ``part`` is an endpoint or pair name: stay on the dict's value model
-            in_dict = False
-            continue
-        fields = getattr(current, "model_fields", {})
-        if part not in fields:
-            return []
-        annotation = fields[str(part)].annotation
-        in_dict = getattr(annotation, "__origin__", None) is dict
-        current = _model_of(annotation)
-    return sorted(getattr(current, "model_fields", {}))
-
-
-def _model_of(annotation: Any) -> Any:
-    args = getattr(annotation, "__args__", ())
-    if args:  # dict[str, Model] -> Model
-        return args[-1]
-    return annotation

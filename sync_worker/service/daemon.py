@@ -23,6 +23,7 @@ import structlog
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.exc import SQLAlchemyError
 
 from sync_worker.runtime.wiring import Runtime
 from sync_worker.service.http import ThreadedServer
@@ -45,6 +46,7 @@ class Daemon:
         self.worker = worker
         self.stop_event = threading.Event()
         self.metrics = metrics or Metrics()
+        self.metrics.watch_credentials(runtime.limiters)
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
             executors={"default": ThreadPoolExecutor(worker.max_parallel_pairs)},
@@ -143,6 +145,7 @@ class Daemon:
         self.metrics.observe(report, self.runtime.clock.now())
         failures = self.health.record(report)
         self.metrics.failing.labels(report.pair).set(failures)
+        self._count_backlog(report.pair)
         if report.error_kind == "auth":
             self.scheduler.pause_job(report.pair)
             self.health.pause(report.pair, f"auth: {report.error}")
@@ -153,6 +156,14 @@ class Daemon:
             resume = report.resume_at or (self.runtime.clock.now() + timedelta(hours=1))
             self.scheduler.modify_job(report.pair, next_run_time=_aware(resume))
             log.warning("pair_postponed", pair=report.pair, until=resume.isoformat())
+
+    def _count_backlog(self, pair: str) -> None:
+        try:
+            (row,) = self.runtime.store.status([pair])
+        except SQLAlchemyError:  # the store may be down for a while; the next cycle counts
+            log.warning("backlog_not_counted", pair=pair, exc_info=True)
+            return
+        self.metrics.backlog(pair, open_conflicts=row.open_conflicts, dead_letters=row.dead_letters)
 
 
 def _aware(moment: datetime) -> datetime:

@@ -1,8 +1,10 @@
 """Prometheus metrics and the health endpoint the daemon serves.
 
-``/metrics``: Prometheus text format. ``/healthz``: 200 when the scheduler is alive and no pair
-has failed ``unhealthy_after_failures`` cycles in a row (or is paused on an auth failure), else
-503; the JSON body says which pairs are failing and why.
+``/metrics``: prometheus_client's own ASGI app (text format, or OpenMetrics when asked), with
+the process collector (CPU, memory, open files, start time) and the Python platform info.
+Counters carry no separate ``*_created`` series. ``/healthz``: 200 when the scheduler is alive
+and no pair has failed ``unhealthy_after_failures`` cycles in a row (or is paused on an auth
+failure), else 503; the JSON body says which pairs are failing and why.
 """
 
 from __future__ import annotations
@@ -12,14 +14,29 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+    make_asgi_app,
+)
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from sync_worker.service.gauges import CredentialCollector, CredentialSource
 from sync_worker.sync.engine import CycleReport
+
+# A `*_created` sample per counter doubles every series in the text format for a value nobody
+# graphs; prometheus_client switches them off process-wide.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 _DURATION_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800)
 
@@ -66,6 +83,22 @@ class Metrics:
         self.failing = Gauge(
             "sync_pair_consecutive_failures", "Cycles failed in a row.", ["pair"], registry=r
         )
+        self.open_conflicts = Gauge(
+            "sync_open_conflicts", "Conflicts awaiting a person now.", ["pair"], registry=r
+        )
+        self.dead_letter_backlog = Gauge(
+            "sync_dead_letter_backlog", "Open dead letters now.", ["pair"], registry=r
+        )
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+
+    def watch_credentials(self, limiters: CredentialSource) -> None:
+        """Export each credential's budget, limiter waits and 429/5xx answers."""
+        self.registry.register(CredentialCollector(limiters))
+
+    def backlog(self, pair: str, *, open_conflicts: int, dead_letters: int) -> None:
+        self.open_conflicts.labels(pair).set(open_conflicts)
+        self.dead_letter_backlog.labels(pair).set(dead_letters)
 
     def observe(self, report: CycleReport, now: datetime) -> None:
         pair, counts = report.pair, report.counts
@@ -128,16 +161,28 @@ class Health:
         return healthy, {"healthy": healthy, "scheduler_alive": alive, "failing_pairs": failing}
 
 
+class _Passthrough:
+    """An ASGI app as an object: Starlette's Route hands it requests unchanged (a plain
+    function would be wrapped as a request handler), at ``/metrics`` exactly (a Mount would
+    redirect ``/metrics`` to ``/metrics/``)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
+
+
 def build_app(metrics: Metrics, health: Health) -> Starlette:
     """The daemon's HTTP surface: ``/metrics`` and ``/healthz``."""
-
-    async def metrics_endpoint(_: Request) -> Response:
-        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     async def health_endpoint(_: Request) -> Response:
         healthy, body = health.snapshot()
         return JSONResponse(body, status_code=200 if healthy else 503)
 
     return Starlette(
-        routes=[Route("/metrics", metrics_endpoint), Route("/healthz", health_endpoint)]
+        routes=[
+            Route("/metrics", _Passthrough(make_asgi_app(metrics.registry))),
+            Route("/healthz", health_endpoint),
+        ]
     )

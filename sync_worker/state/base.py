@@ -26,6 +26,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from sync_worker.kernel.model import BySide, Side
+from sync_worker.state.progress import PairProgress
 
 
 class LinkStatus(StrEnum):
@@ -265,6 +266,10 @@ class StateStore(Protocol):
         ...
 
     def status(self, pairs: Sequence[str]) -> list[PairStatus]: ...
+
+    def progress(self, pairs: Sequence[str]) -> list[PairProgress]:
+        """Per pair: the start of its last complete cycle and its last failure."""
+        ...
 
     # one process per pair
     def try_lease(self, pair: str, owner: str, now: datetime, ttl_seconds: float) -> bool:

@@ -30,6 +30,7 @@ def parse_url(url: str) -> URL:
     except ArgumentError as exc:
         raise ConfigError(f"state store URL is not a database URL: {exc}") from None
     if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg"):
+        _require_psycopg()
         return parsed.set(drivername="postgresql+psycopg")
     if parsed.drivername in ("sqlite", "sqlite+pysqlite"):
         if not parsed.database or parsed.database == ":memory:":
@@ -39,6 +40,16 @@ def parse_url(url: str) -> URL:
         f"state store URL scheme {parsed.drivername!r} is not supported; "
         "use sqlite:///path/to/state.db or postgresql+psycopg://..."
     )
+
+
+def _require_psycopg() -> None:
+    try:
+        import psycopg  # noqa: F401 - only whether it is installed
+    except ImportError:
+        raise ConfigError(
+            "state store: PostgreSQL needs its driver; install the postgres extra: "
+            "pip install 'shared-deal-sync[postgres]'"
+        ) from None
 
 
 def make_engine(url: URL) -> Engine:

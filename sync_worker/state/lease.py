@@ -18,16 +18,18 @@ import hashlib
 import threading
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import psycopg
-from psycopg.rows import TupleRow
 from sqlalchemy import Engine, or_, select
 from sqlalchemy.engine import URL
 
 from sync_worker.state.connect import READ_ONLY
 from sync_worker.state.page import insert_for
 from sync_worker.state.schema import leases
+
+if TYPE_CHECKING:  # the driver is the optional `postgres` extra: imported where PostgreSQL is used
+    import psycopg
+    from psycopg.rows import TupleRow
 
 _CONNECT_TIMEOUT_S = 10
 
@@ -130,6 +132,8 @@ class AdvisoryLeases:
             return True
 
     def _try_lock(self, pair: str, owner: str) -> psycopg.Connection[TupleRow] | None:
+        import psycopg
+
         conn = psycopg.connect(
             self._conninfo,
             autocommit=True,
@@ -154,6 +158,8 @@ class AdvisoryLeases:
                 self._drop(pair)
 
     def _drop(self, pair: str) -> None:
+        import psycopg
+
         _owner, conn = self._held.pop(pair)
         try:
             if not conn.closed:
@@ -175,6 +181,8 @@ class AdvisoryLeases:
             high, low = divmod(lease_key(pair) & 0xFFFF_FFFF_FFFF_FFFF, 1 << 32)
             keys[high, low] = pair
         highs, lows = zip(*keys, strict=True)
+        import psycopg
+
         with psycopg.connect(
             self._conninfo, autocommit=True, connect_timeout=_CONNECT_TIMEOUT_S
         ) as conn:
@@ -210,6 +218,8 @@ WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
 
 
 def _alive(conn: psycopg.Connection[TupleRow]) -> bool:
+    import psycopg
+
     if conn.closed:
         return False
     try:

@@ -28,6 +28,7 @@ from sync_worker.state.base import (
     RunRecord,
     StateStore,
 )
+from sync_worker.state.progress import PairProgress
 
 
 class OverlayStore:
@@ -135,6 +136,9 @@ class OverlayStore:
 
     def status(self, pairs: Sequence[str]) -> list[PairStatus]:
         return self._real.status(pairs)
+
+    def progress(self, pairs: Sequence[str]) -> list[PairProgress]:
+        return self._real.progress(pairs)
 
     # leases: a dry run writes nothing real, so it needs none and blocks no one
     def try_lease(self, pair: str, owner: str, now: datetime, ttl_seconds: float) -> bool:

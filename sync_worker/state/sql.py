@@ -31,6 +31,7 @@ from sync_worker.state.base import (
 from sync_worker.state.connect import READ_ONLY
 from sync_worker.state.lease import Leases
 from sync_worker.state.page import apply_page, chunks, insert_for
+from sync_worker.state.progress import PairProgress, pair_progress
 from sync_worker.state.retention import prune
 from sync_worker.state.schema import (
     changes,
@@ -261,6 +262,10 @@ class SqlStateStore:
         now = self._clock.now()
         held = self._leases.holders(list(pairs), now)
         return [replace(row, lease_holder=held.get(row.pair)) for row in found]
+
+    def progress(self, pairs: Sequence[str]) -> list[PairProgress]:
+        with self._read() as conn:
+            return [pair_progress(conn, pair) for pair in pairs]
 
     # one process per pair
     def try_lease(self, pair: str, owner: str, now: datetime, ttl_seconds: float) -> bool:

@@ -12,7 +12,7 @@ from sync_worker.cli.app import app
 from sync_worker.state import open_store
 from tests.cli.conftest import PARTNER_TOKEN, REP_TOKEN, Env
 
-runner = CliRunner()
+runner = CliRunner(env={"COLUMNS": "200"})  # wide: these tests read table cells
 WRITE_ENDPOINTS = ("batch_update", "batch_upsert", "batch_create", "update", "create", "archive")
 
 

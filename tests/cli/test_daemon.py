@@ -77,6 +77,9 @@ def test_daemon_syncs_serves_health_and_metrics_and_stops_on_sigterm(cli_env: En
         metrics = httpx.get(f"{url}/metrics", timeout=2).text
         assert 'sync_counterparts_created_total{pair="agency-001",side="rep"}' in metrics
         assert "sync_cycle_duration_seconds_bucket" in metrics
+        assert 'sync_open_conflicts{pair="agency-001"} 0.0' in metrics  # set after the cycle
+        assert 'sync_dead_letter_backlog{pair="agency-001"}' in metrics
+        assert "process_cpu_seconds_total" in metrics
         code, err = stop(process)
     assert code == 0, err
     events = [json.loads(line) for line in err.splitlines() if line.startswith("{")]

@@ -17,7 +17,7 @@ from tests.cli.conftest import Env, write_config
 from tests.state.conftest import PG_ENV, PG_SKIP, fresh_pg_schema
 
 pytestmark = pytest.mark.pg
-runner = CliRunner()
+runner = CliRunner(env={"COLUMNS": "200"})  # wide: these tests read table cells
 
 
 @pytest.fixture

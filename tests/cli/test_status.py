@@ -11,7 +11,7 @@ from sync_worker.cli.app import app
 from sync_worker.state import RunRecord, open_store
 from tests.cli.conftest import Env
 
-runner = CliRunner()
+runner = CliRunner(env={"COLUMNS": "200"})  # wide: these tests read table cells
 PAIR = "agency-001"
 OWNER = "worker-2.example:777:0badf00d"
 

@@ -118,3 +118,15 @@ def test_limits_are_per_portal(clock: FakeClock) -> None:
             token = sandbox.portal(name).spec.token
             url = server.base_url(name) + DEALS
             assert httpx.get(url, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+def test_an_oauth_portal_has_110_per_10s_and_no_daily_limit_or_headers(clock: FakeClock) -> None:
+    assert PortalSpec("p", "t", tier="oauth").limits() == (110, None)
+    sandbox = Sandbox(specs(tier="oauth"), clock=clock)
+    with SandboxServer(sandbox) as server:
+        headers = {"Authorization": "Bearer demo-partner-token"}
+        response = httpx.get(server.base_url("partner") + DEALS, headers=headers)
+    assert response.status_code == 200
+    assert response.headers["X-HubSpot-RateLimit-Max"] == "110"
+    assert "X-HubSpot-RateLimit-Daily" not in response.headers
+    assert "X-HubSpot-RateLimit-Daily-Remaining" not in response.headers

@@ -1,0 +1,49 @@
+"""Reading the config file itself: TOML that must be UTF-8, and must hold no secret."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sync_worker.kernel.errors import ConfigError
+from sync_worker.runtime.environment import variable
+
+CONFIG_ENV_VAR = "SYNC_WORKER_CONFIG"
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """The parsed file, or a ConfigError saying why it cannot be read (missing, not UTF-8,
+    not TOML, unreadable) in one line."""
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(
+            f"config file not found (pass --config PATH or set {CONFIG_ENV_VAR})", source=str(path)
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid TOML: {exc}", source=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+            "save the file as UTF-8",
+            source=str(path),
+        ) from None
+    except OSError as exc:  # a directory, no permission, ...
+        problem = f"cannot read the config file: {exc.strerror}"
+        raise ConfigError(problem, source=str(path)) from None
+
+
+def secrets_in_file(data: Mapping[str, Any], prefix: str) -> list[str]:
+    """A token written in the file is refused: a config file can be committed and shared."""
+    endpoints = data.get("endpoints")
+    if not isinstance(endpoints, Mapping):
+        return []
+    return [
+        f"endpoints.{name}.token: secrets do not belong in the config file; set "
+        f"{variable(prefix, 'endpoints', name, 'token')} or endpoints.{name}.token_file"
+        for name, section in endpoints.items()
+        if isinstance(section, Mapping) and "token" in section
+    ]
