@@ -51,6 +51,7 @@ DEALS = "/crm/v3/objects/deals"
 BATCH_SIZE = 100
 HISTORY_BATCH_SIZE = 50
 OWNERS_PAGE = 100
+OWNERS_REFRESH_SECONDS = 60.0
 
 T = TypeVar("T")
 
@@ -89,6 +90,7 @@ class HubSpotConnector:
         self._page_size = page_size
         shared = metadata or PortalMetadata(clock, metadata_ttl)
         self._users = shared.cached("users", self._load_users)
+        self._archived = shared.cached("archived_owners", self._load_archived)
         self._pipelines = shared.cached("pipelines", self._load_pipelines)
         self._properties = shared.cached("properties", self._load_properties)
 
@@ -239,16 +241,32 @@ class HubSpotConnector:
     def users(self) -> tuple[User, ...]:
         return self._users.get()
 
+    def owners(self, *, refresh: bool = False) -> tuple[User, ...]:
+        # A refresh reloads lists older than a minute: a deal naming an owner id nobody knows
+        # (deleted for good) must not reload the portal's owners for every pair of every cycle.
+        max_age = OWNERS_REFRESH_SECONDS if refresh else None
+        return self._users.get(max_age=max_age) + self._archived.get(max_age=max_age)
+
     def _load_users(self) -> tuple[User, ...]:
+        return self._load_owners(archived=False)
+
+    def _load_archived(self) -> tuple[User, ...]:
+        # archived=true lists archived (deactivated) owners; any active one it also lists is
+        # dropped, so the reading "include archived" is harmless too.
+        return self._load_owners(archived=True)
+
+    def _load_owners(self, *, archived: bool) -> tuple[User, ...]:
         users: list[User] = []
         after: str | None = None
         seen: set[str] = set()
         while True:
-            params = {"limit": str(OWNERS_PAGE), "archived": "false"}
+            params = {"limit": str(OWNERS_PAGE), "archived": str(archived).lower()}
             if after is not None:
                 params["after"] = after
             body = self._client.send("GET", "/crm/v3/owners", params=params).body
-            users.extend(u for raw in results_of(body) if (u := user_from_json(raw)))
+            users.extend(
+                u for raw in results_of(body) if (u := user_from_json(raw)) and u.active != archived
+            )
             after = _next_after(body)
             if after is None or after in seen:
                 return tuple(users)

@@ -16,6 +16,8 @@ datetime    aware UTC ``datetime``     ISO-8601 with ``Z`` or an offset, a bare 
 enum        ``str``                    stripped / as is
 multi_enum  ``frozenset[str]``         ``;``-joined, order, blanks and spaces ignored / sorted
 user_set    ``frozenset[str]``         like multi_enum, emails lower-cased / sorted
+deal_team   ``frozenset[str]``         owner ids, like multi_enum (a leading ``;`` is ignored);
+            (base: :class:`Team`)      its base is a :class:`Team` (see rules.deal_team)
 bool        ``bool``                   ``true``/``false`` in any case / ``true``/``false``
 ==========  =========================  ======================================================
 
@@ -38,6 +40,7 @@ __all__ = [
     "FieldType",
     "RejectedValueError",
     "SideCodec",
+    "Team",
     "format_value",
     "from_jsonable",
     "make_codec",
@@ -59,6 +62,7 @@ class FieldType(StrEnum):
     ENUM = "enum"
     MULTI_ENUM = "multi_enum"
     USER_SET = "user_set"
+    DEAL_TEAM = "deal_team"
     BOOL = "bool"
 
 
@@ -68,6 +72,27 @@ SET_TYPES = frozenset({FieldType.MULTI_ENUM, FieldType.USER_SET})
 
 class RejectedValueError(ValueError):
     """A value that cannot be read (malformed) or written (outside a value map)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Team:
+    """A deal team as the worker last showed it: each account's members by email.
+
+    The base of a ``deal_team`` field. Stored as a JSON object (``{"partner": [...], "rep":
+    [...]}``), never a list, so the list a text-team (``user_set``) field stored under the same
+    field name does not decode as one: that pair then counts as never synced, which is what
+    seeds the collaborators from the old text team (the migration).
+    """
+
+    partner: frozenset[str]
+    rep: frozenset[str]
+
+    @property
+    def everyone(self) -> frozenset[str]:
+        return self.partner | self.rep
+
+    def __str__(self) -> str:
+        return f"partner: {_format_set(self.partner) or '-'} | rep: {_format_set(self.rep) or '-'}"
 
 
 # --- parsers: non-empty raw string -> canonical value (None when it means "no value") ----------
@@ -186,6 +211,7 @@ _PARSERS: Mapping[FieldType, _Parser] = {
     FieldType.ENUM: _parse_enum,
     FieldType.MULTI_ENUM: _split,
     FieldType.USER_SET: _parse_users,
+    FieldType.DEAL_TEAM: _split,
     FieldType.BOOL: _parse_bool,
 }
 
@@ -197,6 +223,7 @@ _FORMATTERS: Mapping[FieldType, _Formatter] = {
     FieldType.ENUM: _format_plain,
     FieldType.MULTI_ENUM: _format_set,
     FieldType.USER_SET: _format_set,
+    FieldType.DEAL_TEAM: _format_set,
     FieldType.BOOL: _format_bool,
 }
 
@@ -327,13 +354,15 @@ def _mapped_set_codec(value_map: Mapping[str, str], label: str) -> SideCodec:
 
 # --- JSON (the stored base) ---------------------------------------------------------------------
 
-JsonValue = str | bool | list[str] | None
+JsonValue = str | bool | list[str] | dict[str, list[str]] | None
 
 
 def to_jsonable(value: object) -> JsonValue:
     """A canonical value as JSON: sets become sorted lists, everything else its display string."""
     if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, Team):
+        return {"partner": sorted(value.partner), "rep": sorted(value.rep)}
     if isinstance(value, frozenset):
         return sorted(value)
     return format_value(value)
@@ -349,6 +378,8 @@ def from_jsonable(field_type: FieldType, data: object) -> object:
         if not isinstance(data, bool):
             raise RejectedValueError(f"expected a boolean, got {data!r}")
         return data
+    if field_type is FieldType.DEAL_TEAM:
+        return _team(data)
     if field_type in SET_TYPES:
         if not isinstance(data, list) or not all(isinstance(item, str) for item in data):
             raise RejectedValueError(f"expected a list of strings, got {data!r}")
@@ -356,3 +387,13 @@ def from_jsonable(field_type: FieldType, data: object) -> object:
     if not isinstance(data, str):
         raise RejectedValueError(f"expected a string, got {data!r}")
     return _PARSERS[field_type](data)
+
+
+def _team(data: object) -> Team:
+    sides = data if isinstance(data, dict) else {}
+    members = {side: sides.get(side) for side in ("partner", "rep")}
+    if not isinstance(data, dict) or not all(
+        isinstance(m, list) and all(isinstance(e, str) for e in m) for m in members.values()
+    ):
+        raise RejectedValueError(f"expected a deal team object, got {data!r}")
+    return Team(frozenset(members["partner"] or ()), frozenset(members["rep"] or ()))

@@ -17,7 +17,7 @@ from sync_worker.rules.plan import BaseSnapshot, PairPlan, format_value
 from sync_worker.rules.reconcile import reconcile
 from sync_worker.state.base import ChangeEntry, ConflictEntry, LinkState
 from sync_worker.sync.context import PairContext
-from sync_worker.sync.engine import user_directory
+from sync_worker.sync.team import Directories
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +61,8 @@ def explain(ctx: PairContext, deal_id: str) -> Explanation:
         note = f"the {gone} deal is archived or deleted; the link is kept as a tombstone"
         return Explanation(ctx.name, deal_id, link, history=history, note=note)
     base = BaseSnapshot.from_json(link.base_json, ctx.mapping) if link.base_json else None
-    plan = reconcile(partner, rep, base, ctx.mapping, user_directory(ctx), ctx.clock.now())
+    directory = Directories(ctx).cover([(Side.PARTNER, partner), (Side.REP, rep)])
+    plan = reconcile(partner, rep, base, ctx.mapping, directory, ctx.clock.now())
     fields = tuple(_field(spec, partner, rep, base, plan) for spec in ctx.mapping.fields)
     return Explanation(
         ctx.name,

@@ -46,6 +46,7 @@ __all__ = [
     "FieldMapping",
     "Rule",
     "SyncMapping",
+    "TeamProperties",
     "compile_mapping",
     "load_mapping",
 ]
@@ -55,8 +56,27 @@ __all__ = [
 
 
 @dataclass(frozen=True, slots=True)
+class TeamProperties:
+    """A ``deal_team`` field's other properties: the text property showing the whole team on
+    each side and, when the deal owner counts as a member, each side's owner property."""
+
+    partner_display: str
+    rep_display: str
+    partner_owner: str | None = None
+    rep_owner: str | None = None
+
+    def display(self, side: Side) -> str:
+        return self.partner_display if side is Side.PARTNER else self.rep_display
+
+    def owner(self, side: Side) -> str | None:
+        return self.partner_owner if side is Side.PARTNER else self.rep_owner
+
+
+@dataclass(frozen=True, slots=True)
 class FieldMapping:
-    """One mapped field, with each side's codec built once at load time."""
+    """One mapped field, with each side's codec built once at load time. ``team`` is set for a
+    ``deal_team`` field, whose ``partner``/``rep`` properties hold each account's own members
+    (owner ids) and whose team is shown in ``team.display``."""
 
     name: str
     type: FieldType
@@ -68,6 +88,15 @@ class FieldMapping:
     rep_codec: SideCodec
     partner_default: str | None = None
     rep_default: str | None = None
+    team: TeamProperties | None = None
+
+    def extra_properties(self, side: Side) -> tuple[str, ...]:
+        """Properties beyond :meth:`property_on` this field reads on ``side`` (a deal team's
+        display and owner properties)."""
+        if self.team is None:
+            return ()
+        owner = self.team.owner(side)
+        return (self.team.display(side), *((owner,) if owner else ()))
 
     def property_on(self, side: Side) -> str:
         return self.partner if side is Side.PARTNER else self.rep
@@ -158,7 +187,9 @@ class SyncMapping:
     def properties(self, side: Side) -> tuple[str, ...]:
         """Every property to fetch on ``side``: the link property, each mapped field's, then
         those the scope filters read (so a fetched deal's scope can be checked)."""
-        names = [self.link_property(side), *(f.property_on(side) for f in self.fields)]
+        names = [self.link_property(side)]
+        for spec in self.fields:
+            names += [spec.property_on(side), *spec.extra_properties(side)]
         names += [f.property for f in self.scope(side)]
         return tuple(dict.fromkeys(names))
 
@@ -290,4 +321,17 @@ def _field(name: str, spec: FieldModel) -> FieldMapping:
         rep_codec=make_codec(spec.type, spec.value_map.rep, label=f"fields.{name}.value_map.rep"),
         partner_default=spec.default.partner,
         rep_default=spec.default.rep,
+        team=_team(spec),
+    )
+
+
+def _team(spec: FieldModel) -> TeamProperties | None:
+    if spec.display is None:
+        return None
+    owner = spec.deal_owner
+    return TeamProperties(
+        partner_display=spec.display.partner,
+        rep_display=spec.display.rep,
+        partner_owner=owner.partner if owner else None,
+        rep_owner=owner.rep if owner else None,
     )

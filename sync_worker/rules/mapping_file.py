@@ -113,6 +113,11 @@ class PerSideDefault(_Strict):
     rep: str | None = None
 
 
+class PerSideProperty(_Strict):
+    partner: str = Field(min_length=1)
+    rep: str = Field(min_length=1)
+
+
 class FieldModel(_Strict):
     type: FieldType
     partner: str = Field(min_length=1)
@@ -123,6 +128,10 @@ class FieldModel(_Strict):
     rule: Rule = Rule.NEWEST_WINS
     value_map: PerSideValueMap = Field(default_factory=PerSideValueMap)
     default: PerSideDefault = Field(default_factory=PerSideDefault)
+    # Only for type "deal_team": the text property showing the whole team on each side, and
+    # (optional) the deal-owner property whose owner then counts as a member of that side.
+    display: PerSideProperty | None = None
+    deal_owner: PerSideProperty | None = None
 
 
 class MappingFile(_Strict):
@@ -157,10 +166,35 @@ def check_file(model: MappingFile) -> list[str]:
     return problems
 
 
+_OWNED_SET_TYPES = (FieldType.USER_SET, FieldType.DEAL_TEAM)
+
+
+def _check_team(key: str, spec: FieldModel) -> list[str]:
+    if spec.type is not FieldType.DEAL_TEAM:
+        return [
+            f'{key}.{name}: only a field of type "deal_team" has {name}'
+            for name in ("display", "deal_owner")
+            if getattr(spec, name) is not None
+        ]
+    problems = []
+    if spec.rule is not Rule.OWNED_SET:
+        problems.append(f'{key}.rule: type deal_team needs rule "owned_set" (got "{spec.rule}")')
+    if spec.display is None:
+        problems.append(
+            f"{key}.display: type deal_team needs display.partner and display.rep (the text "
+            "property showing the whole team on each side)"
+        )
+    if spec.default.partner is not None or spec.default.rep is not None:
+        problems.append(f"{key}.default: a deal_team field takes no default")
+    return problems
+
+
 def _check_field(key: str, spec: FieldModel) -> list[str]:
-    problems: list[str] = []
-    if spec.rule is Rule.OWNED_SET and spec.type is not FieldType.USER_SET:
-        problems.append(f'{key}.type: rule owned_set needs type "user_set" (got "{spec.type}")')
+    problems = _check_team(key, spec)
+    if spec.rule is Rule.OWNED_SET and spec.type not in _OWNED_SET_TYPES:
+        problems.append(
+            f'{key}.type: rule owned_set needs type "user_set" or "deal_team" (got "{spec.type}")'
+        )
     if spec.rule is Rule.OWNED_SET and spec.direction is not Direction.BOTH:
         problems.append(f'{key}.direction: rule owned_set needs direction "both"')
     if _FORBIDDEN_RULE.get(spec.direction) is spec.rule:
@@ -199,9 +233,7 @@ def _check_names(model: MappingFile, side: Side) -> list[str]:
     problems: list[str] = []
     link = getattr(model.links, f"{side.value}_property")
     owners: dict[str, str] = {}
-    for name, spec in model.fields.items():
-        prop = getattr(spec, side.value)
-        key = f"fields.{name}.{side.value}"
+    for key, prop in _field_properties(model, side):
         if prop == link:
             problems.append(
                 f"{key}: {prop!r} is the link property links.{side.value}_property; "
@@ -219,6 +251,17 @@ def _check_names(model: MappingFile, side: Side) -> list[str]:
                 "a creation constant must name another property"
             )
     return problems
+
+
+def _field_properties(model: MappingFile, side: Side) -> list[tuple[str, str]]:
+    """(key path, property) of every property a field reads on ``side``."""
+    found = []
+    for name, spec in model.fields.items():
+        found.append((f"fields.{name}.{side.value}", getattr(spec, side.value)))
+        for extra in ("display", "deal_owner"):
+            if (per_side := getattr(spec, extra)) is not None:
+                found.append((f"fields.{name}.{extra}.{side.value}", getattr(per_side, side.value)))
+    return found
 
 
 def _check_filter(key: str, item: FilterModel) -> list[str]:

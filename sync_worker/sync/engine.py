@@ -23,12 +23,12 @@ import structlog
 
 from sync_worker.kernel.errors import AuthError, ConnectorError, DailyLimitReached, Interrupted
 from sync_worker.kernel.model import Side
-from sync_worker.rules.plan import Directory
 from sync_worker.state.base import ChangeEntry, RunRecord, StateStore
 from sync_worker.sync.context import PairContext
 from sync_worker.sync.ledger import Ledger
 from sync_worker.sync.processor import PageProcessor
 from sync_worker.sync.pull import interleave
+from sync_worker.sync.team import Directories
 from sync_worker.sync.writers import CrmWriter, DryRunStore, DryRunWriter, Intention, Writer
 
 log = structlog.stdlib.get_logger("sync_worker.sync.engine")
@@ -168,7 +168,7 @@ def _cycle_body(
     ledger: Ledger,
     counts: Counter[str],
 ) -> None:
-    processor = PageProcessor(ctx, lambda: user_directory(ctx), writer, ledger, counts)
+    processor = PageProcessor(ctx, Directories(ctx), writer, ledger, counts)
     if opts.since is None:
         _retry_dead_letters(ctx, processor, counts)
     sources = {
@@ -202,14 +202,6 @@ def _stopped_early(
 
 class _LeaseLostError(Exception):
     """The pair's lease could not be renewed: another process may be working on it now."""
-
-
-def user_directory(ctx: PairContext) -> Directory:
-    """Both accounts' users by email: who owns which deal-team member."""
-    return Directory(
-        partner=frozenset(u.email for u in ctx.partner.users() if u.email),
-        rep=frozenset(u.email for u in ctx.rep.users() if u.email),
-    )
 
 
 def _retry_dead_letters(ctx: PairContext, processor: PageProcessor, counts: Counter[str]) -> None:

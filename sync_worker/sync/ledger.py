@@ -240,6 +240,7 @@ class Ledger:
                 edited_by=str(revert.side),
                 added=sorted(revert.added),
                 removed=sorted(revert.removed),
+                reason=revert.reason.decision,
             )
             self.counts["reverted"] += 1
         self._rejections(ids, plan.rejections)

@@ -17,7 +17,7 @@ The order is the safety argument:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -33,6 +33,7 @@ from sync_worker.sync.context import PairContext
 from sync_worker.sync.ledger import Ledger
 from sync_worker.sync.push import Landed, Pair, Planned, Pusher
 from sync_worker.sync.sorting import Sorted, latest_per_id, sort_page
+from sync_worker.sync.team import DirectorySource
 from sync_worker.sync.writers import Writer
 
 log = structlog.stdlib.get_logger("sync_worker.sync.processor")
@@ -43,11 +44,10 @@ class PageProcessor:
     """Processes pages for one cycle of one pair."""
 
     ctx: PairContext
-    directories: Callable[[], Directory]
+    directories: DirectorySource
     writer: Writer
     ledger: Ledger
     counts: Counter[str] = field(default_factory=Counter)
-    _directory: Directory | None = None
     _definitions: dict[Side, Mapping[str, PropertyDef]] = field(default_factory=dict)
     pusher: Pusher = field(init=False)
 
@@ -57,10 +57,8 @@ class PageProcessor:
     @property
     def directory(self) -> Directory:
         """Both accounts' users, fetched at most once per cycle and only when a pair needs them
-        (an idle cycle costs one search per side, nothing more)."""
-        if self._directory is None:
-            self._directory = self.directories()
-        return self._directory
+        (an idle cycle costs one search per side, nothing more); see :mod:`.team`."""
+        return self.directories.current()
 
     def process(
         self,
@@ -274,6 +272,7 @@ class PageProcessor:
             taken.add(counterpart.id)
             pairs.append(_pair(side, record, counterpart, None))
         now = self.ctx.clock.now()
+        self.directories.cover((side, r) for r in origins if r.id not in decided)
         plans = [
             plan_creation(r, side, self.ctx.mapping, self.directory, now)
             for r in origins
@@ -284,6 +283,7 @@ class PageProcessor:
     # --- 3. reconcile -----------------------------------------------------------------------
 
     def _plan(self, pairs: list[Pair], now: datetime) -> list[Planned]:
+        self.directories.cover((s, p.record(s)) for p in pairs for s in Side)
         planned = [Planned(p, self._reconcile(p, now)) for p in pairs]
         needs = [item for item in planned if item.plan.needs_history]
         if needs:

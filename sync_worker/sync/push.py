@@ -112,7 +112,8 @@ class Pusher:
                 continue
             link_property = self.ctx.mapping.link_property(side)
             link_value = self.ctx.mapping.link_value(side, new_record.id)
-            updates[side].setdefault(plan.origin_id, {})[link_property] = link_value
+            back = updates[side].setdefault(plan.origin_id, {})
+            back.update({**plan.origin_updates, link_property: link_value})
             created.append((plan, new_record))
             self.counts[f"created.{other}"] += 1
             log.info(

@@ -9,6 +9,7 @@ from sync_worker.rules.plan import Directory
 from sync_worker.sync.engine import PROCESS_OWNER, CycleOptions, run_cycle
 from sync_worker.sync.ledger import Ledger
 from sync_worker.sync.processor import PageProcessor
+from sync_worker.sync.team import FixedDirectory
 from sync_worker.sync.writers import CrmWriter
 from tests.engine.conftest import World, register
 
@@ -29,7 +30,7 @@ def processor(world: World) -> PageProcessor:
     ledger = Ledger(world.ctx, "test-run", counts=Counter())
     writer = CrmWriter({Side.PARTNER: world.partner, Side.REP: world.rep})
     directory = Directory(frozenset({"ada@agency.example"}), frozenset({"rita@hubspot.example"}))
-    return PageProcessor(world.ctx, lambda: directory, writer, ledger, ledger.counts)
+    return PageProcessor(world.ctx, FixedDirectory(directory), writer, ledger, ledger.counts)
 
 
 def test_a_snapshot_older_than_our_own_write_never_pushes_its_old_value_back(world: World) -> None:
