@@ -61,8 +61,9 @@ def explain(ctx: PairContext, deal_id: str) -> Explanation:
         note = f"the {gone} deal is archived or deleted; the link is kept as a tombstone"
         return Explanation(ctx.name, deal_id, link, history=history, note=note)
     base = BaseSnapshot.from_json(link.base_json, ctx.mapping) if link.base_json else None
-    directory = Directories(ctx).cover([(Side.PARTNER, partner), (Side.REP, rep)])
-    plan = reconcile(partner, rep, base, ctx.mapping, directory, ctx.clock.now())
+    directories = Directories(ctx)
+    directories.cover([(Side.PARTNER, partner), (Side.REP, rep)])
+    plan = reconcile(partner, rep, base, ctx.mapping, directories.current(), ctx.clock.now())
     fields = tuple(_field(spec, partner, rep, base, plan) for spec in ctx.mapping.fields)
     return Explanation(
         ctx.name,

@@ -17,11 +17,13 @@ reported as an :class:`OwnedSetRevert` (``added`` removed again, ``removed`` res
 
 **Seeding (the migration from the text team).** The base of a ``deal_team`` field is a
 :class:`Team`. A pair without one (never synced, or synced before by a text team, whose base was
-a list) has its display read as each side's *text team*: the emails in a side's display that
-are active users of that side's account and not on the team yet are added to that side's
-collaborators (the only time the worker writes collaborators; it then writes only active owner
-ids, as HubSpot accepts no others). Emails that end up on neither side are dropped from the
-team and reported, as reverts of that side's text.
+a list) has its displays read as its *text team* (the emails either display lists; after a
+text-team sync both list the same): each email that is an active user of an account and not on
+the team yet is added to that account's collaborators (a deal being created gets its own users
+among them as collaborators). This is the only time the worker writes collaborators, and then
+only active owner ids (HubSpot accepts no others: a deactivated one already there is dropped).
+Emails that are active users of neither account are left off the team and reported, as reverts
+of the text that named them.
 """
 
 from __future__ import annotations
@@ -79,20 +81,45 @@ def reconcile_team(spec: FieldMapping, partner: DealRecord, rep: DealRecord, out
     old = stored if isinstance(stored, Team) else None
     members = {s: _members(spec, s, records[s], out.directory) for s in Side}
     if old is None:
-        for side in Side:
-            members[side] = _seed(spec, side, records, members, out)
-        _report_dropped(spec, records, members, out)
+        _seed_all(spec, records, members, out)
     _show(spec, records, members, old, out)
 
 
 def create_team(spec: FieldMapping, origin: DealRecord, origin_side: Side, out: Builder) -> None:
-    """A counterpart's team: the origin's members (seeded from its text team) shown on both."""
+    """A counterpart's team: the origin's members, plus its text team seeded into both deals'
+    collaborators, shown on both."""
     records: dict[Side, DealRecord | None] = {origin_side: origin, origin_side.other: None}
-    members = {origin_side: _members(spec, origin_side, origin, out.directory)}
-    members[origin_side.other] = {}
-    members[origin_side] = _seed(spec, origin_side, records, members, out)
-    _report_dropped(spec, records, members, out)
+    members = {s: _members(spec, s, records[s], out.directory) for s in Side}
+    _seed_all(spec, records, members, out)
     _show(spec, records, members, None, out)
+
+
+def _seed_all(
+    spec: FieldMapping,
+    records: Mapping[Side, DealRecord | None],
+    members: dict[Side, Members],
+    out: Builder,
+) -> None:
+    """Seed both sides' collaborators from the pair's text team (the emails either display
+    lists: the two are equal after a text-team sync), then report who could not be seeded."""
+    assert spec.team is not None  # noqa: S101 - only deal_team fields get here
+    team = spec.team
+    written = frozenset().union(
+        *(shown_emails(r.properties.get(team.display(s))) for s, r in records.items() if r)
+    )
+    for side in Side:
+        members[side] = _seed(spec, side, records[side], written, members, out=out)
+    dropped = written - members[Side.PARTNER].keys() - members[Side.REP].keys()
+    for side, record in records.items():
+        named = shown_emails(record.properties.get(team.display(side))) if record else frozenset()
+        if named & dropped:
+            why = _reason(
+                members,
+                None,
+                f"first sync as a deal team: the {side}'s text team names {sorted(named & dropped)}"
+                ", who are active users of neither account: not seeded, left off the team",
+            )
+            out.reverted.append(OwnedSetRevert(spec.name, side, named & dropped, frozenset(), why))
 
 
 def _members(
@@ -112,23 +139,22 @@ def _members(
 def _seed(
     spec: FieldMapping,
     side: Side,
-    records: Mapping[Side, DealRecord | None],
+    record: DealRecord | None,
+    written: frozenset[str],
     members: Mapping[Side, Members],
+    *,
     out: Builder,
 ) -> Members:
-    """``side``'s members after seeding its collaborators from its display's text team."""
-    record = records[side]
-    assert spec.team is not None  # noqa: S101 - only deal_team fields get here
-    if record is None:
-        return dict(members[side])
-    written = shown_emails(record.properties.get(spec.team.display(side)))
+    """``side``'s members after adding the text team's active users of ``side``'s account
+    (not yet on the team) to its collaborators. ``record`` is None for a deal being created."""
     on_team = members[Side.PARTNER].keys() | members[Side.REP].keys()
     people = out.directory.people(side)
     active = {p.email: p for p in people.values() if p.active}
     seeds = {e: active[e] for e in sorted(written - on_team) if e in active}
     if not seeds:
         return dict(members[side])
-    current = spec.codec(side).read(record.properties.get(spec.property_on(side)))
+    raw = record.properties.get(spec.property_on(side)) if record is not None else None
+    current = spec.codec(side).read(raw)
     named = current if isinstance(current, frozenset) else frozenset()
     kept = {i for i in named if _active(people.get(i))}
     ids = frozenset(kept | {p.id for p in seeds.values()})
@@ -136,37 +162,13 @@ def _seed(
     why = _reason(
         members,
         None,
-        f"first sync as a deal team: the {side}'s text team seeds its collaborators "
+        f"first sync as a deal team: the text team seeds the {side}'s collaborators "
         f"{sorted(seeds)}",
     )
     out.updates.setdefault(side, {})[spec.property_on(side)] = spec.codec(side).write(ids)
     old_emails, new_emails = frozenset(members[side]) or None, frozenset(new)
     out.changes.append(FieldChange(spec.name, side, old_emails, new_emails, "owned_set", why))
     return new
-
-
-def _report_dropped(
-    spec: FieldMapping,
-    records: Mapping[Side, DealRecord | None],
-    members: Mapping[Side, Members],
-    out: Builder,
-) -> None:
-    """Emails of a side's text team that ended up on neither side (not an active user of the
-    account whose text named them, nor a member through the other side) are reported."""
-    assert spec.team is not None  # noqa: S101 - only deal_team fields get here
-    team = members[Side.PARTNER].keys() | members[Side.REP].keys()
-    for side, record in records.items():
-        if record is None:
-            continue
-        dropped = shown_emails(record.properties.get(spec.team.display(side))) - team
-        if dropped:
-            why = _reason(
-                members,
-                None,
-                f"first sync as a deal team: the {side}'s text team names {sorted(dropped)}, "
-                f"who are not active users of the {side} account: not seeded, left off the team",
-            )
-            out.reverted.append(OwnedSetRevert(spec.name, side, dropped, frozenset(), why))
 
 
 def _active(person: Person | None) -> bool:

@@ -34,8 +34,9 @@ class DirectorySource(Protocol):
         """The directory as known now (fetched on first use)."""
         ...
 
-    def cover(self, records: Iterable[tuple[Side, DealRecord]]) -> Directory:
-        """The directory, knowing (if at all possible) every owner id ``records`` name."""
+    def cover(self, records: Iterable[tuple[Side, DealRecord]]) -> None:
+        """Make :meth:`current` know (if at all possible) every owner id ``records`` name;
+        fetches nothing when they name none."""
         ...
 
 
@@ -48,9 +49,8 @@ class FixedDirectory:
     def current(self) -> Directory:
         return self._directory
 
-    def cover(self, records: Iterable[tuple[Side, DealRecord]]) -> Directory:
+    def cover(self, records: Iterable[tuple[Side, DealRecord]]) -> None:
         del records
-        return self._directory
 
 
 class Directories:
@@ -68,15 +68,15 @@ class Directories:
             self._directory = self._load()
         return self._directory
 
-    def cover(self, records: Iterable[tuple[Side, DealRecord]]) -> Directory:
+    def cover(self, records: Iterable[tuple[Side, DealRecord]]) -> None:
         if not self._teams:
-            return self.current()
+            return
         named = [
             (side, record, team_ids(self._ctx.mapping, side, record)) for side, record in records
         ]
         named = [item for item in named if item[2]]
         if not named:
-            return self.current()
+            return
         directory = self.current()
         for side in Side:
             known = directory.people(side).keys()
@@ -87,7 +87,6 @@ class Directories:
                 self._directory = directory = _from_owners(self._owners)
         for side, record, ids in named:
             _log_non_members(side, record, ids, directory)
-        return directory
 
     def _load(self) -> Directory:
         if not self._teams:

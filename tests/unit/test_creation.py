@@ -8,7 +8,7 @@ from sync_worker.kernel.model import DealRecord, Side
 from sync_worker.rules.mapping import compile_mapping
 from sync_worker.rules.plan import CreationPlan, Directory
 from sync_worker.rules.reconcile import plan_creation, reconcile
-from tests.unit.support import NOW, deal, text_team_mapping, mapping_data
+from tests.unit.support import NOW, deal, mapping_data, text_team_mapping
 
 USERS = Directory(partner=frozenset({"pia@agency.test"}), rep=frozenset({"rita@hubspot.test"}))
 

@@ -141,13 +141,17 @@ def test_the_text_team_mapping_differs_from_the_default_only_in_the_deal_team() 
         ),
         (
             {"display": None},
-            "fields.team.display: type deal_team needs display.partner and display.rep (the "
-            "text property showing the whole team on each side)",
+            (
+                "fields.team.display: type deal_team needs display.partner and display.rep (the "
+                "text property showing the whole team on each side)"
+            ),
         ),
         (
             {"display": {"partner": "hs_all_collaborator_owner_ids", "rep": "team_text"}},
-            "fields.team.display.partner: property 'hs_all_collaborator_owner_ids' is already "
-            "mapped by fields.team.partner",
+            (
+                "fields.team.display.partner: property 'hs_all_collaborator_owner_ids' is "
+                "already mapped by fields.team.partner"
+            ),
         ),
         ({"default": {"rep": "1"}}, "fields.team.default: a deal_team field takes no default"),
     ],

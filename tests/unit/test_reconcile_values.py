@@ -11,7 +11,7 @@ from sync_worker.kernel.model import Side
 from sync_worker.rules.mapping import compile_mapping
 from sync_worker.rules.plan import BaseSnapshot, Directory
 from sync_worker.rules.reconcile import reconcile
-from tests.unit.support import NO_USERS, NOW, apply, deal, text_team_mapping, mapping_data
+from tests.unit.support import NO_USERS, NOW, apply, deal, mapping_data, text_team_mapping
 
 PARTNER_USERS = frozenset({"pia@agency.test", "pete@agency.test"})
 REP_USERS = frozenset({"rita@hubspot.test", "rob@hubspot.test"})
