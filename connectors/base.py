@@ -186,8 +186,7 @@ class Connector(Protocol):
     def owners(self, *, refresh: bool = False) -> tuple[User, ...]:
         """Every user with an email, active and deactivated (``active=False``), with names:
         what owner ids in deal properties resolve to. Cached like :meth:`users`; ``refresh``
-        asks for a reload now (an id the cached list does not know), which the connector may
-        decline if it reloaded very recently."""
+        reloads now (the caller met an owner id the cached list does not know)."""
         ...
 
     def pipelines(self) -> tuple[Pipeline, ...]:

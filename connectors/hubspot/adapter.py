@@ -51,7 +51,6 @@ DEALS = "/crm/v3/objects/deals"
 BATCH_SIZE = 100
 HISTORY_BATCH_SIZE = 50
 OWNERS_PAGE = 100
-OWNERS_REFRESH_SECONDS = 60.0
 
 T = TypeVar("T")
 
@@ -242,9 +241,9 @@ class HubSpotConnector:
         return self._users.get()
 
     def owners(self, *, refresh: bool = False) -> tuple[User, ...]:
-        # A refresh reloads lists older than a minute: a deal naming an owner id nobody knows
-        # (deleted for good) must not reload the portal's owners for every pair of every cycle.
-        max_age = OWNERS_REFRESH_SECONDS if refresh else None
+        # The caller refreshes at most once per pair and cycle, and only for a changed deal
+        # naming an id the list lacks; concurrent callers share one reload (the cache's lock).
+        max_age = 0.0 if refresh else None
         return self._users.get(max_age=max_age) + self._archived.get(max_age=max_age)
 
     def _load_users(self) -> tuple[User, ...]:

@@ -80,9 +80,8 @@ def reconcile_team(spec: FieldMapping, partner: DealRecord, rep: DealRecord, out
     stored = out.old.get(spec.name)
     old = stored if isinstance(stored, Team) else None
     members = {s: _members(spec, s, records[s], out.directory) for s in Side}
-    if old is None:
-        _seed_all(spec, records, members, out)
-    _show(spec, records, members, old, out)
+    seeded = _seed_all(spec, records, members, out) if old is None else {}
+    _show(spec, records, members, old, seeded=seeded, out=out)
 
 
 def create_team(spec: FieldMapping, origin: DealRecord, origin_side: Side, out: Builder) -> None:
@@ -90,8 +89,8 @@ def create_team(spec: FieldMapping, origin: DealRecord, origin_side: Side, out: 
     collaborators, shown on both."""
     records: dict[Side, DealRecord | None] = {origin_side: origin, origin_side.other: None}
     members = {s: _members(spec, s, records[s], out.directory) for s in Side}
-    _seed_all(spec, records, members, out)
-    _show(spec, records, members, None, out)
+    seeded = _seed_all(spec, records, members, out)
+    _show(spec, records, members, None, seeded=seeded, out=out)
 
 
 def _seed_all(
@@ -99,16 +98,21 @@ def _seed_all(
     records: Mapping[Side, DealRecord | None],
     members: dict[Side, Members],
     out: Builder,
-) -> None:
+) -> dict[Side, list[str]]:
     """Seed both sides' collaborators from the pair's text team (the emails either display
-    lists: the two are equal after a text-team sync), then report who could not be seeded."""
+    lists: the two are equal after a text-team sync), then report who could not be seeded.
+    Returns the emails seeded per side."""
     assert spec.team is not None  # noqa: S101 - only deal_team fields get here
     team = spec.team
     written = frozenset().union(
         *(shown_emails(r.properties.get(team.display(s))) for s, r in records.items() if r)
     )
+    seeded: dict[Side, list[str]] = {}
     for side in Side:
+        before = members[side].keys()
         members[side] = _seed(spec, side, records[side], written, members, out=out)
+        if added := sorted(members[side].keys() - before):
+            seeded[side] = added
     dropped = written - members[Side.PARTNER].keys() - members[Side.REP].keys()
     for side, record in records.items():
         named = shown_emails(record.properties.get(team.display(side))) if record else frozenset()
@@ -120,6 +124,7 @@ def _seed_all(
                 ", who are active users of neither account: not seeded, left off the team",
             )
             out.reverted.append(OwnedSetRevert(spec.name, side, named & dropped, frozenset(), why))
+    return seeded
 
 
 def _members(
@@ -158,17 +163,8 @@ def _seed(
     named = current if isinstance(current, frozenset) else frozenset()
     kept = {i for i in named if _active(people.get(i))}
     ids = frozenset(kept | {p.id for p in seeds.values()})
-    new = {**members[side], **seeds}
-    why = _reason(
-        members,
-        None,
-        f"first sync as a deal team: the text team seeds the {side}'s collaborators "
-        f"{sorted(seeds)}",
-    )
     out.updates.setdefault(side, {})[spec.property_on(side)] = spec.codec(side).write(ids)
-    old_emails, new_emails = frozenset(members[side]) or None, frozenset(new)
-    out.changes.append(FieldChange(spec.name, side, old_emails, new_emails, "owned_set", why))
-    return new
+    return {**members[side], **seeds}
 
 
 def _active(person: Person | None) -> bool:
@@ -180,9 +176,12 @@ def _show(
     records: Mapping[Side, DealRecord | None],
     members: Mapping[Side, Members],
     old: Team | None,
+    *,
+    seeded: Mapping[Side, list[str]],
     out: Builder,
 ) -> None:
-    """Write the derived display wherever it differs; report a person's edit to it."""
+    """Write the derived display wherever it differs; report a person's edit to it. One
+    change per side records the display written and the collaborators seeded there."""
     assert spec.team is not None  # noqa: S101 - only deal_team fields get here
     everyone = {**members[Side.REP], **members[Side.PARTNER]}
     text = ";".join(everyone[e].shown() for e in sorted(everyone))
@@ -191,15 +190,24 @@ def _show(
         record = records[side]
         prop = spec.team.display(side)
         raw = (record.properties.get(prop) or "").strip() if record is not None else ""
-        if raw == text:
+        if raw == text and side not in seeded:
             continue
         shown = shown_emails(raw)
         if old is not None and shown != old.everyone:
             added, removed = shown - old.everyone, old.everyone - shown
             why = _reason(members, old, f"the {side} edited the team display: {raw!r}; restored")
             out.reverted.append(OwnedSetRevert(spec.name, side, added, removed, why))
-        why = _reason(members, old, f"write the team (both accounts' members) to the {side}")
-        out.updates.setdefault(side, {})[prop] = text
+        did = (
+            [f"the text team seeds the {side}'s collaborators {seeded[side]}"]
+            if side in seeded
+            else []
+        )
+        if raw != text:
+            out.updates.setdefault(side, {})[prop] = text
+            did.append(f"write the team (both accounts' members) to the {side}")
+        why = _reason(
+            members, old, ("first sync as a deal team: " if old is None else "") + "; ".join(did)
+        )
         change = FieldChange(
             spec.name, side, shown or None, team.everyone or None, "owned_set", why
         )

@@ -3,9 +3,10 @@
 Nothing is fetched until a pair needs it (an idle cycle costs one search per side). A mapping
 with a ``deal_team`` field resolves owner ids through each account's owners (active and
 deactivated, with names; the connector caches them per credential); an id the cached list does
-not know makes that account's owners reload (once per cycle, and the connector declines if it
-reloaded within the last minute). Owner ids still unknown after that, and deactivated owners,
-are logged per deal: they are left off the team display (see :mod:`sync_worker.rules.deal_team`).
+not know makes that account's owners reload (at most once per side and cycle, and only for
+deals that changed, so an id unknown for good cannot cause a reload storm). Owner ids still
+unknown after that, and deactivated owners, are logged per deal: they are left off the team
+display (see :mod:`sync_worker.rules.deal_team`).
 Other mappings need only each account's active users' emails, as before.
 """
 

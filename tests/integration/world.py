@@ -15,12 +15,14 @@ from pydantic import SecretStr
 
 from hubspot_sandbox import Portal, Sandbox, SandboxServer
 from hubspot_sandbox.clock import Clock as SandboxClock
+from hubspot_sandbox.seed import PARTNER_OWNERS, REP_OWNERS
 from sync_worker.connectors.hubspot.adapter import HubSpotConnector
 from sync_worker.connectors.hubspot.factory import make_hubspot_connector
 from sync_worker.connectors.hubspot.ratelimit import LimiterRegistry
 from sync_worker.connectors.hubspot.retry import RetrySettings
 from sync_worker.kernel.clock import Clock, FakeClock, SystemClock
 from sync_worker.mappings import builtin_mapping_path
+from sync_worker.rules.deal_team import shown_emails
 from sync_worker.rules.mapping import SyncMapping, load_mapping
 from sync_worker.state import SqlStateStore, StateStore, open_store
 from sync_worker.sync.context import PairContext
@@ -38,12 +40,19 @@ ALAN = "alan.turing@agency.example"
 RITA = "rita.rep@hubspot.example"
 SAM = "sam.sales@hubspot.example"
 PAULA = "paula.partnermgr@hubspot.example"
+OWNER_IDS = {o.email: o.id for o in (*PARTNER_OWNERS, *REP_OWNERS)}
+COLLABORATORS = "hs_all_collaborator_owner_ids"
 
 
-def load_default_mapping(partner_account: str = PAIR) -> SyncMapping:
-    return load_mapping(
-        builtin_mapping_path("hubspot_shared_deals"), context={"partner_account": partner_account}
-    )
+def load_default_mapping(
+    partner_account: str = PAIR, name: str = "hubspot_shared_deals"
+) -> SyncMapping:
+    return load_mapping(builtin_mapping_path(name), context={"partner_account": partner_account})
+
+
+def load_text_team_mapping(partner_account: str = PAIR) -> SyncMapping:
+    """The built-in mapping that keeps the deal team as text (an owned set of emails)."""
+    return load_default_mapping(partner_account, "hubspot_shared_deals_text_team")
 
 
 def deal_props(**overrides: str) -> dict[str, str]:
@@ -100,6 +109,7 @@ class World:
         retry: RetrySettings | None = None,
         overlap_seconds: float = 5,
         timeout: float = 30.0,
+        metadata_ttl_seconds: float = 300.0,
     ) -> HubSpotConnector:
         """A connector for ``portal``, paced on the portal's own clock."""
         connector = make_hubspot_connector(
@@ -113,6 +123,7 @@ class World:
             retry=retry,
             page_size=page_size,
             timeout=timeout,
+            metadata_ttl_seconds=metadata_ttl_seconds,
         )
         self._closers.append(connector.close)
         return connector
@@ -243,7 +254,19 @@ def named_partner_deal(stored: str | None) -> str | None:
 
 
 def members(raw: str | None) -> set[str]:
-    return {m.strip().lower() for m in (raw or "").split(";") if m.strip()}
+    """The emails a team lists: a text team of emails, or a display of ``Name <email>``."""
+    return set(shown_emails(raw))
+
+
+def collaborators(*emails: str) -> str:
+    """The collaborator value (owner ids) naming ``emails`` in the demo portals."""
+    return ";".join(sorted(OWNER_IDS[e] for e in emails))
+
+
+def collaborator_emails(raw: str | None) -> set[str]:
+    """The demo users a collaborator value (owner ids) names."""
+    by_id = {owner_id: email for email, owner_id in OWNER_IDS.items()}
+    return {by_id.get(i, f"unknown:{i}") for i in (raw or "").split(";") if i}
 
 
 def products(raw: str | None) -> set[str]:
