@@ -219,3 +219,20 @@ def test_a_pair_not_backfilled_after_the_switch_migrates_when_next_synced(
 
 
 LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def test_the_connector_lists_owners_with_names_and_sees_deactivations_on_refresh(
+    world: World,
+) -> None:
+    connector = world.connector("partner")
+    before = {u.email: u for u in connector.owners()}
+    assert before[GRACE].name == "Grace Hopper"
+    assert before[GRACE].active
+    world.partner.deactivate_owner(OWNER_IDS[GRACE])
+
+    assert connector.owners() == tuple(before.values())  # cached per credential (5 minutes)
+    after = {u.email: u for u in connector.owners(refresh=True)}
+
+    assert not after[GRACE].active
+    assert after[GRACE].id == OWNER_IDS[GRACE]
+    assert GRACE not in {u.email for u in connector.users()}  # the active users' directory
