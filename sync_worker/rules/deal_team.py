@@ -193,15 +193,9 @@ def _show(
         if raw == text and side not in seeded:
             continue
         shown = shown_emails(raw)
-        if old is not None and shown != old.everyone:
-            added, removed = shown - old.everyone, old.everyone - shown
-            why = _reason(members, old, f"the {side} edited the team display: {raw!r}; restored")
-            out.reverted.append(OwnedSetRevert(spec.name, side, added, removed, why))
-        did = (
-            [f"the text team seeds the {side}'s collaborators {seeded[side]}"]
-            if side in seeded
-            else []
-        )
+        did = _undo_edit(spec, side, raw, members, old, out=out)
+        if side in seeded:
+            did.append(f"the text team seeds the {side}'s collaborators {seeded[side]}")
         if raw != text:
             out.updates.setdefault(side, {})[prop] = text
             did.append(f"write the team (both accounts' members) to the {side}")
@@ -213,6 +207,25 @@ def _show(
         )
         out.changes.append(change)
     out.base[spec.name] = team
+
+
+def _undo_edit(
+    spec: FieldMapping,
+    side: Side,
+    raw: str,
+    members: Mapping[Side, Members],
+    old: Team | None,
+    *,
+    out: Builder,
+) -> list[str]:
+    """Report a person's edit to ``side``'s display (it differs from the team last shown)."""
+    shown = shown_emails(raw)
+    if old is None or shown == old.everyone:
+        return []
+    added, removed = shown - old.everyone, old.everyone - shown
+    why = _reason(members, old, f"the {side} edited the team display: {raw!r}; restored")
+    out.reverted.append(OwnedSetRevert(spec.name, side, added, removed, why))
+    return [f"undo a person's edit to the {side}'s team display"]
 
 
 def _reason(members: Mapping[Side, Members], old: Team | None, decision: str) -> Reason:
