@@ -36,6 +36,8 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
+from sync_worker.kernel.team import Team, team_from_jsonable
+
 __all__ = [
     "FieldType",
     "RejectedValueError",
@@ -72,27 +74,6 @@ SET_TYPES = frozenset({FieldType.MULTI_ENUM, FieldType.USER_SET})
 
 class RejectedValueError(ValueError):
     """A value that cannot be read (malformed) or written (outside a value map)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Team:
-    """A deal team as the worker last showed it: each account's members by email.
-
-    The base of a ``deal_team`` field. Stored as a JSON object (``{"partner": [...], "rep":
-    [...]}``), never a list, so the list a text-team (``user_set``) field stored under the same
-    field name does not decode as one: that pair then counts as never synced, which is what
-    seeds the collaborators from the old text team (the migration).
-    """
-
-    partner: frozenset[str]
-    rep: frozenset[str]
-
-    @property
-    def everyone(self) -> frozenset[str]:
-        return self.partner | self.rep
-
-    def __str__(self) -> str:
-        return f"partner: {_format_set(self.partner) or '-'} | rep: {_format_set(self.rep) or '-'}"
 
 
 # --- parsers: non-empty raw string -> canonical value (None when it means "no value") ----------
@@ -379,7 +360,10 @@ def from_jsonable(field_type: FieldType, data: object) -> object:
             raise RejectedValueError(f"expected a boolean, got {data!r}")
         return data
     if field_type is FieldType.DEAL_TEAM:
-        return _team(data)
+        try:
+            return team_from_jsonable(data)
+        except ValueError as exc:  # e.g. the list a text team stored under the same name
+            raise RejectedValueError(str(exc)) from None
     if field_type in SET_TYPES:
         if not isinstance(data, list) or not all(isinstance(item, str) for item in data):
             raise RejectedValueError(f"expected a list of strings, got {data!r}")
@@ -387,13 +371,3 @@ def from_jsonable(field_type: FieldType, data: object) -> object:
     if not isinstance(data, str):
         raise RejectedValueError(f"expected a string, got {data!r}")
     return _PARSERS[field_type](data)
-
-
-def _team(data: object) -> Team:
-    sides = data if isinstance(data, dict) else {}
-    members = {side: sides.get(side) for side in ("partner", "rep")}
-    if not isinstance(data, dict) or not all(
-        isinstance(m, list) and all(isinstance(e, str) for e in m) for m in members.values()
-    ):
-        raise RejectedValueError(f"expected a deal team object, got {data!r}")
-    return Team(frozenset(members["partner"] or ()), frozenset(members["rep"] or ()))

@@ -31,6 +31,7 @@ from sync_worker.kernel.canonical import (
 from sync_worker.kernel.errors import ConfigError
 from sync_worker.kernel.filters import Filter
 from sync_worker.kernel.model import Side
+from sync_worker.rules.mapping_errors import describe_validation_error
 from sync_worker.rules.mapping_file import (
     Direction,
     FieldModel,
@@ -38,8 +39,8 @@ from sync_worker.rules.mapping_file import (
     MappingFile,
     Rule,
     check_file,
-    describe_validation_error,
 )
+from sync_worker.rules.mapping_team import TeamProperties, team_properties
 
 __all__ = [
     "Direction",
@@ -53,23 +54,6 @@ __all__ = [
 
 
 # --- the compiled mapping (what the core uses) --------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class TeamProperties:
-    """A ``deal_team`` field's other properties: the text property showing the whole team on
-    each side and, when the deal owner counts as a member, each side's owner property."""
-
-    partner_display: str
-    rep_display: str
-    partner_owner: str | None = None
-    rep_owner: str | None = None
-
-    def display(self, side: Side) -> str:
-        return self.partner_display if side is Side.PARTNER else self.rep_display
-
-    def owner(self, side: Side) -> str | None:
-        return self.partner_owner if side is Side.PARTNER else self.rep_owner
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,17 +305,5 @@ def _field(name: str, spec: FieldModel) -> FieldMapping:
         rep_codec=make_codec(spec.type, spec.value_map.rep, label=f"fields.{name}.value_map.rep"),
         partner_default=spec.default.partner,
         rep_default=spec.default.rep,
-        team=_team(spec),
-    )
-
-
-def _team(spec: FieldModel) -> TeamProperties | None:
-    if spec.display is None:
-        return None
-    owner = spec.deal_owner
-    return TeamProperties(
-        partner_display=spec.display.partner,
-        rep_display=spec.display.rep,
-        partner_owner=owner.partner if owner else None,
-        rep_owner=owner.rep if owner else None,
+        team=team_properties(spec),
     )

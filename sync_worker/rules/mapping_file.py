@@ -1,18 +1,17 @@
-"""The mapping file's schema and checks: pydantic models at the boundary, cross-field rules,
-and pydantic's errors rewritten as one readable line each (key path and valid choices).
+"""The mapping file's schema and checks: pydantic models at the boundary and cross-field rules
+(:mod:`sync_worker.rules.mapping_errors` turns pydantic's errors into one readable line each).
 
 :mod:`sync_worker.rules.mapping` compiles a checked file into the frozen :class:`SyncMapping` the
-core
-uses; nothing else should need this module.
+core uses; nothing else should need this module.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any, Literal, get_args
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sync_worker.kernel.canonical import (
     MAPPABLE_TYPES,
@@ -272,47 +271,3 @@ def _check_filter(key: str, item: FilterModel) -> list[str]:
     else:
         needs, has = "value (a string)", item.value is not None and not item.values
     return [] if has else [f"{key}: operator {item.operator} takes {needs}"]
-
-
-# --- pydantic errors as one readable line each --------------------------------------------------
-
-
-def describe_validation_error(error: ValidationError, root: type[BaseModel]) -> list[str]:
-    """One ``key.path: problem`` line per pydantic error, with the valid choices where known."""
-    return [_describe(detail, root) for detail in error.errors()]
-
-
-def _describe(detail: Any, root: type[BaseModel]) -> str:
-    loc: tuple[str | int, ...] = detail["loc"]
-    key = _key_path(loc) or "(top level)"
-    kind = detail["type"]
-    if kind == "extra_forbidden":
-        parent = _model_at(root, loc[:-1])
-        valid = ", ".join(parent.model_fields) if parent else "see the documentation"
-        return f"{key}: unknown key; valid keys here: {valid}"
-    if kind == "missing":
-        return f"{key}: required key is missing"
-    message = detail["msg"]
-    if "input" in detail and kind not in ("too_short",):
-        message += f" (got {detail['input']!r})"
-    return f"{key}: {message}"
-
-
-def _key_path(loc: tuple[str | int, ...]) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-def _model_at(root: type[BaseModel], loc: tuple[str | int, ...]) -> type[BaseModel] | None:
-    """The model class found at ``loc`` (through dicts and lists of models), if any."""
-    current: Any = root
-    for part in loc:
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            info = current.model_fields.get(str(part))
-            current = info.annotation if info else None
-        else:
-            args = [arg for arg in get_args(current) if arg is not type(None)]
-            current = args[-1] if args else None
-    return current if isinstance(current, type) and issubclass(current, BaseModel) else None

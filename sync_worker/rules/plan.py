@@ -24,6 +24,7 @@ from sync_worker.kernel.canonical import (
     to_jsonable,
 )
 from sync_worker.kernel.model import Side
+from sync_worker.rules.directory import Directory, Person
 from sync_worker.rules.mapping import SyncMapping
 
 __all__ = [
@@ -44,58 +45,6 @@ __all__ = [
 ]
 
 _BASE_FORMAT = 1
-
-
-@dataclass(frozen=True, slots=True)
-class Person:
-    """A user of one account as its owners API knows them: the owner id a collaborator or deal
-    owner property holds, the lower-cased email, a display name, and whether still active."""
-
-    id: str
-    email: str
-    name: str = ""
-    active: bool = True
-
-    def shown(self) -> str:
-        """How the team display lists them: ``Name <email>``, or the email alone."""
-        return f"{self.name} <{self.email}>" if self.name else self.email
-
-
-@dataclass(frozen=True, slots=True)
-class Directory:
-    """The user directories of a pair, as lower-cased emails, for owned-set fields; for
-    ``deal_team`` fields also each account's owners by owner id (active and deactivated)."""
-
-    partner: frozenset[str]
-    rep: frozenset[str]
-    partner_people: Mapping[str, Person] = field(default_factory=dict)
-    rep_people: Mapping[str, Person] = field(default_factory=dict)
-
-    @classmethod
-    def from_emails(cls, partner: Iterable[str], rep: Iterable[str]) -> Directory:
-        """Build from each account's user emails (e.g. ``Connector.users()``), normalised."""
-        return cls(
-            partner=frozenset(e.strip().lower() for e in partner if e.strip()),
-            rep=frozenset(e.strip().lower() for e in rep if e.strip()),
-        )
-
-    @classmethod
-    def from_people(cls, partner: Iterable[Person], rep: Iterable[Person]) -> Directory:
-        """Build from each account's owners; the email directories hold the active ones."""
-        by_id = {Side.PARTNER: {p.id: p for p in partner}, Side.REP: {p.id: p for p in rep}}
-        emails = {s: frozenset(p.email for p in by_id[s].values() if p.active) for s in Side}
-        return cls(emails[Side.PARTNER], emails[Side.REP], by_id[Side.PARTNER], by_id[Side.REP])
-
-    def owner(self, email: str) -> Side | None:
-        """The account that owns ``email``; ``None`` when both or neither directory holds it."""
-        in_partner = email in self.partner
-        if in_partner == (email in self.rep):
-            return None
-        return Side.PARTNER if in_partner else Side.REP
-
-    def people(self, side: Side) -> Mapping[str, Person]:
-        """``side``'s owners by owner id, deactivated ones included."""
-        return self.partner_people if side is Side.PARTNER else self.rep_people
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,19 +10,21 @@ from structlog.testing import capture_logs
 
 from hubspot_sandbox import Owner
 from sync_worker.sync.engine import CycleOptions
+from tests.integration.collaborators import (
+    COLLABORATORS,
+    OWNER_IDS,
+    collaborator_emails,
+    collaborators,
+)
 from tests.integration.world import (
     ADA,
     ALAN,
-    COLLABORATORS,
     GRACE,
-    OWNER_IDS,
     PAIR,
     PAULA,
     RITA,
     SAM,
     World,
-    collaborator_emails,
-    collaborators,
     load_default_mapping,
     load_text_team_mapping,
     members,

@@ -11,16 +11,18 @@ from structlog.testing import capture_logs
 
 from sync_worker.connectors.hubspot.standard import PRODUCTS
 from sync_worker.kernel.model import Side
+from tests.integration.collaborators import (
+    COLLABORATORS,
+    collaborators,
+)
 from tests.integration.world import (
     ADA,
-    COLLABORATORS,
     GRACE,
     PAIR,
     RITA,
     SAM,
     TWO_WAY,
     World,
-    collaborators,
     members,
     products,
     team,

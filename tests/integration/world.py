@@ -15,7 +15,6 @@ from pydantic import SecretStr
 
 from hubspot_sandbox import Portal, Sandbox, SandboxServer
 from hubspot_sandbox.clock import Clock as SandboxClock
-from hubspot_sandbox.seed import PARTNER_OWNERS, REP_OWNERS
 from sync_worker.connectors.hubspot.adapter import HubSpotConnector
 from sync_worker.connectors.hubspot.factory import make_hubspot_connector
 from sync_worker.connectors.hubspot.ratelimit import LimiterRegistry
@@ -40,8 +39,6 @@ ALAN = "alan.turing@agency.example"
 RITA = "rita.rep@hubspot.example"
 SAM = "sam.sales@hubspot.example"
 PAULA = "paula.partnermgr@hubspot.example"
-OWNER_IDS = {o.email: o.id for o in (*PARTNER_OWNERS, *REP_OWNERS)}
-COLLABORATORS = "hs_all_collaborator_owner_ids"
 
 
 def load_default_mapping(
@@ -256,17 +253,6 @@ def named_partner_deal(stored: str | None) -> str | None:
 def members(raw: str | None) -> set[str]:
     """The emails a team lists: a text team of emails, or a display of ``Name <email>``."""
     return set(shown_emails(raw))
-
-
-def collaborators(*emails: str) -> str:
-    """The collaborator value (owner ids) naming ``emails`` in the demo portals."""
-    return ";".join(sorted(OWNER_IDS[e] for e in emails))
-
-
-def collaborator_emails(raw: str | None) -> set[str]:
-    """The demo users a collaborator value (owner ids) names."""
-    by_id = {owner_id: email for email, owner_id in OWNER_IDS.items()}
-    return {by_id.get(i, f"unknown:{i}") for i in (raw or "").split(";") if i}
 
 
 def products(raw: str | None) -> set[str]:
