@@ -23,10 +23,13 @@ class Person:
     email: str
     name: str = ""
     active: bool = True
+    shown: str = field(init=False, repr=False, compare=False)
+    """How the team display lists them: ``Name <email>``, or the email alone."""
 
-    def shown(self) -> str:
-        """How the team display lists them: ``Name <email>``, or the email alone."""
-        return f"{self.name} <{self.email}>" if self.name else self.email
+    def __post_init__(self) -> None:
+        # Computed once: every reconcile of a deal team renders its members.
+        shown = f"{self.name} <{self.email}>" if self.name else self.email
+        object.__setattr__(self, "shown", shown)
 
 
 @dataclass(frozen=True, slots=True)
