@@ -5,9 +5,9 @@ Run: ``.venv/bin/python -m benchmarks.reconcile_throughput [--pairs N] [--rounds
 The mapping is the shipped default plus three more fields (10 in all, every kind of type and
 rule; the deal team as collaborators resolved through a directory of owners, with the team
 display kept on both sides). The pairs are a realistic mix, fixed by a seed: 60% unchanged since
-the last sync (formatting noise included), 30% with edits on one side, 10% with conflicting edits on both
-sides (settled by the field's rule; the manual field's are recorded). Records and bases are
-built before timing; only :func:`reconcile` is timed.
+the last sync (formatting noise included), 30% with edits on one side, 10% with conflicting
+edits on both sides (settled by the field's rule; the manual field's are recorded). Records and
+bases are built before timing; only :func:`reconcile` is timed.
 """
 
 from __future__ import annotations
