@@ -4,11 +4,15 @@ display property, and a person's edit to that display is restored and logged."""
 
 from __future__ import annotations
 
+import tomllib
 from datetime import UTC, datetime
 
 from structlog.testing import capture_logs
 
 from hubspot_sandbox import Owner
+from sync_worker.mappings import builtin_mapping_path
+from sync_worker.ops.explain import explain
+from sync_worker.rules.mapping import compile_mapping
 from sync_worker.sync.engine import CycleOptions
 from tests.integration.collaborators import (
     COLLABORATORS,
@@ -131,6 +135,12 @@ def test_a_member_deactivated_in_one_account_leaves_the_team_shown(world: World)
         ("partner", partner_id, GRACE)
     }
     assert all(e["outcome"] == "ok" for e in logs if e["event"] == "cycle_finished")
+    team_now = next(f for f in explain(world.ctx, partner_id).fields if f.field == "deal_team")
+    assert (team_now.partner_value, team_now.rep_value) == (
+        f"{ADA};{GRACE} (deactivated)",
+        f"{RITA};{SAM}",
+    )
+    assert "in sync" in team_now.decision
 
 
 def test_the_first_sync_of_deals_that_already_have_collaborators_on_both_sides(
@@ -238,3 +248,24 @@ def test_the_connector_lists_owners_with_names_and_sees_deactivations_on_refresh
     assert not after[GRACE].active
     assert after[GRACE].id == OWNER_IDS[GRACE]
     assert GRACE not in {u.email for u in connector.users()}  # the active users' directory
+
+
+def test_with_deal_owner_configured_each_sides_owner_is_on_the_team(world: World) -> None:
+    text = builtin_mapping_path("hubspot_shared_deals").read_text(encoding="utf-8")
+    assert '# deal_owner.partner = "hubspot_owner_id"' in text
+    text = text.replace("# deal_owner.", "deal_owner.")
+    world.mapping = compile_mapping(tomllib.loads(text), context={"partner_account": PAIR})
+    partner_id, rep_id = world.linked(
+        shared_deal_team="",
+        hubspot_owner_id=OWNER_IDS[ADA],
+        **{COLLABORATORS: collaborators(GRACE)},
+    )
+    world.rep.edit_deal(rep_id, {"hubspot_owner_id": OWNER_IDS[RITA]})
+    world.settle(2)
+    assert teams(world, partner_id, rep_id) == (shown(ADA, GRACE, RITA),) * 2
+
+    world.rep.edit_deal(rep_id, {"hubspot_owner_id": OWNER_IDS[SAM]})  # the rep reassigns
+    world.settle(2)
+
+    assert teams(world, partner_id, rep_id) == (shown(ADA, GRACE, SAM),) * 2
+    assert crew(world, partner_id, rep_id) == ({GRACE}, set())  # owners are not collaborators
