@@ -59,7 +59,7 @@ def test_unknown_owner_ids_reload_the_owners_once_per_cycle_and_are_logged(
         (first, "404"),
         (second, "405"),
     ]
-    for deal_id in (first, second):  # the newcomer is shown, resolved by the one reload
+    for deal_id in (first, second):  # the newcomer is shown on both deals
         record = partner.get(deal_id)
         assert record is not None
         assert "Noor New <noor@agency.example>" in (record.get("shared_deal_team") or "")
