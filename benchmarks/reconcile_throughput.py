@@ -3,10 +3,11 @@
 Run: ``.venv/bin/python -m benchmarks.reconcile_throughput [--pairs N] [--rounds R]``
 
 The mapping is the shipped default plus three more fields (10 in all, every kind of type and
-rule). The pairs are a realistic mix, fixed by a seed: 60% unchanged since the last sync
-(formatting noise included), 30% with edits on one side, 10% with conflicting edits on both
-sides (settled by the field's rule; the manual field's are recorded). Records and bases are
-built before timing; only :func:`reconcile` is timed.
+rule; the deal team as collaborators resolved through a directory of owners, with the team
+display kept on both sides). The pairs are a realistic mix, fixed by a seed: 60% unchanged since
+the last sync (formatting noise included), 30% with edits on one side, 10% with conflicting
+edits on both sides (settled by the field's rule; the manual field's are recorded). Records and
+bases are built before timing; only :func:`reconcile` is timed.
 """
 
 from __future__ import annotations
@@ -21,17 +22,19 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from sync_worker.kernel.canonical import Team
 from sync_worker.kernel.model import DealRecord
 from sync_worker.mappings import builtin_mapping_path
 from sync_worker.rules.mapping import SyncMapping, compile_mapping
-from sync_worker.rules.plan import BaseSnapshot, Directory
+from sync_worker.rules.plan import BaseSnapshot, Directory, Person
 from sync_worker.rules.reconcile import reconcile
 
 TARGET = 20_000
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-PARTNER_USERS = [f"user{i}@agency.test" for i in range(20)]
-REP_USERS = [f"rep{i}@hubspot.test" for i in range(50)]
-DIRECTORY = Directory(partner=frozenset(PARTNER_USERS), rep=frozenset(REP_USERS))
+PARTNER_PEOPLE = [Person(f"1{i:04d}", f"user{i}@agency.test", f"User {i}") for i in range(20)]
+REP_PEOPLE = [Person(f"9{i:04d}", f"rep{i}@hubspot.test", f"Rep {i}") for i in range(50)]
+DIRECTORY = Directory.from_people(PARTNER_PEOPLE, REP_PEOPLE)
+COLLABORATORS, DISPLAY = "hs_all_collaborator_owner_ids", "shared_deal_team"
 EXTRA_FIELDS = """
 [fields.probability]
 type = "number"
@@ -73,7 +76,6 @@ def _values(rng: random.Random) -> dict[str, str]:
         "product_interest": ";".join(rng.sample(["sales", "cms", "ops", "service"], 2)),
         "closedate": f"2026-0{rng.randrange(1, 10)}-1{rng.randrange(10)}T10:00:00.000Z",
         "amount": str(rng.randrange(100, 100_000)),
-        "deal_team": ";".join(rng.sample(PARTNER_USERS, 2) + rng.sample(REP_USERS, 1)),
         "probability": f"0.{rng.randrange(1, 10)}",
         "next_step": rng.choice(["call", "demo", "proposal"]),
         "priority": rng.choice(["true", "false"]),
@@ -92,8 +94,6 @@ def _noisy(field: str, raw: str) -> str:
 def _edit(field: str, raw: str, rng: random.Random) -> str:
     if field == "amount":
         return str(Decimal(raw) + rng.randrange(1, 500))
-    if field == "deal_team":
-        return raw + ";" + rng.choice(PARTNER_USERS + REP_USERS)
     if field == "closedate":
         return raw.replace("T10", f"T1{rng.randrange(1, 10)}")
     return f"{raw} (edit {rng.randrange(100)})"
@@ -107,19 +107,37 @@ def make_pair(
     kind = rng.random()
     editable = ["amount", "closedate", "deal_team", "next_step", "dealname"]
     field = rng.choice(editable)
-    if kind >= 0.6:
-        partner_raw[field] = _edit(field, partner_raw[field], rng)
-    if kind >= 0.9:
-        rep_raw[field] = _edit(field, rep_raw[field], rng)
-    base = BaseSnapshot(
-        {spec.name: spec.codecs.partner.read(agreed[spec.name]) for spec in mapping.fields}, T0
-    )
+    teams = [rng.sample(PARTNER_PEOPLE, 2), rng.sample(REP_PEOPLE, 1)]
+    agreed_team = Team(frozenset(p.email for p in teams[0]), frozenset(p.email for p in teams[1]))
+    shown = ";".join(p.shown for p in sorted(teams[0] + teams[1], key=lambda p: p.email))
+    for side, (raw, people) in enumerate(((partner_raw, PARTNER_PEOPLE), (rep_raw, REP_PEOPLE))):
+        if kind >= (0.6, 0.9)[side]:
+            if field == "deal_team":  # a side adds one of its own users as a collaborator
+                teams[side] = [*teams[side], rng.choice(people)]
+            else:
+                raw[field] = _edit(field, raw[field], rng)
+    fields = [spec for spec in mapping.fields if spec.team is None]
+    values = {spec.name: spec.codecs.partner.read(agreed[spec.name]) for spec in fields}
+    base = BaseSnapshot({**values, "deal_team": agreed_team}, T0)
     stamps = {spec.partner: T0 + timedelta(minutes=rng.randrange(60)) for spec in mapping.fields}
+    team = {COLLABORATORS: "", DISPLAY: shown}
     partner = DealRecord(
-        f"p{index}", {s.partner: partner_raw[s.name] for s in mapping.fields}, T0, stamps
+        f"p{index}",
+        {**{s.partner: partner_raw[s.name] for s in fields}, **team, COLLABORATORS: _ids(teams[0])},
+        T0,
+        stamps,
     )
-    rep = DealRecord(f"r{index}", {s.rep: rep_raw[s.name] for s in mapping.fields}, T0, stamps)
+    rep = DealRecord(
+        f"r{index}",
+        {**{s.rep: rep_raw[s.name] for s in fields}, **team, COLLABORATORS: _ids(teams[1])},
+        T0,
+        stamps,
+    )
     return partner, rep, base
+
+
+def _ids(people: list[Person]) -> str:
+    return ";".join(p.id for p in people)
 
 
 Pair = tuple[DealRecord, DealRecord, BaseSnapshot]

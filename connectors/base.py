@@ -114,10 +114,14 @@ class WriteResult:
 
 @dataclass(frozen=True, slots=True)
 class User:
-    """A user of one account (HubSpot: an owner). ``email`` is lower-cased."""
+    """A user of one account (HubSpot: an owner). ``email`` is lower-cased; ``name`` is the
+    owner's first and last name (may be empty); ``active`` is False for a deactivated user
+    (HubSpot: an archived owner)."""
 
     id: str
     email: str
+    name: str = ""
+    active: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +192,12 @@ class Connector(Protocol):
 
     def users(self) -> tuple[User, ...]:
         """Every active user of the account, with emails (the user directory)."""
+        ...
+
+    def owners(self, *, refresh: bool = False) -> tuple[User, ...]:
+        """Every user with an email, active and deactivated (``active=False``), with names:
+        what owner ids in deal properties resolve to. Cached like :meth:`users`; ``refresh``
+        reloads now (the caller met an owner id the cached list does not know)."""
         ...
 
     def pipelines(self) -> tuple[Pipeline, ...]:

@@ -124,7 +124,10 @@ async def list_pipelines(call: Call) -> Reply:
 
 async def list_owners(call: Call) -> Reply:
     request = call.request
-    owners = list(call.portal.spec.owners)
+    # archived=true lists only archived (deactivated) owners, the default only active ones: the
+    # harsher reading of "whether to return only results that have been archived".
+    archived = request.query_params.get("archived", "false").lower() == "true"
+    owners = [o for o in call.portal.owners if o.archived == archived]
     email = request.query_params.get("email")
     if email:
         owners = [o for o in owners if o.email.lower() == email.lower()]
@@ -173,7 +176,7 @@ def _owner_json(owner: Owner) -> dict[str, Any]:
         "userIdIncludingInactive": owner.user_id,
         "type": "PERSON",
         "teams": [],
-        "archived": False,
+        "archived": owner.archived,
         "createdAt": epoch,
         "updatedAt": epoch,
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +19,7 @@ from hubspot_sandbox.properties import ALWAYS_RETURNED, PropertyBook
 from hubspot_sandbox.ratelimit import RateLimiter
 from hubspot_sandbox.records import Deal
 from hubspot_sandbox.search_cache import SearchCache
-from hubspot_sandbox.spec import PortalSpec
+from hubspot_sandbox.spec import Owner, PortalSpec
 from hubspot_sandbox.store import DealStore
 
 UI = "CRM_UI"
@@ -32,6 +33,8 @@ class Portal:
         self.name = spec.name
         self.clock = clock
         self.book = PropertyBook(spec.properties, spec.pipelines, spec.owners)
+        self._owners = list(spec.owners)
+        self._owner_lock = threading.Lock()
         self.store = DealStore(self.book, self.now_ms, spec.id_base or id_base)
         self.limiter = RateLimiter(spec.limits(), spec.search_rate_per_second, clock)
         self.faults = FaultInjector(f"{seed}/{spec.name}")
@@ -99,6 +102,36 @@ class Portal:
         """Create many deals fast, all stamped with one ``hs_lastmodifieddate`` (e.g. an import)."""
         at_ms = _ms(modified_at) or self.now_ms()
         return self.store.bulk_create(rows, at_ms, source)
+
+    # -- users ----------------------------------------------------------------------------
+
+    @property
+    def owners(self) -> list[Owner]:
+        """Every owner, deactivated (archived) ones included, in creation order."""
+        with self._owner_lock:
+            return list(self._owners)
+
+    def deactivate_owner(self, owner_id: str) -> None:
+        """Deactivate a user: the owner is archived (listed with ``archived=true`` only) and
+        its id is no longer a valid owner-property value. Deals keep the ids they hold."""
+        self._set_owner(owner_id, archived=True)
+
+    def reactivate_owner(self, owner_id: str) -> None:
+        self._set_owner(owner_id, archived=False)
+
+    def add_owner(self, owner: Owner) -> None:
+        """A new user joins the account."""
+        with self._owner_lock:
+            self._owners.append(owner)
+            self.book.set_owners(self._owners)
+
+    def _set_owner(self, owner_id: str, *, archived: bool) -> None:
+        with self._owner_lock:
+            index = next((i for i, o in enumerate(self._owners) if o.id == owner_id), None)
+            if index is None:
+                raise KeyError(f"no owner {owner_id!r} in portal {self.name!r}")
+            self._owners[index] = replace(self._owners[index], archived=archived)
+            self.book.set_owners(self._owners)
 
     # -- faults and counters ---------------------------------------------------------------
 

@@ -18,6 +18,9 @@ from hubspot_sandbox.errors import PropertyProblem, invalid_properties
 from hubspot_sandbox.spec import Owner, Pipeline, PropertyDef
 
 REGISTRATIONS = "hs_num_associated_active_deal_registrations"
+COLLABORATORS = "hs_all_collaborator_owner_ids"
+OWNER_PROPERTIES = ("hubspot_owner_id", COLLABORATORS)
+"""Enumerations of owner ids; their options are the portal's active owners (reference §6)."""
 READ_ONLY_SYSTEM = ("hs_object_id", "hs_lastmodifieddate", REGISTRATIONS)
 ALWAYS_RETURNED = ("hs_object_id", "createdate", "hs_lastmodifieddate")
 DEFAULT_RETURNED = ("dealname", "amount", "closedate", "pipeline", "dealstage", *ALWAYS_RETURNED)
@@ -46,6 +49,9 @@ STANDARD_PROPERTIES: tuple[PropertyDef, ...] = (
         "enumeration",
         "select",
         hubspot_defined=True,
+    ),
+    PropertyDef(
+        COLLABORATORS, "Deal Collaborator", "enumeration", "checkbox", hubspot_defined=True
     ),
     PropertyDef(
         REGISTRATIONS,
@@ -105,15 +111,22 @@ class PropertyBook:
     ) -> None:
         self.defs: dict[str, PropertyDef] = {p.name: p for p in (*STANDARD_PROPERTIES, *custom)}
         self.pipelines: dict[str, Pipeline] = {p.id: p for p in pipelines}
-        self.owner_ids: tuple[str, ...] = tuple(o.id for o in owners)
         self.unique: tuple[str, ...] = tuple(p.name for p in self.defs.values() if p.unique)
         self._options = {p.name: tuple(o.value for o in p.options) for p in self.defs.values()}
         self._options["pipeline"] = tuple(self.pipelines)
-        self._options["hubspot_owner_id"] = self.owner_ids
+        self.set_owners(owners)
         self._stages = {p.id: tuple(s.id for s in p.stages) for p in pipelines}
         if not pipelines:
             raise ValueError("a portal needs at least one deal pipeline")
         self.default_pipeline = pipelines[0].id
+
+    def set_owners(self, owners: Sequence[Owner]) -> None:
+        """Owner properties accept the ids of active owners only: a deactivated (archived)
+        owner's id is an INVALID_OPTION, like any id of another portal (assumption: HubSpot
+        offers only active users in its pickers and documents no other rule)."""
+        self.owner_ids: tuple[str, ...] = tuple(o.id for o in owners if not o.archived)
+        for name in OWNER_PROPERTIES:
+            self._options[name] = self.owner_ids
 
     def allowed_options(self, prop: PropertyDef, pipeline_id: str | None) -> tuple[str, ...]:
         if prop.name == "dealstage":
@@ -201,7 +214,7 @@ def _as_text(value: Any) -> str:
 
 def definition_json(prop: PropertyDef, options: Iterable[tuple[str, str]]) -> dict[str, Any]:
     """One property as ``GET /crm/v3/properties/deals`` returns it."""
-    external = prop.name in ("pipeline", "dealstage", "hubspot_owner_id")
+    external = prop.name in ("pipeline", "dealstage", *OWNER_PROPERTIES)
     return {
         "name": prop.name,
         "label": prop.label,
@@ -226,5 +239,5 @@ def definition_json(prop: PropertyDef, options: Iterable[tuple[str, str]]) -> di
             "readOnlyDefinition": prop.hubspot_defined,
             "readOnlyValue": prop.read_only,
         },
-        **({"referencedObjectType": "OWNER"} if prop.name == "hubspot_owner_id" else {}),
+        **({"referencedObjectType": "OWNER"} if prop.name in OWNER_PROPERTIES else {}),
     }

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from hubspot_sandbox.portal import Portal, Sandbox
+from hubspot_sandbox.properties import COLLABORATORS
 from hubspot_sandbox.spec import (
     DEFAULT_PIPELINE,
     Option,
@@ -109,6 +110,13 @@ def demo_portals(tier: str = "free") -> list[PortalSpec]:
     return [partner, rep]
 
 
+def _collaborators(values: dict[str, str], owners: tuple[Owner, ...]) -> str:
+    """The deal collaborators of one account: its users on the deal's team (a shared deal's
+    team text lists both accounts' members, as the worker shows it)."""
+    team = set(values.get("shared_deal_team", "").split(";"))
+    return ";".join(o.id for o in owners if o.email in team)
+
+
 @dataclass
 class _Seeder:
     rng: random.Random
@@ -141,6 +149,7 @@ class _Seeder:
             "pipeline": pipeline.id,
             "dealstage": self.rng.choice(pipeline.stages[:4]).id,
             "hubspot_owner_id": self.rng.choice(PARTNER_OWNERS).id,
+            COLLABORATORS: _collaborators(values, PARTNER_OWNERS),
         }
         return self.partner.create_deal(props, at=at)
 
@@ -150,6 +159,7 @@ class _Seeder:
             "dealstage": self.rng.choice(DEFAULT_PIPELINE.stages[:5]).id,
             "hubspot_owner_id": self.rng.choice(REP_OWNERS).id,
             "shared_partner_account": PARTNER_ACCOUNT,
+            COLLABORATORS: _collaborators(values, REP_OWNERS),
         }
         if partner_id is not None:  # in the default mapping's form: the account, then the id
             props["partner_deal_id"] = f"{PARTNER_ACCOUNT}:{partner_id}"

@@ -76,13 +76,15 @@ class Pipeline:
 
 @dataclass(frozen=True, slots=True)
 class Owner:
-    """A CRM user that can own deals; ``id`` is what ``hubspot_owner_id`` holds."""
+    """A CRM user that can own deals; ``id`` is what ``hubspot_owner_id`` and the deal
+    collaborators (``hs_all_collaborator_owner_ids``) hold. ``archived``: a deactivated user."""
 
     id: str
     email: str
     first_name: str
     last_name: str
     user_id: int
+    archived: bool = False
 
 
 DEFAULT_STAGES: tuple[Stage, ...] = (

@@ -33,13 +33,13 @@ from sync_worker.connectors.hubspot.batch import (
 )
 from sync_worker.connectors.hubspot.client import HubSpotClient
 from sync_worker.connectors.hubspot.metadata import PortalMetadata
+from sync_worker.connectors.hubspot.owners import list_owners
 from sync_worker.connectors.hubspot.paginator import MODIFIED, SearchPaginator
 from sync_worker.connectors.hubspot.records import (
     deal_from_json,
     pipeline_from_json,
     property_from_json,
     results_of,
-    user_from_json,
 )
 from sync_worker.kernel.clock import Clock, to_epoch_ms
 from sync_worker.kernel.errors import PermanentError, TransientError
@@ -50,7 +50,6 @@ __all__ = ["BATCH_SIZE", "HISTORY_BATCH_SIZE", "HubSpotConnector"]
 DEALS = "/crm/v3/objects/deals"
 BATCH_SIZE = 100
 HISTORY_BATCH_SIZE = 50
-OWNERS_PAGE = 100
 
 T = TypeVar("T")
 
@@ -90,6 +89,7 @@ class HubSpotConnector:
         self._page_size = page_size
         shared = metadata or PortalMetadata(clock, metadata_ttl)
         self._users = shared.cached("users", self._load_users)
+        self._archived = shared.cached("archived_owners", self._load_archived)
         self._pipelines = shared.cached("pipelines", self._load_pipelines)
         self._properties = shared.cached("properties", self._load_properties)
 
@@ -260,20 +260,17 @@ class HubSpotConnector:
     def users(self) -> tuple[User, ...]:
         return self._users.get()
 
+    def owners(self, *, refresh: bool = False) -> tuple[User, ...]:
+        # The caller refreshes at most once per pair and cycle, and only for a changed deal
+        # naming an id the list lacks; concurrent callers share one reload (the cache's lock).
+        max_age = 0.0 if refresh else None
+        return self._users.get(max_age=max_age) + self._archived.get(max_age=max_age)
+
     def _load_users(self) -> tuple[User, ...]:
-        users: list[User] = []
-        after: str | None = None
-        seen: set[str] = set()
-        while True:
-            params = {"limit": str(OWNERS_PAGE), "archived": "false"}
-            if after is not None:
-                params["after"] = after
-            body = self._client.send("GET", "/crm/v3/owners", params=params).body
-            users.extend(u for raw in results_of(body) if (u := user_from_json(raw)))
-            after = _next_after(body)
-            if after is None or after in seen:
-                return tuple(users)
-            seen.add(after)
+        return list_owners(self._client, archived=False)
+
+    def _load_archived(self) -> tuple[User, ...]:
+        return list_owners(self._client, archived=True)
 
     def pipelines(self) -> tuple[Pipeline, ...]:
         return self._pipelines.get()
@@ -310,10 +307,3 @@ def _write_input(key: str, body: dict[str, object]) -> WriteInput:
     """A batch input with its own ``objectWriteTraceId``, which opts into 207 partial results."""
     trace = uuid.uuid4().hex[:16]
     return WriteInput(key, trace, {**body, "objectWriteTraceId": trace})
-
-
-def _next_after(body: Mapping[str, object]) -> str | None:
-    paging = body.get("paging")
-    nxt = paging.get("next") if isinstance(paging, dict) else None
-    after = nxt.get("after") if isinstance(nxt, dict) else None
-    return str(after) if after is not None else None

@@ -34,9 +34,15 @@ class Cached(Generic[T]):
         self._value: tuple[float, T] | None = None
         self._lock = threading.Lock()
 
-    def get(self) -> T:
+    def get(self, *, max_age: float | None = None) -> T:
+        """The answer, reloaded when older than the ttl (or than ``max_age`` seconds, for a
+        caller that knows the answer is stale: an owner id it does not list)."""
         with self._lock:  # held while loading: concurrent callers wait for one answer
-            if self._value is None or self._clock.monotonic() >= self._value[0]:
+            now = self._clock.monotonic()
+            expired = self._value is None or now >= self._value[0]
+            if not expired and max_age is not None and self._value is not None:
+                expired = now - (self._value[0] - self._ttl) > max_age
+            if expired or self._value is None:
                 value = self._load()
                 self._value = (self._clock.monotonic() + self._ttl, value)
             return self._value[1]

@@ -70,11 +70,19 @@ def deal_from_json(raw: Mapping[str, object], requested: Sequence[str] = ()) -> 
 
 
 def user_from_json(raw: Mapping[str, object]) -> User | None:
-    """An owner as a :class:`User`; ``None`` for owners without an email (queues)."""
+    """An owner as a :class:`User` (``active=False`` when archived, i.e. deactivated);
+    ``None`` for owners without an email (queues)."""
     email = raw.get("email")
-    if not isinstance(email, str) or not email or raw.get("archived"):
+    if not isinstance(email, str) or not email.strip():
         return None
-    return User(id=str(raw.get("id")), email=email.strip().lower())
+    names = (raw.get("firstName"), raw.get("lastName"))
+    name = " ".join(n.strip() for n in names if isinstance(n, str) and n.strip())
+    return User(
+        id=str(raw.get("id")),
+        email=email.strip().lower(),
+        name=name,
+        active=not raw.get("archived"),
+    )
 
 
 def pipeline_from_json(raw: Mapping[str, object]) -> Pipeline:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sync_worker.connectors.base import Pipeline, PropertyDef, Stage, User
 
 __all__ = [
+    "COLLABORATORS",
     "DEFAULT_PIPELINES",
     "DEFAULT_PROPERTIES",
     "PRODUCTS",
@@ -25,6 +26,9 @@ __all__ = [
 Predicate = Callable[[str], bool]
 
 CREATED, MODIFIED, OBJECT_ID = "createdate", "hs_lastmodifieddate", "hs_object_id"
+COLLABORATORS = "hs_all_collaborator_owner_ids"
+OWNER_PROPERTIES = frozenset({"hubspot_owner_id", COLLABORATORS})
+"""Properties holding owner ids (enumerations whose options are the portal's active owners)."""
 
 PRODUCTS = (
     "Sales Hub Professional",
@@ -59,6 +63,7 @@ DEFAULT_PROPERTIES: tuple[PropertyDef, ...] = (
     _prop("pipeline", "enumeration", "select"),
     _prop("dealstage", "enumeration", "radio"),
     _prop("hubspot_owner_id", "enumeration", "select"),
+    _prop(COLLABORATORS, "enumeration", "checkbox"),
     _prop(CREATED, "datetime", "date", read_only=True),
     _prop(MODIFIED, "datetime", "date", read_only=True),
     _prop(OBJECT_ID, "number", "number", read_only=True),
@@ -198,6 +203,6 @@ class PortalRules:
             return tuple(p.id for p in self.pipelines)
         if definition.name == "dealstage":
             return tuple(s.id for p in self.pipelines for s in p.stages)
-        if definition.name == "hubspot_owner_id":
-            return tuple(u.id for u in self.users)
+        if definition.name in OWNER_PROPERTIES:  # active owners only, as HubSpot checks
+            return tuple(u.id for u in self.users if u.active)
         return definition.options

@@ -2,9 +2,9 @@
 
 1. start the sandbox (a partner portal and a rep portal, seeded with a few hundred shared deals);
 2. run a first cycle (links every shared deal, creates missing counterparts) and an idle one;
-3. make edits on both sides as people would: a conflicting amount edit, deal-team changes on
-   each side (including the partner touching a rep-owned member), a product-interest change, a
-   close-date change, and a new shared deal on each side;
+3. make edits on both sides as people would: a conflicting amount edit, a deal collaborator
+   added on each side (and a rep user typed into the partner's team display, which is
+   restored), a product-interest change, a close-date change, and a new shared deal on each side;
 4. run again and show what synced and why (the audit log the worker wrote), then ``explain`` one
    deal, then an idle cycle proving nothing echoes.
 
@@ -26,6 +26,7 @@ from rich.table import Table
 from hubspot_sandbox import Portal, Sandbox, SandboxServer, demo_portals, seed_demo
 from sync_worker.cli.tables import cycle_table, explanation_tables, fitted, planned_table
 from sync_worker.kernel.errors import ConfigError
+from sync_worker.kernel.model import Side
 from sync_worker.ops.explain import explain
 from sync_worker.runtime.config import LoadedConfig, load_config
 from sync_worker.runtime.logging import configure_logging
@@ -34,7 +35,8 @@ from sync_worker.sync.context import PairContext
 from sync_worker.sync.engine import CycleReport, run_cycle
 
 DEMO_TOKENS = {"partner": "demo-partner-token", "rep": "demo-rep-token"}
-PARTNER_USER, FOREIGN_REP_USER = "grace.hopper@agency.example", "paula.partnermgr@hubspot.example"
+FOREIGN_REP_USER = "paula.partnermgr@hubspot.example"
+COLLABORATORS, TEAM_DISPLAY = "hs_all_collaborator_owner_ids", "shared_deal_team"
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,20 +123,7 @@ def _edit(out: Console, sandbox: Sandbox, link_property: str) -> list[Scenario]:
     rep.edit_deal(rep_id(a), {"amount": "15000"})
     out.print(f"- conflict: partner sets deal {pid[0]} amount 12000, then the rep sets 15000")
 
-    team = _members(b.get("shared_deal_team"))
-    partner.edit_deal(
-        pid[1], {"shared_deal_team": ";".join(sorted(team | {PARTNER_USER, FOREIGN_REP_USER}))}
-    )
-    rep_team = _members((rep.get_deal(rep_id(b)) or {}).get("shared_deal_team"))
-    rep_member = next((m for m in sorted(rep_team) if m.endswith("@hubspot.example")), None)
-    new_rep_team = (
-        rep_team - {rep_member} if rep_member else rep_team | {"sam.sales@hubspot.example"}
-    )
-    rep.edit_deal(rep_id(b), {"shared_deal_team": ";".join(sorted(new_rep_team))})
-    out.print(
-        f"- deal team of {pid[1]}: partner adds its own {PARTNER_USER} and the rep's "
-        f"{FOREIGN_REP_USER}; the rep {'removes ' + rep_member if rep_member else 'adds sam.sales'}"
-    )
+    _team_edits(out, partner, rep, pid[1], rep_id(b))
 
     products = _members((rep.get_deal(rep_id(c)) or {}).get("product_interest"), lower=False)
     rep.edit_deal(
@@ -168,12 +157,29 @@ def _edit(out: Console, sandbox: Sandbox, link_property: str) -> list[Scenario]:
     out.print(f"- the rep refers a new deal {new_rep} to the partner")
     return [
         Scenario("conflicting amount edits (newest wins)", pid[0], "amount"),
-        Scenario("deal team edited on both sides (owned set)", pid[1], "deal_team"),
+        Scenario("deal team: a collaborator added on each side", pid[1], "deal_team"),
         Scenario("product interest changed by the rep", pid[2], "product_interest"),
         Scenario("close date changed by the partner", pid[3], "closedate"),
         Scenario("new registration on the partner side", new_partner, "dealname"),
         Scenario(f"new referral on the rep side (rep deal {new_rep})", new_rep, "pipeline"),
     ]
+
+
+def _team_edits(out: Console, partner: Portal, rep: Portal, partner_id: str, rep_id: str) -> None:
+    """Each side adds one of its own users as a deal collaborator; the partner also types a
+    rep user into the team display, which the worker restores."""
+    for portal, deal_id in ((partner, partner_id), (rep, rep_id)):
+        deal = portal.get_deal(deal_id) or {}
+        chosen = _members(deal.get(COLLABORATORS), lower=False)
+        newcomer = next(o for o in portal.owners if o.id not in chosen and not o.archived)
+        portal.edit_deal(deal_id, {COLLABORATORS: ";".join(sorted(chosen | {newcomer.id}))})
+        out.print(
+            f"- deal team: the {portal.name} adds its own {newcomer.email} as a collaborator "
+            f"of deal {deal_id}"
+        )
+    shown = (partner.get_deal(partner_id) or {}).get(TEAM_DISPLAY) or ""
+    partner.edit_deal(partner_id, {TEAM_DISPLAY: f"{shown};{FOREIGN_REP_USER}"})
+    out.print(f"- deal team: someone types the rep's {FOREIGN_REP_USER} into the partner's team")
 
 
 def _members(raw: str | None, *, lower: bool = True) -> set[str]:
@@ -205,9 +211,25 @@ def _values(ctx: PairContext, sandbox: Sandbox, partner_id: str, rep_id: str, fi
     table = Table(title=f"now, partner deal {partner_id} / rep deal {rep_id}")
     for column in ("property", "partner", "rep"):
         table.add_column(column)
-    for name in dict.fromkeys((spec.partner, "pipeline", "dealstage")):
-        table.add_row(name, str(partner.get(name)), str(rep.get(name)))
+    names = (spec.partner, *spec.extra_properties(Side.PARTNER), "pipeline", "dealstage")
+    portals = (sandbox.portal("partner"), sandbox.portal("rep"))
+    for name in dict.fromkeys(names):
+        shown = [
+            _readable(name, deal.get(name), portal)
+            for deal, portal in zip((partner, rep), portals, strict=True)
+        ]
+        table.add_row(name, *shown)
     return table
+
+
+def _readable(name: str, value: str | None, portal: Portal) -> str:
+    """Owner ids as their users' emails; the team display one member per line."""
+    if name == COLLABORATORS and value:
+        emails = {o.id: o.email for o in portal.owners}
+        return "\n".join(emails.get(i, i) for i in value.split(";") if i)
+    if name == TEAM_DISPLAY and value:
+        return value.replace(";", "\n")
+    return str(value)
 
 
 def _sandbox_address(loaded: LoadedConfig) -> tuple[str, int]:

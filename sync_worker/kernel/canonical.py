@@ -16,6 +16,8 @@ datetime    aware UTC ``datetime``     ISO-8601 with ``Z`` or an offset, a bare 
 enum        ``str``                    stripped / as is
 multi_enum  ``frozenset[str]``         ``;``-joined, order, blanks and spaces ignored / sorted
 user_set    ``frozenset[str]``         like multi_enum, emails lower-cased / sorted
+deal_team   ``frozenset[str]``         owner ids, like multi_enum (a leading ``;`` is ignored);
+            (base: :class:`Team`)      its base is a :class:`Team` (see rules.deal_team)
 bool        ``bool``                   ``true``/``false`` in any case / ``true``/``false``
 ==========  =========================  ======================================================
 
@@ -35,10 +37,12 @@ from enum import StrEnum
 from typing import Any
 
 from sync_worker.kernel.errors import RejectedValueError
+from sync_worker.kernel.team import Team, team_from_jsonable
 
 __all__ = [
     "FieldType",
     "SideCodec",
+    "Team",
     "format_value",
     "from_jsonable",
     "make_codec",
@@ -60,6 +64,7 @@ class FieldType(StrEnum):
     ENUM = "enum"
     MULTI_ENUM = "multi_enum"
     USER_SET = "user_set"
+    DEAL_TEAM = "deal_team"
     BOOL = "bool"
 
 
@@ -183,6 +188,7 @@ _PARSERS: Mapping[FieldType, _Parser] = {
     FieldType.ENUM: _parse_enum,
     FieldType.MULTI_ENUM: _split,
     FieldType.USER_SET: _parse_users,
+    FieldType.DEAL_TEAM: _split,
     FieldType.BOOL: _parse_bool,
 }
 
@@ -194,6 +200,7 @@ _FORMATTERS: Mapping[FieldType, _Formatter] = {
     FieldType.ENUM: _format_plain,
     FieldType.MULTI_ENUM: _format_set,
     FieldType.USER_SET: _format_set,
+    FieldType.DEAL_TEAM: _format_set,
     FieldType.BOOL: _format_bool,
 }
 
@@ -324,13 +331,15 @@ def _mapped_set_codec(value_map: Mapping[str, str], label: str) -> SideCodec:
 
 # --- JSON (the stored base) ---------------------------------------------------------------------
 
-JsonValue = str | bool | list[str] | None
+JsonValue = str | bool | list[str] | dict[str, list[str]] | None
 
 
 def to_jsonable(value: object) -> JsonValue:
     """A canonical value as JSON: sets become sorted lists, everything else its display string."""
     if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, Team):
+        return {"partner": sorted(value.partner), "rep": sorted(value.rep)}
     if isinstance(value, frozenset):
         return sorted(value)
     return format_value(value)
@@ -346,6 +355,11 @@ def from_jsonable(field_type: FieldType, data: object) -> object:
         if not isinstance(data, bool):
             raise RejectedValueError(f"expected a boolean, got {data!r}")
         return data
+    if field_type is FieldType.DEAL_TEAM:
+        try:
+            return team_from_jsonable(data)
+        except ValueError as exc:  # e.g. the list a text team stored under the same name
+            raise RejectedValueError(str(exc)) from None
     if field_type in SET_TYPES:
         if not isinstance(data, list) or not all(isinstance(item, str) for item in data):
             raise RejectedValueError(f"expected a list of strings, got {data!r}")

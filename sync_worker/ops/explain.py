@@ -7,17 +7,19 @@ changes the worker actually made.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from sync_worker.kernel.errors import RejectedValueError
 from sync_worker.kernel.model import DealRecord, Side
+from sync_worker.rules.deal_team import member_ids
 from sync_worker.rules.mapping import FieldMapping
-from sync_worker.rules.plan import BaseSnapshot, PairPlan, format_value
+from sync_worker.rules.plan import BaseSnapshot, Directory, PairPlan, format_value
 from sync_worker.rules.reconcile import reconcile
 from sync_worker.state.base import ChangeEntry, ConflictEntry, LinkState, LinkStatus
 from sync_worker.sync.context import PairContext
-from sync_worker.sync.engine import user_directory
+from sync_worker.sync.team import Directories
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +63,12 @@ def explain(ctx: PairContext, deal_id: str) -> Explanation:
         note = f"the {gone} deal is archived or deleted; the link is kept as a tombstone"
         return Explanation(ctx.name, deal_id, link, history=history, note=note)
     base = BaseSnapshot.from_json(link.base_json, ctx.mapping) if link.base_json else None
-    plan = reconcile(partner, rep, base, ctx.mapping, user_directory(ctx), ctx.clock.now())
-    fields = tuple(_field(spec, partner, rep, base, plan) for spec in ctx.mapping.fields)
+    directories = Directories(ctx)
+    directories.cover([(Side.PARTNER, partner), (Side.REP, rep)])
+    directory = directories.current()
+    plan = reconcile(partner, rep, base, ctx.mapping, directory, ctx.clock.now())
+    deals = {Side.PARTNER: partner, Side.REP: rep}
+    fields = tuple(_field(spec, deals, base, plan, directory) for spec in ctx.mapping.fields)
     return Explanation(
         ctx.name,
         deal_id,
@@ -82,17 +88,23 @@ def _read_one(ctx: PairContext, side: Side, deal_id: str) -> DealRecord | None:
 
 def _field(
     spec: FieldMapping,
-    partner: DealRecord,
-    rep: DealRecord,
+    records: Mapping[Side, DealRecord],
     base: BaseSnapshot | None,
     plan: PairPlan,
+    directory: Directory,
 ) -> FieldExplanation:
+    shown = {
+        side: _members(spec, side, records[side], directory)
+        if spec.team is not None
+        else _shown(spec, side, records[side])
+        for side in Side
+    }
     return FieldExplanation(
         field=spec.name,
         rule=spec.rule.value,
         direction=spec.direction.value,
-        partner_value=_shown(spec, Side.PARTNER, partner),
-        rep_value=_shown(spec, Side.REP, rep),
+        partner_value=shown[Side.PARTNER],
+        rep_value=shown[Side.REP],
         base_value=format_value(base.values.get(spec.name)) if base else None,
         decision=_decision(spec, plan),
     )
@@ -104,6 +116,20 @@ def _shown(spec: FieldMapping, side: Side, record: DealRecord) -> str | None:
         return format_value(spec.codec(side).read(raw))
     except RejectedValueError:
         return f"{raw!r} (unreadable)"
+
+
+def _members(spec: FieldMapping, side: Side, record: DealRecord, directory: Directory) -> str:
+    """A deal team's own members on ``side``: its collaborators (and deal owner, if counted) by
+    email; a deactivated or unknown owner id is named as such."""
+    people = directory.people(side)
+    shown = []
+    for owner_id in sorted(member_ids(spec, side, record)):
+        person = people.get(owner_id)
+        if person is None:
+            shown.append(f"owner {owner_id} (unknown)")
+        else:
+            shown.append(person.email + ("" if person.active else " (deactivated)"))
+    return ";".join(sorted(shown)) or "(none)"
 
 
 def _decision(spec: FieldMapping, plan: PairPlan) -> str:

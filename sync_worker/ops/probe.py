@@ -1,8 +1,10 @@
 """``check`` online: do the credentials work, and does each CRM hold what the mapping names?
 
 For each pair and side: the token is accepted (property definitions, pipelines and owners can
-be read); every mapped property exists; the link property exists and is unique (upserts depend
-on it); nothing the worker writes is read-only; pipeline and stage defaults exist.
+be read, deactivated owners too when the mapping has a deal team); every mapped property exists;
+the link property exists and is unique (upserts depend on it); nothing the worker writes is
+read-only (a deal team's display included, which must be a text property); pipeline and stage
+defaults exist.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ def probe_pair(ctx: PairContext) -> list[str]:
             definitions = connector.property_definitions()
             pipelines = _pipeline_stages(connector)
             connector.users()
+            if any(spec.team is not None for spec in ctx.mapping.fields):
+                connector.owners()  # deactivated owners too (scope crm.objects.owners.read)
         except ConnectorError as exc:
             problems.append(f"{side} ({connector.name}): cannot read the CRM: {exc}")
             continue
@@ -45,6 +49,8 @@ def _written_properties(mapping: SyncMapping, side: Side) -> set[str]:
     for spec in mapping.fields:
         if spec.allows(side.other) or spec.default(side) is not None:
             written.add(spec.property_on(side))
+        if spec.team is not None:
+            written.add(spec.team.display(side))
     return written
 
 
@@ -65,6 +71,13 @@ def _property_problems(
         definition = definitions.get(name)
         if definition is not None and definition.read_only:
             problems.append(f"property {name!r} is read-only but the mapping writes it")
+    for spec in mapping.fields:
+        display = definitions.get(spec.team.display(side)) if spec.team is not None else None
+        if display is not None and display.type != "string":
+            problems.append(
+                f"team display {display.name!r} is of type {display.type!r}; it must be a text "
+                "property (type string) to hold the team's names and emails"
+            )
     return problems
 
 

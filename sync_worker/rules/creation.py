@@ -3,7 +3,8 @@
 Per field: a ``set_on_create`` field with a default on the target gets that default (a deal
 arriving in the partner account lands in the referred-deals pipeline); else the origin's value
 if the direction lets it flow; else the target's default, if any. An owned set is copied whole.
-The new base holds the fields whose new value equals the origin's.
+The new base holds the fields whose new value equals the origin's. A deal team shows the origin's
+members on both deals (``origin_updates``: the origin's own display, seeded collaborators).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import datetime
 
 from sync_worker.kernel.model import BySide, DealRecord, Side
 from sync_worker.rules.builder import UNREADABLE, Builder
+from sync_worker.rules.deal_team import create_team
 from sync_worker.rules.mapping import FieldMapping, Rule, SyncMapping
 from sync_worker.rules.plan import BaseSnapshot, CreationPlan, Directory, Reason
 
@@ -31,9 +33,11 @@ def plan_creation(
     properties = {mapping.link_property(target): key, **mapping.create_constants(target)}
     out = Builder({}, directory, {})
     for spec in mapping.fields:
-        _create_field(spec, origin, origin_side, out)
-    for update in out.updates.values():
-        properties.update(update)
+        if spec.team is not None:
+            create_team(spec, origin, origin_side, out)
+        else:
+            _create_field(spec, origin, origin_side, out)
+    properties.update(out.updates.get(target, {}))
     return CreationPlan(
         origin_side=origin_side,
         origin_id=origin.id,
@@ -44,6 +48,7 @@ def plan_creation(
         new_base=BaseSnapshot(out.base, now),
         changes=tuple(out.changes),
         rejections=tuple(out.rejections),
+        origin_updates=out.updates.get(origin_side, {}),
     )
 
 

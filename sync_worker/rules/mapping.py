@@ -31,6 +31,7 @@ from sync_worker.kernel.canonical import (
 from sync_worker.kernel.errors import ConfigError
 from sync_worker.kernel.filters import Filter
 from sync_worker.kernel.model import BySide, Side
+from sync_worker.rules.mapping_errors import describe_validation_error
 from sync_worker.rules.mapping_file import (
     Direction,
     FieldModel,
@@ -38,14 +39,15 @@ from sync_worker.rules.mapping_file import (
     MappingFile,
     Rule,
     check_file,
-    describe_validation_error,
 )
+from sync_worker.rules.mapping_team import TeamProperties, team_properties
 
 __all__ = [
     "Direction",
     "FieldMapping",
     "Rule",
     "SyncMapping",
+    "TeamProperties",
     "compile_mapping",
     "load_mapping",
 ]
@@ -56,7 +58,9 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class FieldMapping:
-    """One mapped field, with each side's codec built once at load time."""
+    """One mapped field, with each side's codec built once at load time. ``team`` is set for a
+    ``deal_team`` field, whose ``partner``/``rep`` properties hold each account's own members
+    (owner ids) and whose team is shown in ``team.display``."""
 
     name: str
     type: FieldType
@@ -66,6 +70,15 @@ class FieldMapping:
     rule: Rule
     codecs: BySide[SideCodec]
     defaults: BySide[str | None] = field(default_factory=lambda: BySide(None, None))
+    team: TeamProperties | None = None
+
+    def extra_properties(self, side: Side) -> tuple[str, ...]:
+        """Properties beyond :meth:`property_on` this field reads on ``side`` (a deal team's
+        display and owner properties)."""
+        if self.team is None:
+            return ()
+        owner = self.team.owner(side)
+        return (self.team.display(side), *((owner,) if owner else ()))
 
     def property_on(self, side: Side) -> str:
         return BySide(self.partner, self.rep)[side]
@@ -152,7 +165,9 @@ class SyncMapping:
     def properties(self, side: Side) -> tuple[str, ...]:
         """Every property to fetch on ``side``: the link property, each mapped field's, then
         those the scope filters read (so a fetched deal's scope can be checked)."""
-        names = [self.link_property(side), *(f.property_on(side) for f in self.fields)]
+        names = [self.link_property(side)]
+        for spec in self.fields:
+            names += [spec.property_on(side), *spec.extra_properties(side)]
         names += [f.property for f in self.scope(side)]
         return tuple(dict.fromkeys(names))
 
@@ -286,4 +301,5 @@ def _field(name: str, spec: FieldModel) -> FieldMapping:
             make_codec(spec.type, spec.value_map.rep, label=f"fields.{name}.value_map.rep"),
         ),
         defaults=BySide(spec.default.partner, spec.default.rep),
+        team=team_properties(spec),
     )

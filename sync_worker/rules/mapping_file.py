@@ -1,18 +1,17 @@
-"""The mapping file's schema and checks: pydantic models at the boundary, cross-field rules,
-and pydantic's errors rewritten as one readable line each (key path and valid choices).
+"""The mapping file's schema and checks: pydantic models at the boundary and cross-field rules
+(:mod:`sync_worker.rules.mapping_errors` turns pydantic's errors into one readable line each).
 
 :mod:`sync_worker.rules.mapping` compiles a checked file into the frozen :class:`SyncMapping` the
-core
-uses; nothing else should need this module.
+core uses; nothing else should need this module.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any, Literal, get_args
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sync_worker.kernel.canonical import MAPPABLE_TYPES, FieldType, make_codec
 from sync_worker.kernel.errors import RejectedValueError
@@ -109,6 +108,11 @@ class PerSideDefault(_Strict):
     rep: str | None = None
 
 
+class PerSideProperty(_Strict):
+    partner: str = Field(min_length=1)
+    rep: str = Field(min_length=1)
+
+
 class FieldModel(_Strict):
     type: FieldType
     partner: str = Field(min_length=1)
@@ -119,6 +123,10 @@ class FieldModel(_Strict):
     rule: Rule = Rule.NEWEST_WINS
     value_map: PerSideValueMap = Field(default_factory=PerSideValueMap)
     default: PerSideDefault = Field(default_factory=PerSideDefault)
+    # Only for type "deal_team": the text property showing the whole team on each side, and
+    # (optional) the deal-owner property whose owner then counts as a member of that side.
+    display: PerSideProperty | None = None
+    deal_owner: PerSideProperty | None = None
 
 
 class MappingFile(_Strict):
@@ -153,10 +161,35 @@ def check_file(model: MappingFile) -> list[str]:
     return problems
 
 
+_OWNED_SET_TYPES = (FieldType.USER_SET, FieldType.DEAL_TEAM)
+
+
+def _check_team(key: str, spec: FieldModel) -> list[str]:
+    if spec.type is not FieldType.DEAL_TEAM:
+        return [
+            f'{key}.{name}: only a field of type "deal_team" has {name}'
+            for name in ("display", "deal_owner")
+            if getattr(spec, name) is not None
+        ]
+    problems = []
+    if spec.rule is not Rule.OWNED_SET:
+        problems.append(f'{key}.rule: type deal_team needs rule "owned_set" (got "{spec.rule}")')
+    if spec.display is None:
+        problems.append(
+            f"{key}.display: type deal_team needs display.partner and display.rep (the text "
+            "property showing the whole team on each side)"
+        )
+    if spec.default.partner is not None or spec.default.rep is not None:
+        problems.append(f"{key}.default: a deal_team field takes no default")
+    return problems
+
+
 def _check_field(key: str, spec: FieldModel) -> list[str]:
-    problems: list[str] = []
-    if spec.rule is Rule.OWNED_SET and spec.type is not FieldType.USER_SET:
-        problems.append(f'{key}.type: rule owned_set needs type "user_set" (got "{spec.type}")')
+    problems = _check_team(key, spec)
+    if spec.rule is Rule.OWNED_SET and spec.type not in _OWNED_SET_TYPES:
+        problems.append(
+            f'{key}.type: rule owned_set needs type "user_set" or "deal_team" (got "{spec.type}")'
+        )
     if spec.rule is Rule.OWNED_SET and spec.direction is not Direction.BOTH:
         problems.append(f'{key}.direction: rule owned_set needs direction "both"')
     if _FORBIDDEN_RULE.get(spec.direction) is spec.rule:
@@ -195,9 +228,7 @@ def _check_names(model: MappingFile, side: Side) -> list[str]:
     problems: list[str] = []
     link = getattr(model.links, f"{side.value}_property")
     owners: dict[str, str] = {}
-    for name, spec in model.fields.items():
-        prop = getattr(spec, side.value)
-        key = f"fields.{name}.{side.value}"
+    for key, prop in _field_properties(model, side):
         if prop == link:
             problems.append(
                 f"{key}: {prop!r} is the link property links.{side.value}_property; "
@@ -217,6 +248,17 @@ def _check_names(model: MappingFile, side: Side) -> list[str]:
     return problems
 
 
+def _field_properties(model: MappingFile, side: Side) -> list[tuple[str, str]]:
+    """(key path, property) of every property a field reads on ``side``."""
+    found = []
+    for name, spec in model.fields.items():
+        found.append((f"fields.{name}.{side.value}", getattr(spec, side.value)))
+        for extra in ("display", "deal_owner"):
+            if (per_side := getattr(spec, extra)) is not None:
+                found.append((f"fields.{name}.{extra}.{side.value}", getattr(per_side, side.value)))
+    return found
+
+
 def _check_filter(key: str, item: FilterModel) -> list[str]:
     if item.operator in _OPERATORS_WITHOUT_VALUE:
         needs, has = "neither value nor values", item.value is None and not item.values
@@ -225,47 +267,3 @@ def _check_filter(key: str, item: FilterModel) -> list[str]:
     else:
         needs, has = "value (a string)", item.value is not None and not item.values
     return [] if has else [f"{key}: operator {item.operator} takes {needs}"]
-
-
-# --- pydantic errors as one readable line each --------------------------------------------------
-
-
-def describe_validation_error(error: ValidationError, root: type[BaseModel]) -> list[str]:
-    """One ``key.path: problem`` line per pydantic error, with the valid choices where known."""
-    return [_describe(detail, root) for detail in error.errors()]
-
-
-def _describe(detail: Any, root: type[BaseModel]) -> str:
-    loc: tuple[str | int, ...] = detail["loc"]
-    key = _key_path(loc) or "(top level)"
-    kind = detail["type"]
-    if kind == "extra_forbidden":
-        parent = _model_at(root, loc[:-1])
-        valid = ", ".join(parent.model_fields) if parent else "see the documentation"
-        return f"{key}: unknown key; valid keys here: {valid}"
-    if kind == "missing":
-        return f"{key}: required key is missing"
-    message = detail["msg"]
-    if "input" in detail and kind not in ("too_short",):
-        message += f" (got {detail['input']!r})"
-    return f"{key}: {message}"
-
-
-def _key_path(loc: tuple[str | int, ...]) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-def _model_at(root: type[BaseModel], loc: tuple[str | int, ...]) -> type[BaseModel] | None:
-    """The model class found at ``loc`` (through dicts and lists of models), if any."""
-    current: Any = root
-    for part in loc:
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            info = current.model_fields.get(str(part))
-            current = info.annotation if info else None
-        else:
-            args = [arg for arg in get_args(current) if arg is not type(None)]
-            current = args[-1] if args else None
-    return current if isinstance(current, type) and issubclass(current, BaseModel) else None

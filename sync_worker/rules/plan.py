@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sync_worker.kernel.canonical import format_value, from_jsonable, to_jsonable
 from sync_worker.kernel.errors import RejectedValueError
 from sync_worker.kernel.model import Side
+from sync_worker.rules.directory import Directory, Person
 from sync_worker.rules.mapping import SyncMapping
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "Held",
     "OwnedSetRevert",
     "PairPlan",
+    "Person",
     "Reason",
     "Rejection",
     "creating_without",
@@ -39,29 +41,6 @@ __all__ = [
 ]
 
 _BASE_FORMAT = 1
-
-
-@dataclass(frozen=True, slots=True)
-class Directory:
-    """The user directories of a pair, as lower-cased emails, for owned-set fields."""
-
-    partner: frozenset[str]
-    rep: frozenset[str]
-
-    @classmethod
-    def from_emails(cls, partner: Iterable[str], rep: Iterable[str]) -> Directory:
-        """Build from each account's user emails (e.g. ``Connector.users()``), normalised."""
-        return cls(
-            partner=frozenset(e.strip().lower() for e in partner if e.strip()),
-            rep=frozenset(e.strip().lower() for e in rep if e.strip()),
-        )
-
-    def owner(self, email: str) -> Side | None:
-        """The account that owns ``email``; ``None`` when both or neither directory holds it."""
-        in_partner = email in self.partner
-        if in_partner == (email in self.rep):
-            return None
-        return Side.PARTNER if in_partner else Side.REP
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +254,7 @@ class CreationPlan:
 
     Upsert ``properties`` keyed by ``key`` (the origin's id) in the unique ``id_property`` (the
     target's link property); store ``new_base`` for the new link once it exists.
+    ``origin_updates`` are written to the origin with its link back (a deal team's display).
     """
 
     origin_side: Side
@@ -286,6 +266,7 @@ class CreationPlan:
     new_base: BaseSnapshot
     changes: tuple[FieldChange, ...] = ()
     rejections: tuple[Rejection, ...] = ()
+    origin_updates: Mapping[str, str] = field(default_factory=dict)
 
 
 def creating_without(plan: CreationPlan, fields: Mapping[str, str], refused: str) -> CreationPlan:

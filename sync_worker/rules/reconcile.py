@@ -22,8 +22,8 @@ Per mapped field it reads three canonical values: the partner's ``p``, the rep's
 * ``set_on_create`` **only ever fills an empty side**, never writes over a value (a clear is
   never propagated either).
 * ``owned_set``: see :mod:`sync_worker.rules.owned_set`; the merged set is written to every side
-that
-  differs from it, and foreign edits undone are reported as :class:`OwnedSetRevert`.
+  that differs from it, and foreign edits undone are reported as :class:`OwnedSetRevert`. A
+  ``deal_team`` field (collaborators, a derived display): see :mod:`sync_worker.rules.deal_team`.
 * Nothing written, nothing moved: whenever no write happens the field's base is unchanged.
   Differences deliberately left alone are reported as :class:`Held` (for ``explain``).
 * **Archived** on either side: a plan that writes nothing (the engine unlinks; deletes are
@@ -47,6 +47,7 @@ from sync_worker.kernel.errors import RejectedValueError
 from sync_worker.kernel.model import BySide, DealRecord, Side
 from sync_worker.rules.builder import UNREADABLE, Builder
 from sync_worker.rules.creation import plan_creation
+from sync_worker.rules.deal_team import reconcile_team
 from sync_worker.rules.mapping import Direction, FieldMapping, Rule, SyncMapping
 from sync_worker.rules.owned_set import merge_owned_set
 from sync_worker.rules.plan import (
@@ -110,7 +111,9 @@ def reconcile(  # noqa: PLR0917 - the engine's call, fixed by the issue
         return PairPlan(partner.id, rep.id, updates={}, new_base=old, archived_side=archived)
     out = Builder(old.values, directory, dict(old.values))
     for spec in mapping.fields:
-        if spec.direction is not Direction.NONE:
+        if spec.team is not None:
+            reconcile_team(spec, partner, rep, out)
+        elif spec.direction is not Direction.NONE:
             _reconcile_field(spec, partner, rep, out)
     changed = out.base != old.values
     return PairPlan(

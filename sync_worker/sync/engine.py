@@ -29,13 +29,13 @@ from sync_worker.kernel.errors import (
     LeaseLost,
 )
 from sync_worker.kernel.model import Side
-from sync_worker.rules.plan import Directory
 from sync_worker.state.base import ChangeEntry, RunRecord
 from sync_worker.state.overlay import OverlayStore
 from sync_worker.sync.context import PairContext
 from sync_worker.sync.processor import PageProcessor, PageResult
 from sync_worker.sync.pull import interleave
 from sync_worker.sync.tally import Tally
+from sync_worker.sync.team import Directories
 from sync_worker.sync.writers import CrmWriter, DryRunWriter, Intention, Writer
 
 log = structlog.stdlib.get_logger("sync_worker.sync.engine")
@@ -216,7 +216,7 @@ def _ended_by(exc: LeaseLost | Interrupted | ConnectorError) -> _Ended:
 def _cycle_body(ctx: PairContext, opts: CycleOptions, writer: Writer, totals: _Totals) -> None:
     processor = PageProcessor(
         ctx,
-        lambda: user_directory(ctx),
+        Directories(ctx),
         writer,
         opts.run_id,
         retry_base_seconds=float(ctx.interval_seconds),
@@ -231,7 +231,12 @@ def _cycle_body(ctx: PairContext, opts: CycleOptions, writer: Writer, totals: _T
         )
         for side in Side
     }
-    for side, page in interleave(sources, stop=opts.stop, unit=opts.unit_records):
+    # A unit reads its counterparts on the other portal: when both sides have one ready, take
+    # the one whose reads land on the portal that has been asked less (a backfill, whose pairs
+    # both pulls meet at once, then spreads its reads over both portals' budgets).
+    spent = lambda side: float(ctx.connector(side.other).api_calls())  # noqa: E731
+    units = interleave(sources, stop=opts.stop, unit=opts.unit_records, prefer=spent)
+    for side, page in units:
         totals.add(processor.process(side, page.records, page.cursor))
         if opts.progress is not None:
             opts.progress(side, len(page.records), page.total)
@@ -239,14 +244,6 @@ def _cycle_body(ctx: PairContext, opts: CycleOptions, writer: Writer, totals: _T
             ctx.name, opts.owner, ctx.clock.now(), ctx.lease_ttl_seconds
         ):
             raise LeaseLost(ctx.name)
-
-
-def user_directory(ctx: PairContext) -> Directory:
-    """Both accounts' users by email: who owns which deal-team member."""
-    return Directory(
-        partner=frozenset(u.email for u in ctx.partner.users() if u.email),
-        rep=frozenset(u.email for u in ctx.rep.users() if u.email),
-    )
 
 
 def _retry_dead_letters(ctx: PairContext, processor: PageProcessor, totals: _Totals) -> None:

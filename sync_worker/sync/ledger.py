@@ -228,6 +228,7 @@ class PageLedger:
                 edited_by=str(revert.side),
                 added=sorted(revert.added),
                 removed=sorted(revert.removed),
+                reason=revert.reason.decision,
             )
             self.reverted += 1
         self._rejections(ids, plan.rejections)

@@ -20,7 +20,7 @@ The order is the safety argument:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -36,6 +36,7 @@ from sync_worker.sync.ledger import PageLedger
 from sync_worker.sync.push import Pair, Planned, Pusher, PushOutcome
 from sync_worker.sync.sorting import latest_per_id, sort_page
 from sync_worker.sync.tally import Tally
+from sync_worker.sync.team import DirectorySource
 from sync_worker.sync.writers import Writer
 
 log = structlog.stdlib.get_logger("sync_worker.sync.processor")
@@ -55,11 +56,10 @@ class PageProcessor:
     """Processes pages for one cycle of one pair; each page ends in one state commit."""
 
     ctx: PairContext
-    directories: Callable[[], Directory]
+    directories: DirectorySource
     writer: Writer
     run_id: str
     retry_base_seconds: float = 300.0
-    _directory: Directory | None = None
     counterparts: Counterparts = field(init=False)
 
     def __post_init__(self) -> None:
@@ -68,10 +68,8 @@ class PageProcessor:
     @property
     def directory(self) -> Directory:
         """Both accounts' users, fetched at most once per cycle and only when a pair needs them
-        (an idle cycle costs one search per side, nothing more)."""
-        if self._directory is None:
-            self._directory = self.directories()
-        return self._directory
+        (an idle cycle costs one search per side, nothing more); see :mod:`.team`."""
+        return self.directories.current()
 
     def process(
         self,
@@ -132,6 +130,7 @@ class PageProcessor:
         round; only an origin whose key nobody holds keeps its creation failure."""
         side = ledger.side
         pusher = Pusher(self.ctx, self.writer)
+        self.directories.cover((side, r) for r in origins)
         creations = [plan_creation(r, side, self.ctx.mapping, self.directory, now) for r in origins]
         by_id = {r.id: r for r in origins}
         # Creations an earlier run started (its intent recorded, its link-back never written):
@@ -156,6 +155,7 @@ class PageProcessor:
         return self._with_history(planned, now)
 
     def _reconcile(self, pair: Pair, now: datetime) -> PairPlan:
+        self.directories.cover((s, pair.record(s)) for s in Side)  # owner ids it names
         base = None
         if pair.link is not None and pair.link.base_json is not None:
             base = BaseSnapshot.from_json(pair.link.base_json, self.ctx.mapping)

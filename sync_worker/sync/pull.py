@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 
 from sync_worker.connectors.base import ChangePage
 from sync_worker.kernel.model import Side
 
 _POLL_SECONDS = 0.1
+_MAX_READY = 2  # units of one side waiting while the other side's go first
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +45,12 @@ def interleave(
     stop: threading.Event | None = None,
     prefetch: int = 2,
     unit: int = 1,
+    prefer: Callable[[Side], float] | None = None,
 ) -> Generator[tuple[Side, ChangePage]]:
     """Yield ``(side, unit)`` from every source as pages arrive, until all are exhausted; a
-    unit is one page or several of one side merged (see the module docs)."""
+    unit is one page or several of one side merged (see the module docs). When units of both
+    sides are ready, the side with the lowest ``prefer`` score goes first (the engine prefers
+    the side whose counterpart reads land on the less busy portal)."""
     halt = threading.Event()
     outbox: queue.Queue[_Item] = queue.Queue(maxsize=prefetch * max(1, len(sources)))
     threads = [
@@ -58,7 +62,8 @@ def interleave(
     for thread in threads:
         thread.start()
     try:
-        yield from _units(_consume(outbox, len(threads), stop, halt), unit)
+        inbox = _Inbox(outbox, len(threads), stop, halt)
+        yield from _units(inbox, unit, prefer or (lambda _side: 0.0))
     finally:
         halt.set()
         for thread in threads:
@@ -66,20 +71,31 @@ def interleave(
 
 
 def _units(
-    items: Iterator[tuple[Side, ChangePage] | _Done], size: int
+    inbox: _Inbox, size: int, prefer: Callable[[Side], float]
 ) -> Iterator[tuple[Side, ChangePage]]:
-    """Merge each side's pages until ``size`` records, or the end of that side's pull."""
+    """Merge each side's pages until ``size`` records, or the end of that side's pull; yield
+    ready units one at a time, looking at everything that has arrived before choosing."""
     buffers: dict[Side, list[ChangePage]] = {}
-    for item in items:
-        if isinstance(item, _Done):
-            if waiting := buffers.pop(item.side, None):
-                yield item.side, _merge(waiting)
-            continue
-        side, page = item
-        waiting = buffers.setdefault(side, [])
-        waiting.append(page)
-        if sum(len(p.records) for p in waiting) >= size:
-            yield side, _merge(buffers.pop(side))
+    ready: dict[Side, list[ChangePage]] = {}
+    while True:
+        items = inbox.take(block=not any(ready.values()))
+        if items is None and (inbox.stopped or not any(ready.values())):
+            return
+        for item in items or ():
+            if isinstance(item, _Done):
+                if waiting := buffers.pop(item.side, None):
+                    ready.setdefault(item.side, []).append(_merge(waiting))
+                continue
+            side, page = item
+            waiting = buffers.setdefault(side, [])
+            waiting.append(page)
+            if sum(len(p.records) for p in waiting) >= size:
+                ready.setdefault(side, []).append(_merge(buffers.pop(side)))
+        sides = [side for side, units in ready.items() if units]
+        if sides:
+            # The preferred side, unless the other has piled up: memory stays a few units.
+            side = max(sides, key=lambda s: (len(ready[s]) > _MAX_READY, -prefer(s)))
+            yield side, ready[side].pop(0)
 
 
 def _merge(pages: list[ChangePage]) -> ChangePage:
@@ -89,27 +105,46 @@ def _merge(pages: list[ChangePage]) -> ChangePage:
     return ChangePage(records, pages[-1].cursor, pages[-1].total)
 
 
-def _consume(
-    outbox: queue.Queue[_Item],
-    running: int,
-    stop: threading.Event | None,
-    halt: threading.Event,
-) -> Iterator[tuple[Side, ChangePage] | _Done]:
-    while running:
-        if stop is not None and stop.is_set():
-            return
-        try:
-            item = outbox.get(timeout=_POLL_SECONDS)
-        except queue.Empty:
-            continue
-        if isinstance(item, _Done):
-            running -= 1
-            yield item
-        elif isinstance(item, _Failed):
-            halt.set()
-            raise item.error
-        else:
-            yield item
+class _Inbox:
+    """The consumer's end of the queue: everything that has arrived, at once."""
+
+    def __init__(
+        self,
+        outbox: queue.Queue[_Item],
+        running: int,
+        stop: threading.Event | None,
+        halt: threading.Event,
+    ) -> None:
+        self._outbox, self._running, self._stop, self._halt = outbox, running, stop, halt
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop is not None and self._stop.is_set()
+
+    def take(self, *, block: bool) -> list[tuple[Side, ChangePage] | _Done] | None:
+        """Items that arrived (waiting for one when ``block``); None once every source is done
+        or the consumer is asked to stop."""
+        items: list[tuple[Side, ChangePage] | _Done] = []
+        while self._running:
+            if self._stop is not None and self._stop.is_set():
+                return None
+            try:
+                item = (
+                    self._outbox.get(timeout=_POLL_SECONDS)
+                    if block and not items
+                    else (self._outbox.get_nowait())
+                )
+            except queue.Empty:
+                if items or not block:
+                    return items
+                continue
+            if isinstance(item, _Failed):
+                self._halt.set()
+                raise item.error
+            if isinstance(item, _Done):
+                self._running -= 1
+            items.append(item)
+        return items or None
 
 
 def _produce(

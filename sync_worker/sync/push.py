@@ -161,9 +161,12 @@ class Pusher:
                 if props := self._props(item, target):
                     batches[target][item.pair.record(target).id] = props
         for outcome in created:
-            if outcome.created is not None:
+            if outcome.created is not None:  # the link back, and what a creation asks of it
                 link = self.ctx.mapping.link_value(side, outcome.created.id)
-                batches[side][outcome.plan.origin_id] = {self.ctx.mapping.link_property(side): link}
+                batches[side][outcome.plan.origin_id] = {
+                    **outcome.plan.origin_updates,
+                    self.ctx.mapping.link_property(side): link,
+                }
         landed = BySide.build(lambda s: self._update(s, batches[s]))
         pairs = self._around_refusals(planned, batches, landed)
         creations_out = tuple(_with_link_back(c, landed[side], batches[side]) for c in created)

@@ -116,6 +116,8 @@ def fingerprint(properties: Mapping[str, str | None], side: Side, mapping: SyncM
         except RejectedValueError:
             shown = f"raw:{raw}"
         digest.update(b"\x1f" + spec.name.encode() + b"=" + (shown or "").encode())
+        for prop in spec.extra_properties(side):  # a deal team's display and owner
+            digest.update(b"\x1f" + prop.encode() + b"=" + (properties.get(prop) or "").encode())
     return digest.hexdigest()
 
 

@@ -7,10 +7,12 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import IO
 
 import httpx
 import pytest
@@ -26,22 +28,30 @@ def metrics_url(env: Env) -> str:
     return f"http://127.0.0.1:{port}"
 
 
+_LOGS: dict[int, IO[str]] = {}
+"""Each running daemon's stderr, in a file: a pipe read only at the end would fill up (64 KiB)
+with a first cycle's events and block the daemon mid-cycle."""
+
+
 @contextmanager
 def daemon(env: Env, **extra_env: str) -> Iterator[subprocess.Popen[str]]:
     environ = {**os.environ, **extra_env}
+    log = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
         [sys.executable, "-m", "sync_worker", "run", "--config", str(env.config)],
         env=environ,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
         text=True,
     )
+    _LOGS[process.pid] = log
     try:
         yield process
     finally:
         if process.poll() is None:
             process.kill()
-        process.communicate(timeout=DEADLINE_SECONDS)
+        process.wait(timeout=DEADLINE_SECONDS)
+        _LOGS.pop(process.pid).close()
 
 
 def wait_for(check: Callable[[], bool], what: str) -> None:
@@ -63,8 +73,10 @@ def cycles_ok(url: str) -> bool:
 
 def stop(process: subprocess.Popen[str]) -> tuple[int, str]:
     process.send_signal(signal.SIGTERM)
-    _, err = process.communicate(timeout=DEADLINE_SECONDS)
-    return process.returncode, err
+    process.wait(timeout=DEADLINE_SECONDS)
+    log = _LOGS[process.pid]
+    log.seek(0)
+    return process.returncode, log.read()
 
 
 def test_daemon_syncs_serves_health_and_metrics_and_stops_on_sigterm(cli_env: Env) -> None:

@@ -40,7 +40,10 @@ def test_the_demo_tells_the_whole_story(tmp_path: Path, clean_env: pytest.Monkey
     for text in (
         "1. first sync",
         "conflicting amount edits (newest wins): what synced and why",
-        "deal team edited on both sides (owned set): what synced and why",
+        "deal team: a collaborator added on each side: what synced and why",
+        "hs_all_collaborator_owner_ids",
+        "deal team: the partner adds its own",
+        "deal team: the rep adds its own",
         "new referral on the rep side",
         "referred_deals",
         "sync-worker explain",

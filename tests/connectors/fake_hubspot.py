@@ -315,7 +315,8 @@ class FakeHubSpot:
     # -- metadata -------------------------------------------------------------------------
 
     def owners(self, request: httpx.Request) -> tuple[int, Json]:
-        users = self.store.users()
+        archived = request.url.params.get("archived", "false") == "true"
+        users = [u for u in self.store.owners() if u.active != archived]
         limit = int(request.url.params.get("limit", "100"))
         start = int(request.url.params.get("after", "0"))
         page = users[start : start + limit]
@@ -328,7 +329,7 @@ class FakeHubSpot:
                     "lastName": "B",
                     "userId": int(u.id) + 7,
                     "type": "PERSON",
-                    "archived": False,
+                    "archived": not u.active,
                 }
                 for i, u in enumerate(page)
             ]

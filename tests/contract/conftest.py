@@ -23,7 +23,11 @@ from sync_worker.kernel.clock import FakeClock
 from tests.connectors.fake_hubspot import TOKEN, FakeHubSpot
 from tests.doubles.memory import InMemoryConnector
 
-USERS = (User("11", "Ann@Partner.example"), User("12", "bob@partner.example"))
+USERS = (
+    User("11", "Ann@Partner.example"),
+    User("12", "bob@partner.example"),
+    User("13", "cleo@partner.example", active=False),  # a deactivated user
+)
 
 
 @dataclass
@@ -89,7 +93,10 @@ def sandbox_backend(clock: FakeClock) -> Iterator[Backend]:
             SandboxProperty("partner_deal_id", "Partner deal ID", unique=True),
             *shared_properties(),
         ),
-        owners=tuple(Owner(u.id, u.email, "First", "Last", user_id=int(u.id) + 100) for u in USERS),
+        owners=tuple(
+            Owner(u.id, u.email, "First", "Last", user_id=int(u.id) + 100, archived=not u.active)
+            for u in USERS
+        ),
     )
     sandbox = Sandbox([spec], clock=clock)
     portal = sandbox.portal("contract")

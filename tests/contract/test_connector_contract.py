@@ -281,6 +281,20 @@ def test_users_pipelines_and_property_definitions(backend: Backend) -> None:
     assert "HubSpot CMS" in defs["product_interest"].options
 
 
+def test_owners_include_deactivated_users_which_users_leaves_out(backend: Backend) -> None:
+    owners = {u.email: u for u in backend.connector.owners()}
+    refreshed = {u.email: u for u in backend.connector.owners(refresh=True)}
+
+    assert {e: u.active for e, u in owners.items()} == {
+        "ann@partner.example": True,
+        "bob@partner.example": True,
+        "cleo@partner.example": False,
+    }
+    assert owners["cleo@partner.example"].id == "13"
+    assert refreshed == owners
+    assert "cleo@partner.example" not in {u.email for u in backend.connector.users()}
+
+
 def test_read_splits_large_requests_into_batches(backend: Backend) -> None:
     ids = _seed(backend, 250)
     before = backend.connector.api_calls()

@@ -21,7 +21,7 @@ import math
 import operator
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sync_worker.connectors.base import (
@@ -312,8 +312,18 @@ class InMemoryConnector:
 
     def users(self) -> tuple[User, ...]:
         with self._lock:
-            self._charge(max(1, len(self._rules.users)), OWNERS_PAGE)
-            return tuple(User(u.id, u.email.lower()) for u in self._rules.users)
+            active = [u for u in self._rules.users if u.active]
+            self._charge(max(1, len(active)), OWNERS_PAGE)
+            return tuple(User(u.id, u.email.lower()) for u in active)
+
+    def owners(self, *, refresh: bool = False) -> tuple[User, ...]:
+        """Active and deactivated users (``refresh`` changes nothing: nothing is cached)."""
+        del refresh
+        with self._lock:
+            active = sum(1 for u in self._rules.users if u.active)
+            self._charge(max(1, active), OWNERS_PAGE)
+            self._charge(max(1, len(self._rules.users) - active), OWNERS_PAGE)
+            return tuple(replace(u, email=u.email.lower()) for u in self._rules.users)
 
     def pipelines(self) -> tuple[Pipeline, ...]:
         with self._lock:

@@ -7,6 +7,7 @@ from sync_worker.rules.plan import Directory
 from sync_worker.sync.engine import PROCESS_OWNER, UNIT_RECORDS, CycleOptions, run_cycle
 from sync_worker.sync.processor import PageProcessor
 from sync_worker.sync.tally import Skip
+from sync_worker.sync.team import FixedDirectory
 from sync_worker.sync.writers import CrmWriter
 from tests.engine.conftest import World, register
 
@@ -26,7 +27,7 @@ def linked(world: World) -> tuple[str, str]:
 def processor(world: World) -> PageProcessor:
     writer = CrmWriter({Side.PARTNER: world.partner, Side.REP: world.rep})
     directory = Directory(frozenset({"ada@agency.example"}), frozenset({"rita@hubspot.example"}))
-    return PageProcessor(world.ctx, lambda: directory, writer, "test-run")
+    return PageProcessor(world.ctx, FixedDirectory(directory), writer, "test-run")
 
 
 def test_a_snapshot_older_than_our_own_write_never_pushes_its_old_value_back(world: World) -> None:

@@ -14,6 +14,7 @@ from tests.integration.world import (
     PAIR,
     RITA,
     World,
+    load_text_team_mapping,
     members,
     named_partner_deal,
     team,
@@ -63,6 +64,7 @@ def test_a_cleared_link_property_is_restored_without_a_new_counterpart(
 def test_a_member_of_neither_account_can_be_added_and_removed_by_either_side(
     world: World, adder: Side
 ) -> None:
+    world.mapping = load_text_team_mapping()  # only a text team can hold a non-user
     partner_id, rep_id = world.linked(shared_deal_team=ADA)
     world.rep.edit_deal(rep_id, {"shared_deal_team": team(ADA, RITA)})
     world.settle(2)

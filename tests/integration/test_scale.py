@@ -1,5 +1,6 @@
 """Many shared deals: 1,500 linked pairs with a mix of edits on both sides converge in a few
-cycles, read back in full from both portals."""
+cycles, read back in full from both portals. The deals were imported with a text team: the
+first cycle seeds their collaborators (the migration), later edits change collaborators."""
 
 from __future__ import annotations
 
@@ -10,6 +11,10 @@ from structlog.testing import capture_logs
 
 from sync_worker.connectors.hubspot.standard import PRODUCTS
 from sync_worker.kernel.model import Side
+from tests.integration.collaborators import (
+    COLLABORATORS,
+    collaborators,
+)
 from tests.integration.world import (
     ADA,
     GRACE,
@@ -89,9 +94,9 @@ def edit_a_mix(world: World, pairs: list[tuple[str, str]]) -> Expected:
             world.rep.edit_deal(rid, {"amount": "7"})
             expected[(Side.PARTNER, pid)] = {"product_interest": "HubSpot CMS;Data Hub Starter"}
             expected[(Side.REP, rid)] = {"amount": "7"}
-        elif kind == 3:  # each side adds its own team member
-            world.partner.edit_deal(pid, {"shared_deal_team": team(ADA, RITA, GRACE)})
-            world.rep.edit_deal(rid, {"shared_deal_team": team(ADA, RITA, SAM)})
+        elif kind == 3:  # each side adds its own team member (a deal collaborator)
+            world.partner.edit_deal(pid, {COLLABORATORS: collaborators(ADA, GRACE)})
+            world.rep.edit_deal(rid, {COLLABORATORS: collaborators(RITA, SAM)})
             expected[(Side.REP, rid)] = {"shared_deal_team": team(ADA, GRACE, RITA, SAM)}
         elif kind == 4:  # a conflict: the rep's edit (below) is the newer one
             world.partner.edit_deal(pid, {"amount": "111"})

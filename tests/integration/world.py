@@ -21,6 +21,7 @@ from sync_worker.connectors.hubspot.ratelimit import LimiterRegistry
 from sync_worker.connectors.hubspot.retry import RetrySettings
 from sync_worker.kernel.clock import Clock, FakeClock, SystemClock
 from sync_worker.mappings import builtin_mapping_path
+from sync_worker.rules.deal_team import shown_emails
 from sync_worker.rules.mapping import SyncMapping, load_mapping
 from sync_worker.state import SqlStateStore, StateStore, open_store
 from sync_worker.sync.context import PairContext
@@ -40,10 +41,15 @@ SAM = "sam.sales@hubspot.example"
 PAULA = "paula.partnermgr@hubspot.example"
 
 
-def load_default_mapping(partner_account: str = PAIR) -> SyncMapping:
-    return load_mapping(
-        builtin_mapping_path("hubspot_shared_deals"), context={"partner_account": partner_account}
-    )
+def load_default_mapping(
+    partner_account: str = PAIR, name: str = "hubspot_shared_deals"
+) -> SyncMapping:
+    return load_mapping(builtin_mapping_path(name), context={"partner_account": partner_account})
+
+
+def load_text_team_mapping(partner_account: str = PAIR) -> SyncMapping:
+    """The built-in mapping that keeps the deal team as text (an owned set of emails)."""
+    return load_default_mapping(partner_account, "hubspot_shared_deals_text_team")
 
 
 def deal_props(**overrides: str) -> dict[str, str]:
@@ -100,6 +106,7 @@ class World:
         retry: RetrySettings | None = None,
         overlap_seconds: float = 5,
         timeout: float = 30.0,
+        metadata_ttl_seconds: float = 300.0,
     ) -> HubSpotConnector:
         """A connector for ``portal``, paced on the portal's own clock."""
         connector = make_hubspot_connector(
@@ -113,6 +120,7 @@ class World:
             retry=retry,
             page_size=page_size,
             timeout=timeout,
+            metadata_ttl_seconds=metadata_ttl_seconds,
         )
         self._closers.append(connector.close)
         return connector
@@ -243,7 +251,8 @@ def named_partner_deal(stored: str | None) -> str | None:
 
 
 def members(raw: str | None) -> set[str]:
-    return {m.strip().lower() for m in (raw or "").split(";") if m.strip()}
+    """The emails a team lists: a text team of emails, or a display of ``Name <email>``."""
+    return set(shown_emails(raw))
 
 
 def products(raw: str | None) -> set[str]:

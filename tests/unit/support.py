@@ -23,6 +23,11 @@ def default_mapping() -> SyncMapping:
     return load_mapping(builtin_mapping_path("hubspot_shared_deals"), context=CONTEXT)
 
 
+def text_team_mapping() -> SyncMapping:
+    """The shipped mapping whose deal team is a text property (an owned set of emails)."""
+    return load_mapping(builtin_mapping_path("hubspot_shared_deals_text_team"), context=CONTEXT)
+
+
 def deal(
     deal_id: str,
     properties: Mapping[str, str | None] | None = None,

@@ -8,7 +8,7 @@ from sync_worker.kernel.model import DealRecord, Side
 from sync_worker.rules.mapping import compile_mapping
 from sync_worker.rules.plan import CreationPlan, Directory
 from sync_worker.rules.reconcile import plan_creation, reconcile
-from tests.unit.support import NOW, deal, default_mapping, mapping_data
+from tests.unit.support import NOW, deal, mapping_data, text_team_mapping
 
 USERS = Directory(partner=frozenset({"pia@agency.test"}), rep=frozenset({"rita@hubspot.test"}))
 
@@ -31,7 +31,7 @@ def created(plan: CreationPlan, deal_id: str = "new") -> DealRecord:
 
 
 def test_partner_registration_creates_the_rep_counterpart() -> None:
-    plan = plan_creation(REGISTERED, Side.PARTNER, default_mapping(), USERS, NOW)
+    plan = plan_creation(REGISTERED, Side.PARTNER, text_team_mapping(), USERS, NOW)
     # The rep CRM holds many accounts' deals: the link (and upsert key) names the account.
     assert (plan.target_side, plan.key, plan.id_property) == (
         Side.REP,
@@ -66,7 +66,7 @@ def test_partner_registration_creates_the_rep_counterpart() -> None:
 
 def test_rep_referral_lands_in_the_partners_referred_deals_pipeline() -> None:
     referred = deal("r9", {"dealname": "Globex", "pipeline": "sales_pipeline", "amount": "10"})
-    plan = plan_creation(referred, Side.REP, default_mapping(), USERS, NOW)
+    plan = plan_creation(referred, Side.REP, text_team_mapping(), USERS, NOW)
     assert (plan.target_side, plan.key, plan.id_property) == (Side.PARTNER, "r9", "rep_deal_id")
     assert plan.properties == {
         "rep_deal_id": "r9",
@@ -80,7 +80,7 @@ def test_rep_referral_lands_in_the_partners_referred_deals_pipeline() -> None:
 
 
 def test_created_pair_then_reconciles_to_nothing() -> None:
-    mapping = default_mapping()
+    mapping = text_team_mapping()
     plan = plan_creation(REGISTERED, Side.PARTNER, mapping, USERS, NOW)
     again = reconcile(REGISTERED, created(plan), plan.new_base, mapping, USERS, NOW)
     assert again.updates == {}

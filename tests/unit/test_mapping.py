@@ -11,8 +11,15 @@ from sync_worker.connectors.base import Filter
 from sync_worker.kernel.errors import ConfigError
 from sync_worker.kernel.model import Side
 from sync_worker.mappings import builtin_mapping_names, builtin_mapping_path
-from sync_worker.rules.mapping import Direction, Rule, compile_mapping, load_mapping
-from tests.unit.support import CONTEXT, default_mapping, mapping_data
+from sync_worker.rules.mapping import (
+    Direction,
+    Rule,
+    SyncMapping,
+    TeamProperties,
+    compile_mapping,
+    load_mapping,
+)
+from tests.unit.support import CONTEXT, default_mapping, mapping_data, text_team_mapping
 
 VALID = """
 [mapping]
@@ -69,13 +76,15 @@ def test_default_mapping_encodes_the_product_table() -> None:
         "closedate": ("datetime", "closedate", "closedate", Direction.BOTH, Rule.NEWEST_WINS),
         "amount": ("number", "amount", "amount", Direction.BOTH, Rule.NEWEST_WINS),
         "deal_team": (
-            "user_set",
-            "shared_deal_team",
-            "shared_deal_team",
+            "deal_team",
+            "hs_all_collaborator_owner_ids",
+            "hs_all_collaborator_owner_ids",
             Direction.BOTH,
             Rule.OWNED_SET,
         ),
     }
+    team = mapping.field("deal_team").team
+    assert team == TeamProperties("shared_deal_team", "shared_deal_team")  # owner not counted
     pipeline = mapping.field("pipeline")
     assert (pipeline.default(Side.PARTNER), pipeline.default(Side.REP)) == (
         "referred_deals",
@@ -87,7 +96,85 @@ def test_default_mapping_encodes_the_product_table() -> None:
         "appointmentscheduled",
     )
     assert mapping.properties(Side.PARTNER)[0] == "rep_deal_id"
-    assert "shared_deal_team" in mapping.properties(Side.REP)
+    assert {"shared_deal_team", "hs_all_collaborator_owner_ids"} <= set(
+        mapping.properties(Side.REP)
+    )
+
+
+def test_the_text_team_mapping_differs_from_the_default_only_in_the_deal_team() -> None:
+    text, default = text_team_mapping(), default_mapping()
+    team = text.field("deal_team")
+    assert (team.type.value, team.partner, team.rep, team.rule, team.team) == (
+        "user_set",
+        "shared_deal_team",
+        "shared_deal_team",
+        Rule.OWNED_SET,
+        None,
+    )
+
+    def others(mapping: SyncMapping) -> list[tuple[object, ...]]:
+        return [
+            (
+                f.name,
+                f.type,
+                f.partner,
+                f.rep,
+                f.direction,
+                f.rule,
+                f.defaults.partner,
+                f.defaults.rep,
+            )
+            for f in mapping.fields
+            if f.name != "deal_team"
+        ]
+
+    assert others(text) == others(default)
+    assert text.scope(Side.REP) == default.scope(Side.REP)
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (
+            {"rule": "newest_wins"},
+            'fields.team.rule: type deal_team needs rule "owned_set" (got "newest_wins")',
+        ),
+        (
+            {"display": None},
+            (
+                "fields.team.display: type deal_team needs display.partner and display.rep (the "
+                "text property showing the whole team on each side)"
+            ),
+        ),
+        (
+            {"display": {"partner": "hs_all_collaborator_owner_ids", "rep": "team_text"}},
+            (
+                "fields.team.display.partner: property 'hs_all_collaborator_owner_ids' is "
+                "already mapped by fields.team.partner"
+            ),
+        ),
+        ({"default": {"rep": "1"}}, "fields.team.default: a deal_team field takes no default"),
+    ],
+)
+def test_deal_team_field_checks(change: dict[str, Any], problem: str) -> None:
+    spec: dict[str, Any] = {
+        "type": "deal_team",
+        "rule": "owned_set",
+        "partner": "hs_all_collaborator_owner_ids",
+        "rep": "hs_all_collaborator_owner_ids",
+        "display": {"partner": "team_text", "rep": "team_text"},
+        **change,
+    }
+    spec = {k: v for k, v in spec.items() if v is not None}
+    data = mapping_data({"team": spec})
+    assert problem in problems_of(data)
+
+
+def test_display_belongs_to_deal_team_fields_only() -> None:
+    data = mapping_data({"amount": {"type": "number", "display": {"partner": "a", "rep": "b"}}})
+    assert problems_of(data) == [
+        'fields.amount.display: only a field of type "deal_team" has display'
+    ]
 
 
 def test_toml_syntax_error_names_the_file_and_line(tmp_path: Path) -> None:
@@ -113,7 +200,7 @@ def test_unknown_keys_list_the_valid_ones() -> None:
     assert problems_of(data) == [
         (
             "fields.amount.rulez: unknown key; valid keys here: "
-            "type, partner, rep, direction, rule, value_map, default"
+            "type, partner, rep, direction, rule, value_map, default, display, deal_owner"
         )
     ]
 
@@ -123,7 +210,7 @@ def test_bad_choices_list_the_valid_ones() -> None:
     assert problems_of(data) == [
         (
             "fields.amount.type: Input should be 'string', 'number', 'date', 'datetime', 'enum', "
-            "'multi_enum', 'user_set' or 'bool' (got 'money')"
+            "'multi_enum', 'user_set', 'deal_team' or 'bool' (got 'money')"
         ),
         (
             "fields.amount.rule: Input should be 'partner_wins', 'rep_wins', 'newest_wins', "
@@ -161,7 +248,7 @@ def test_owned_set_needs_a_user_set_synced_both_ways() -> None:
         {"team": {"type": "string", "direction": "partner_to_rep", "rule": "owned_set"}}
     )
     assert problems_of(data) == [
-        'fields.team.type: rule owned_set needs type "user_set" (got "string")',
+        'fields.team.type: rule owned_set needs type "user_set" or "deal_team" (got "string")',
         'fields.team.direction: rule owned_set needs direction "both"',
     ]
 

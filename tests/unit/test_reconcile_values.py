@@ -11,7 +11,7 @@ from sync_worker.kernel.model import Side
 from sync_worker.rules.mapping import compile_mapping
 from sync_worker.rules.plan import BaseSnapshot, Directory
 from sync_worker.rules.reconcile import reconcile
-from tests.unit.support import NO_USERS, NOW, apply, deal, default_mapping, mapping_data
+from tests.unit.support import NO_USERS, NOW, apply, deal, mapping_data, text_team_mapping
 
 PARTNER_USERS = frozenset({"pia@agency.test", "pete@agency.test"})
 REP_USERS = frozenset({"rita@hubspot.test", "rob@hubspot.test"})
@@ -19,7 +19,7 @@ USERS = Directory(partner=PARTNER_USERS, rep=REP_USERS)
 
 
 def test_formatting_noise_never_causes_a_write() -> None:
-    mapping = default_mapping()
+    mapping = text_team_mapping()
     partner = deal(
         "p1",
         {
@@ -139,7 +139,7 @@ def test_owned_set_partner_adds_its_own_member_which_reaches_the_rep() -> None:
         "p1", {"shared_deal_team": team("pia@agency.test", "pete@agency.test", "rita@hubspot.test")}
     )
     rep = deal("r1", {"shared_deal_team": team("pia@agency.test", "rita@hubspot.test")})
-    plan = reconcile(partner, rep, old, default_mapping(), USERS, NOW)
+    plan = reconcile(partner, rep, old, text_team_mapping(), USERS, NOW)
     assert plan.updates == {
         Side.REP: {"shared_deal_team": "pete@agency.test;pia@agency.test;rita@hubspot.test"}
     }
@@ -151,7 +151,7 @@ def test_owned_set_partner_edits_to_rep_members_are_reverted_and_reported() -> N
     # the partner removed rita (a rep user) and added rob (a rep user)
     partner = deal("p1", {"shared_deal_team": team("pia@agency.test", "rob@hubspot.test")})
     rep = deal("r1", {"shared_deal_team": team("pia@agency.test", "rita@hubspot.test")})
-    plan = reconcile(partner, rep, old, default_mapping(), USERS, NOW)
+    plan = reconcile(partner, rep, old, text_team_mapping(), USERS, NOW)
     assert plan.updates == {Side.PARTNER: {"shared_deal_team": "pia@agency.test;rita@hubspot.test"}}
     (revert,) = plan.reverted
     assert revert.side is Side.PARTNER
@@ -166,7 +166,7 @@ def test_owned_set_merges_both_sides_own_edits_at_once() -> None:
     rep = deal(
         "r1", {"shared_deal_team": team("pia@agency.test", "rita@hubspot.test", "rob@hubspot.test")}
     )
-    plan = reconcile(partner, rep, old, default_mapping(), USERS, NOW)
+    plan = reconcile(partner, rep, old, text_team_mapping(), USERS, NOW)
     merged = "pete@agency.test;rita@hubspot.test;rob@hubspot.test"
     assert plan.updates == {
         Side.PARTNER: {"shared_deal_team": merged},
@@ -179,7 +179,7 @@ def test_owned_set_shared_members_merge_three_way() -> None:
     old = BaseSnapshot({"deal_team": frozenset({"guest@else.test"})})
     partner = deal("p1", {"shared_deal_team": team("guest@else.test", "new@else.test")})
     rep = deal("r1", {"shared_deal_team": None})  # the rep removed the shared guest
-    plan = reconcile(partner, rep, old, default_mapping(), USERS, NOW)
+    plan = reconcile(partner, rep, old, text_team_mapping(), USERS, NOW)
     assert plan.updates == {
         Side.PARTNER: {"shared_deal_team": "new@else.test"},
         Side.REP: {"shared_deal_team": "new@else.test"},
@@ -188,7 +188,7 @@ def test_owned_set_shared_members_merge_three_way() -> None:
 
 
 def test_base_json_round_trips_through_the_mapping() -> None:
-    mapping = default_mapping()
+    mapping = text_team_mapping()
     snapshot = BaseSnapshot(
         {
             "dealname": "Acme",
@@ -207,11 +207,11 @@ def test_base_json_round_trips_through_the_mapping() -> None:
 
 
 def test_base_json_drops_fields_that_no_longer_decode() -> None:
-    mapping = default_mapping()
+    mapping = text_team_mapping()
     text = '{"format":1,"agreed_at":null,"values":{"amount":["x"],"gone":"1","dealname":"A"}}'
     assert BaseSnapshot.from_json(text, mapping) == BaseSnapshot({"dealname": "A"})
 
 
 def test_base_json_that_is_not_a_base_is_refused() -> None:
     with pytest.raises(ValueError, match="not a stored base"):
-        BaseSnapshot.from_json('["amount"]', default_mapping())
+        BaseSnapshot.from_json('["amount"]', text_team_mapping())

@@ -1,5 +1,6 @@
-"""The deal team is an owned set: each account adds and removes only its own users, the union
-shows on both sides, and an edit to the other account's members is reverted and logged."""
+"""The text-team mapping (``hubspot_shared_deals_text_team``): the deal team is an owned set of
+emails in a text property: each account adds and removes only its own users, the union shows on
+both sides, and an edit to the other account's members is reverted and logged."""
 
 from __future__ import annotations
 
@@ -7,7 +8,25 @@ import pytest
 from structlog.testing import capture_logs
 
 from sync_worker.kernel.model import Side
-from tests.integration.world import ADA, ALAN, GRACE, PAULA, RITA, SAM, World, members, team
+from tests.integration.world import (
+    ADA,
+    ALAN,
+    GRACE,
+    PAULA,
+    RITA,
+    SAM,
+    World,
+    load_text_team_mapping,
+    members,
+    team,
+)
+
+
+@pytest.fixture
+def world(world: World) -> World:
+    world.mapping = load_text_team_mapping()
+    return world
+
 
 CASES = [
     # (who edits, team they save, team both sides end with, the other side's members touched)
