@@ -3,7 +3,8 @@
 Behaviour every implementation must have (the contract suite in ``tests/contract`` checks it):
 
 * **Ordering.** :meth:`Connector.changes` yields pages in ascending ``modified_at`` order. Every
-  record modified at or after ``since`` and matching ``scope`` is yielded at least once (never
+  record modified at or after ``since`` and selected by ``scope`` (any of its filter groups) is
+  yielded at least once (never
   missed, whatever the number of changes or the search cap); a record may be yielded twice
   (at-least-once), so callers must be idempotent.
 * **Cursors.** Each :class:`ChangePage` carries ``cursor``: the caller may persist it once it has
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from sync_worker.kernel.filters import Filter
+from sync_worker.kernel.filters import Filter, Scope
 from sync_worker.kernel.model import DealRecord
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "RecordCreate",
     "RecordFailure",
     "RecordUpdate",
+    "Scope",
     "Stage",
     "User",
     "WriteResult",
@@ -148,10 +150,13 @@ class Connector(Protocol):
     name: str
 
     def changes(
-        self, since: datetime | None, scope: Sequence[Filter], properties: Sequence[str]
+        self, since: datetime | None, scope: Scope, properties: Sequence[str]
     ) -> Iterator[ChangePage]:
-        """Records matching ``scope`` modified at or after ``since`` (all of them when ``None``),
-        ascending by modification time, as pages. Archived records are never yielded."""
+        """Records selected by ``scope`` (filter groups ORed, the filters of a group ANDed)
+        modified at or after ``since`` (all of them when ``None``), ascending by modification
+        time, as pages. Archived records are never yielded. A scope the CRM's search cannot
+        express (HubSpot: over 5 groups, 4 filters in a group, 18 in all with the pull's own)
+        raises :class:`~sync_worker.kernel.errors.ConfigError` before any request."""
         ...
 
     def read(

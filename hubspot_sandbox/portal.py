@@ -73,8 +73,13 @@ class Portal:
         self.store.archive(self.store.require(str(deal_id)))
 
     def register_deal(self, deal_id: str, *, at: datetime | None = None) -> None:
-        """Simulate registering a shared deal: its registration count becomes 1."""
+        """A partner registers a shared deal in HubSpot's UI: its registration count becomes 1.
+        (No API does this; deals created through the API are never registered.)"""
         self.store.register(self.store.require(str(deal_id)), _ms(at))
+
+    def end_registration(self, deal_id: str, *, at: datetime | None = None) -> None:
+        """The deal's registration ends (expired, rejected): its registration count becomes 0."""
+        self.store.register(self.store.require(str(deal_id)), _ms(at), active=False)
 
     def get_deal(self, deal_id: str) -> dict[str, str | None] | None:
         """All properties of an active deal (system ones included), or None."""

@@ -151,10 +151,12 @@ class DealStore:
             self._write(deal, Write(self._stamp(at_ms), source, source_id, changes))
             return deal
 
-    def register(self, deal: Deal, at_ms: int | None = None) -> None:
-        """Mark ``deal`` as a registered shared deal (a calculated-property change)."""
+    def register(self, deal: Deal, at_ms: int | None = None, *, active: bool = True) -> None:
+        """Start (or, not ``active``, end) ``deal``'s registration as a shared deal: a
+        calculated-property change, which bumps ``hs_lastmodifieddate``."""
         with self.lock:
-            write = Write(self._stamp(at_ms), "CALCULATED", None, {REGISTERED_KEY: "1"})
+            value = "1" if active else ""
+            write = Write(self._stamp(at_ms), "CALCULATED", None, {REGISTERED_KEY: value})
             self._write(deal, write)
 
     def archive(self, deal: Deal) -> None:

@@ -100,6 +100,8 @@ links = Table(
     Column("rep_written_at", UtcMicros),
     Column("partner_seen", Text),
     Column("rep_seen", Text),
+    Column("origin", String(16)),  # version 3: which side the shared deal was created on
+    Column("out_of_scope", Text),  # version 3: why the pair is not syncing now
     Column("created_at", UtcMicros, nullable=False),
     Column("updated_at", UtcMicros, nullable=False),
     UniqueConstraint("pair", "rep_id", name="sw_links_rep_uq"),
@@ -235,9 +237,19 @@ def _v2_changes_by_time(conn: Connection) -> None:
     conn.execute(text("CREATE INDEX IF NOT EXISTS sw_changes_by_time ON sw_changes (at)"))
 
 
+def _v3_link_origin(conn: Connection) -> None:
+    # Version 1 builds the current metadata, so a database created at version 3 has the columns;
+    # SQLite has no ADD COLUMN IF NOT EXISTS, hence the check.
+    present = {column["name"] for column in inspect(conn).get_columns(links.name)}
+    for name, kind in (("origin", "VARCHAR(16)"), ("out_of_scope", "TEXT")):
+        if name not in present:
+            conn.execute(text(f"ALTER TABLE {links.name} ADD COLUMN {name} {kind}"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_initial),
     Migration(2, "index the change log by time, for retention", _v2_changes_by_time),
+    Migration(3, "links record their origin side and why they are out of scope", _v3_link_origin),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

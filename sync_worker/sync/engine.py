@@ -24,6 +24,7 @@ import structlog
 from sync_worker.kernel.errors import AuthError, ConnectorError, DailyLimitReached, Interrupted
 from sync_worker.kernel.model import Side
 from sync_worker.rules.plan import Directory
+from sync_worker.rules.scope import discovery_scope
 from sync_worker.state.base import ChangeEntry, RunRecord, StateStore
 from sync_worker.sync.context import PairContext
 from sync_worker.sync.ledger import Ledger
@@ -174,7 +175,7 @@ def _cycle_body(
     sources = {
         side: ctx.connector(side).changes(
             opts.since or ctx.store.get_cursor(ctx.name, side),
-            ctx.mapping.scope(side),
+            discovery_scope(ctx.mapping, side),
             ctx.mapping.properties(side),
         )
         for side in Side

@@ -146,10 +146,13 @@ class Ledger:
                     rep_written_at=written[Side.REP],
                     partner_seen=seen[Side.PARTNER],
                     rep_seen=seen[Side.REP],
+                    origin=pair.origin or link.origin,
+                    out_of_scope=None,
                 )
             )
             return
-        self.page.links.append(_active_link(ids, plan.new_base.to_json(), now, written, seen))
+        link = _active_link(ids, plan.new_base.to_json(), now, written, seen)
+        self.page.links.append(replace(link, origin=pair.origin))
         if pair.link is None:
             self.counts["linked"] += 1
         self._record_plan(ids, plan)
@@ -180,7 +183,8 @@ class Ledger:
             origin: _latest(back.written.get(plan.origin_id), origin_record.modified_at),
             target: created.modified_at,
         }
-        self.page.links.append(_active_link(ids, plan.new_base.to_json(), now, written, seen))
+        link = _active_link(ids, plan.new_base.to_json(), now, written, seen)
+        self.page.links.append(replace(link, origin=origin))
         self.page.pending_done.append((origin, plan.origin_id))
         self.counts["linked"] += 1
         self._changes(ids, plan.changes)

@@ -23,15 +23,15 @@ from datetime import datetime
 
 import structlog
 
-from sync_worker.connectors.base import PropertyDef
-from sync_worker.kernel.filters import matches
 from sync_worker.kernel.model import DealRecord, Side
 from sync_worker.rules.plan import BaseSnapshot, CreationPlan, Directory, PairPlan
 from sync_worker.rules.reconcile import plan_creation, reconcile
+from sync_worker.rules.scope import discovery_scope
 from sync_worker.state.base import LinkState
 from sync_worker.sync.context import PairContext
 from sync_worker.sync.ledger import Ledger
 from sync_worker.sync.push import Landed, Pair, Planned, Pusher
+from sync_worker.sync.scoping import ScopeGuard
 from sync_worker.sync.sorting import Sorted, latest_per_id, sort_page
 from sync_worker.sync.writers import Writer
 
@@ -48,11 +48,12 @@ class PageProcessor:
     ledger: Ledger
     counts: Counter[str] = field(default_factory=Counter)
     _directory: Directory | None = None
-    _definitions: dict[Side, Mapping[str, PropertyDef]] = field(default_factory=dict)
     pusher: Pusher = field(init=False)
+    scope: ScopeGuard = field(init=False)
 
     def __post_init__(self) -> None:
         self.pusher = Pusher(self.ctx, self.writer, self.ledger, self.counts)
+        self.scope = ScopeGuard(self.ctx)
 
     @property
     def directory(self) -> Directory:
@@ -79,6 +80,7 @@ class PageProcessor:
         if retried:  # read by id, not found by the scoped search: check the scope here
             unique = self._still_in_scope(side, unique, links)
         page = sort_page(side, unique, links, self.ctx.mapping, force=retried.keys())
+        self._drop_unreached(side, page)
         self._count_skips(page)
         self.ledger.resolve(side, page.settled_ids)
         for record, stored in page.foreign:
@@ -97,14 +99,19 @@ class PageProcessor:
     ) -> list[DealRecord]:
         """Retried records that left the pair's scope (given to another partner, registration
         ended) are not this pair's to write: their letters close, and a linked one forgets its
-        fingerprints so that, back in scope, its next pull reconciles in full."""
+        fingerprints so that, back in scope, its next pull reconciles in full. A linked deal
+        needs only to be within reach: its pair's origin decides (in :meth:`_linked_pairs`)."""
         kept = []
         for record in records:
-            if self._in_scope(side, record):
+            link = links.get(record.id)
+            linked = link is not None and link.status == "active"
+            if self.scope.in_reach(side, record) if linked else self.scope.in_scope(side, record):
                 kept.append(record)
                 continue
             self.ledger.resolve(side, [record.id])
-            self._out_of_scope(links.get(record.id))
+            self.counts["skipped.out_of_scope"] += 1
+            if link is not None:
+                self.ledger.keep_link(replace(link, partner_seen=None, rep_seen=None))
             log.info(
                 "dead_letter_out_of_scope",
                 side=str(side),
@@ -127,19 +134,46 @@ class PageProcessor:
             if counterpart is None:
                 self._gone(side, record, link)
                 continue
-            if not self._in_scope(other, counterpart):
-                self._out_of_scope(link)
+            pair = _pair(side, record, counterpart, link)
+            pair.origin = self.scope.origin(pair.partner, link)
+            problem = self.scope.pair_problem(pair.partner, pair.rep, pair.origin)
+            if problem is not None:
+                self._out_of_scope(side, record, replace(link, origin=pair.origin), problem)
                 continue
-            pairs.append(_pair(side, record, counterpart, link))
+            pairs.append(pair)
         return pairs
 
-    def _out_of_scope(self, link: LinkState | None) -> None:
-        """A deal of the pair is out of its scope now (registration ended, deal given to
-        another partner): nothing flows until it is back; the link (if any) is kept with its
-        fingerprints forgotten, so the next pull of either deal reconciles in full."""
+    def _out_of_scope(self, side: Side, record: DealRecord, link: LinkState, why: str) -> None:
+        """The pair's origin left its scope (registration ended), or its other deal left the
+        reach (given to another partner): nothing flows until it is back. Never silent: an
+        event, a count, and the link remembers why (``status``, ``explain``); its fingerprints
+        are forgotten so that the next pull of either deal reconciles in full."""
         self.counts["skipped.out_of_scope"] += 1
-        if link is not None:
-            self.ledger.keep_link(replace(link, partner_seen=None, rep_seen=None))
+        self.ledger.resolve(side, [record.id])
+        log.warning(
+            "linked_deal_out_of_scope",
+            side=str(side),
+            deal_id=record.id,
+            partner_id=link.partner_id,
+            rep_id=link.rep_id,
+            origin=str(link.origin),
+            reason=why,
+            action="not synced until back in scope",
+        )
+        self.ledger.keep_link(replace(link, partner_seen=None, rep_seen=None, out_of_scope=why))
+
+    def _drop_unreached(self, side: Side, page: Sorted) -> None:
+        """A pull that also discovers deals carrying a link (the partner's unregistered
+        counterparts) must not let them originate anything, nor dead-letter another account's
+        link values: only deals in the side's own scope may."""
+        if len(discovery_scope(self.ctx.mapping, side).groups) < 2:
+            return
+        kept = [r for r in page.origins if self.scope.in_scope(side, r)]
+        foreign = [(r, v) for r, v in page.foreign if self.scope.in_scope(side, r)]
+        dropped = len(page.origins) - len(kept) + len(page.foreign) - len(foreign)
+        if dropped:
+            page.skipped["not_in_scope"] = page.skipped.get("not_in_scope", 0) + dropped
+        page.origins, page.foreign = kept, foreign
 
     def _claimed_pairs(self, side: Side, page: Sorted) -> list[Pair]:
         if not page.claims:
@@ -158,7 +192,9 @@ class PageProcessor:
                 continue
             assert counterpart is not None  # noqa: S101 - _claim_problem checked it
             taken.add(counterpart_id)
-            pairs.append(_pair(side, record, counterpart, None))
+            pair = _pair(side, record, counterpart, None)
+            pair.origin = self.scope.origin(pair.partner, None)
+            pairs.append(pair)
         return pairs
 
     def _claim_problem(
@@ -170,6 +206,7 @@ class PageProcessor:
         *,
         known: Mapping[str, LinkState],
         taken: set[str],
+        origin: Side | None = None,
     ) -> str | None:
         if counterpart is None:
             # Unknown to the store and not in the CRM: a typo, or a deal deleted before its link
@@ -181,8 +218,16 @@ class PageProcessor:
             self.counts["rejected"] += 1
             return reason
         other = side.other
-        if not self._in_scope(other, counterpart):
-            reason = f"names {other} deal {counterpart_id}, which is outside this pair's scope"
+        partner, rep = _pair(side, record, counterpart, None).records()
+        if (
+            problem := self.scope.pair_problem(
+                partner, rep, origin or self.scope.origin(partner, None)
+            )
+        ) is not None:
+            reason = (
+                f"names {other} deal {counterpart_id}, which is outside this pair's scope: "
+                f"{problem}"
+            )
             self.ledger.dead_letter(side, record.id, reason)
             self.counts["rejected"] += 1
             return reason
@@ -200,17 +245,6 @@ class PageProcessor:
             self.counts["rejected"] += 1
             return reason
         return None
-
-    def _in_scope(self, side: Side, record: DealRecord) -> bool:
-        """Whether ``record`` (read by id, not found by a scoped search) is in ``side``'s scope."""
-        definitions = self._definitions.get(side)
-        if definitions is None:
-            definitions = self.ctx.connector(side).property_definitions()
-            self._definitions[side] = definitions
-        return all(
-            matches(f, record.properties.get(f.property), definitions.get(f.property))
-            for f in self.ctx.mapping.scope(side)
-        )
 
     def _gone(self, side: Side, record: DealRecord, link: LinkState) -> None:
         log.warning(
@@ -268,11 +302,13 @@ class PageProcessor:
                 continue
             decided.add(record.id)
             if record.id not in in_flight and self._claim_problem(
-                side, record, counterpart.id, counterpart, known=known, taken=taken
+                side, record, counterpart.id, counterpart, known=known, taken=taken, origin=side
             ):
                 continue
             taken.add(counterpart.id)
-            pairs.append(_pair(side, record, counterpart, None))
+            pair = _pair(side, record, counterpart, None)
+            pair.origin = side
+            pairs.append(pair)
         now = self.ctx.clock.now()
         plans = [
             plan_creation(r, side, self.ctx.mapping, self.directory, now)

@@ -39,9 +39,14 @@ class Pair:
     partner: DealRecord
     rep: DealRecord
     link: LinkState | None
+    origin: Side | None = None
+    """The side the shared deal was created on (its scope decides), once known."""
 
     def record(self, side: Side) -> DealRecord:
         return self.partner if side is Side.PARTNER else self.rep
+
+    def records(self) -> tuple[DealRecord, DealRecord]:
+        return self.partner, self.rep
 
 
 @dataclass(slots=True)

@@ -16,6 +16,7 @@ from sync_worker.connectors.base import RecordCreate, RecordUpdate, User
 from sync_worker.connectors.hubspot import HubSpotConnector, make_hubspot_connector
 from sync_worker.kernel.clock import FakeClock, to_epoch_ms
 from sync_worker.kernel.errors import PermanentError
+from sync_worker.kernel.filters import Scope
 from tests.connectors.fake_hubspot import TOKEN, FakeHubSpot, error_body
 from tests.doubles.memory import InMemoryConnector
 
@@ -65,7 +66,7 @@ def test_changes_subtracts_the_overlap_and_maps_records(hub: Hub) -> None:
     ids = seed(hub, 3)
     since = START + timedelta(minutes=10)
 
-    pages = list(hub.connector.changes(since, [], ["dealname"]))
+    pages = list(hub.connector.changes(since, Scope(), ["dealname"]))
 
     (request,) = hub.bodies("/search")
     window = request["filterGroups"][0]["filters"][-1]  # type: ignore[index]
@@ -77,7 +78,7 @@ def test_changes_subtracts_the_overlap_and_maps_records(hub: Hub) -> None:
     assert pages == []
     hub.clock.advance(600)
     hub.fake.store.edit(ids[1], {"dealname": "new"})
-    (page,) = list(hub.connector.changes(since, [], ["dealname"]))
+    (page,) = list(hub.connector.changes(since, Scope(), ["dealname"]))
     assert [r.id for r in page.records] == [ids[1]]
     assert page.records[0].modified_at == hub.clock.now()
     assert page.records[0].properties["dealname"] == "new"

@@ -9,7 +9,7 @@ import pytest
 from sync_worker.connectors.base import Filter, PropertyDef, RecordCreate, RecordUpdate, User
 from sync_worker.kernel.clock import FakeClock
 from sync_worker.kernel.errors import PermanentError
-from sync_worker.kernel.filters import matches
+from sync_worker.kernel.filters import Scope, matches
 from tests.doubles.memory import InMemoryConnector
 
 START = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
@@ -130,7 +130,7 @@ def test_upsert_ignores_archived_holders_of_the_key(crm: InMemoryConnector) -> N
 def test_api_calls_are_counted_as_hubspot_would_charge(crm: InMemoryConnector) -> None:
     ids = [crm.put({"dealname": str(n)}) for n in range(450)]
 
-    list(crm.changes(None, [], ["dealname"]))  # 3 pages
+    list(crm.changes(None, Scope(), ["dealname"]))  # 3 pages
     crm.read(ids, ["dealname"])  # 5 batches
     crm.read(ids[:120], ["dealname"], with_history=True)  # 3 batches of 50
     crm.update([RecordUpdate(i, {"amount": "1"}) for i in ids[:201]])  # 3 batches
@@ -157,7 +157,7 @@ def test_overlap_is_subtracted_from_since(clock: FakeClock) -> None:
     early = crm.put({"dealname": "early"})
     clock.advance(30)
 
-    pulled = [r.id for p in crm.changes(clock.now(), [], []) for r in p.records]
+    pulled = [r.id for p in crm.changes(clock.now(), Scope(), []) for r in p.records]
 
     assert pulled == [early]
 

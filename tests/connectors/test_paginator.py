@@ -19,7 +19,7 @@ from sync_worker.connectors.hubspot.paginator import (
 )
 from sync_worker.kernel.clock import FakeClock, parse_datetime, to_epoch_ms
 from sync_worker.kernel.errors import ConfigError, PermanentError
-from sync_worker.kernel.filters import Filter
+from sync_worker.kernel.filters import Filter, Scope
 from tests.connectors.fake_hubspot import FakeHubSpot
 
 REGISTERED = Filter("hs_num_associated_active_deal_registrations", "GT", "0")
@@ -45,7 +45,7 @@ def drain(
     on_page: Callable[[int], None] | None = None,
 ) -> tuple[list[SearchHit], list[dict[str, Any]]]:
     paginator = SearchPaginator(
-        scope=[REGISTERED],
+        scope=Scope.all_of([REGISTERED]),
         since_ms=since_ms,
         properties=["dealname"],
         page_size=page_size,
@@ -159,7 +159,7 @@ def test_the_fake_enforces_the_cap_these_tests_rely_on() -> None:
 
 
 def test_a_full_pull_without_scope_sends_no_empty_filter_group() -> None:
-    paginator = SearchPaginator(scope=[], since_ms=None, properties=[])
+    paginator = SearchPaginator(scope=Scope(), since_ms=None, properties=[])
 
     request = paginator.next_request()
 
@@ -180,7 +180,7 @@ def test_an_idle_pull_is_one_request() -> None:
 def test_boundary_memory_is_bounded_by_the_cap() -> None:
     hub = fake(cap=400)
     seed(hub, 3_000)  # all in one millisecond
-    paginator = SearchPaginator(scope=[], since_ms=None, properties=[], cap=400)
+    paginator = SearchPaginator(scope=Scope(), since_ms=None, properties=[], cap=400)
     largest = 0
     while (request := paginator.next_request()) is not None:
         paginator.accept(hub.search(request)[1])
@@ -189,7 +189,7 @@ def test_boundary_memory_is_bounded_by_the_cap() -> None:
 
 
 def test_a_server_ignoring_the_query_cannot_make_it_loop_forever() -> None:
-    paginator = SearchPaginator(scope=[], since_ms=5, properties=[], page_size=2)
+    paginator = SearchPaginator(scope=Scope(), since_ms=5, properties=[], page_size=2)
     same_page = {
         "total": 4,
         "results": [
@@ -212,16 +212,18 @@ def test_a_server_ignoring_the_query_cannot_make_it_loop_forever() -> None:
 
 def test_scope_may_hold_at_most_four_filters() -> None:
     with pytest.raises(ConfigError, match="at most 4"):
-        SearchPaginator(scope=[REGISTERED] * 5, since_ms=None, properties=[])
+        SearchPaginator(scope=Scope.all_of([REGISTERED] * 5), since_ms=None, properties=[])
 
 
 def test_scope_filters_are_sent_in_hubspot_shape() -> None:
     paginator = SearchPaginator(
-        scope=[
-            REGISTERED,
-            Filter("pipeline", "IN", values=("default", "referred")),
-            Filter("amount", "HAS_PROPERTY"),
-        ],
+        scope=Scope.all_of(
+            [
+                REGISTERED,
+                Filter("pipeline", "IN", values=("default", "referred")),
+                Filter("amount", "HAS_PROPERTY"),
+            ]
+        ),
         since_ms=1_700_000_000_000,
         properties=["amount"],
     )
@@ -267,7 +269,9 @@ def test_parse_datetime(raw: object, expected: datetime | None) -> None:
 
 
 def test_query_problems_see_a_body_hubspot_would_refuse() -> None:
-    scope = [Filter("shared_partner_account", "IN", values=("agency-001", "agency-002"))]
+    scope = Scope.all_of(
+        [Filter("shared_partner_account", "IN", values=("agency-001", "agency-002"))]
+    )
     fine = [f"property_number_{i:02d}" for i in range(20)]
     assert query_problems(scope, fine) == []
     many = [f"a_rather_long_custom_property_{i:03d}" for i in range(90)]
@@ -281,7 +285,9 @@ def test_query_problems_see_a_body_hubspot_would_refuse() -> None:
 def test_query_problems_measure_the_largest_request_a_pull_sends() -> None:
     """The estimate is an upper bound of every body the paginator can build: a tie request
     with the widest timestamp and id, and a range request at the deepest offset."""
-    scope = [Filter("dealstage", "NOT_IN", values=tuple(f"stage{i}" for i in range(30)))]
+    scope = Scope.all_of(
+        [Filter("dealstage", "NOT_IN", values=tuple(f"stage{i}" for i in range(30)))]
+    )
     properties = [f"prop_{i}" for i in range(60)]
     bound = largest_request_bytes(scope, properties)
     p = SearchPaginator(scope=scope, since_ms=10**13 - 1, properties=properties)

@@ -9,6 +9,7 @@ import pytest
 
 from sync_worker.connectors.base import ChangePage, Connector, Filter, RecordCreate, RecordUpdate
 from sync_worker.kernel.errors import ConfigError
+from sync_worker.kernel.filters import Scope
 from tests.contract.conftest import Backend
 
 REGISTERED = Filter("hs_num_associated_active_deal_registrations", "GT", "0")
@@ -33,7 +34,7 @@ def _seed(backend: Backend, count: int, *, step: float = 0.001) -> list[str]:
 
 
 def _pull(connector: Connector, since: object = None) -> list[ChangePage]:
-    return list(connector.changes(since, [REGISTERED], PROPS))  # type: ignore[arg-type]
+    return list(connector.changes(since, Scope.all_of([REGISTERED]), PROPS))  # type: ignore[arg-type]
 
 
 def _ids(pages: list[ChangePage]) -> list[str]:
@@ -127,7 +128,9 @@ def test_many_records_in_one_millisecond_are_all_pulled(backend: Backend) -> Non
 def test_records_modified_during_a_pull_are_not_missed(backend: Backend) -> None:
     ids = _seed(backend, 600)
     seen: list[str] = []
-    for number, page in enumerate(backend.connector.changes(None, [REGISTERED], PROPS)):
+    for number, page in enumerate(
+        backend.connector.changes(None, Scope.all_of([REGISTERED]), PROPS)
+    ):
         seen.extend(r.id for r in page.records)
         if number == 0:
             backend.clock.advance(5)
@@ -267,4 +270,4 @@ def test_read_splits_large_requests_into_batches(backend: Backend) -> None:
 
 def test_a_scope_of_more_than_four_filters_is_a_config_error(backend: Backend) -> None:
     with pytest.raises(ConfigError):
-        list(backend.connector.changes(None, [REGISTERED] * 5, PROPS))
+        list(backend.connector.changes(None, Scope.all_of([REGISTERED] * 5), PROPS))

@@ -33,10 +33,11 @@ from sync_worker.connectors.base import (
     RecordCreate,
     RecordFailure,
     RecordUpdate,
+    Scope,
     User,
     WriteResult,
 )
-from sync_worker.connectors.hubspot.paginator import MAX_SCOPE_FILTERS
+from sync_worker.connectors.hubspot.paginator import query_problems
 from sync_worker.connectors.hubspot.standard import (
     DEFAULT_PIPELINES,
     DEFAULT_PROPERTIES,
@@ -199,17 +200,18 @@ class InMemoryConnector:
     # -- the port -------------------------------------------------------------------------
 
     def changes(
-        self, since: datetime | None, scope: Sequence[Filter], properties: Sequence[str]
+        self, since: datetime | None, scope: Scope, properties: Sequence[str]
     ) -> Iterator[ChangePage]:
-        if len(scope) > MAX_SCOPE_FILTERS:  # the same limit as HubSpotConnector's
-            raise ConfigError(f"scope has {len(scope)} filters; at most {MAX_SCOPE_FILTERS}")
+        problems = query_problems(scope, properties)  # the same limits as HubSpotConnector's
+        if problems:
+            raise ConfigError(problems)
         floor = to_epoch_ms(since - self._overlap) if since is not None else None
         after: tuple[int, int] | None = None
         total: int | None = None
         while True:
             with self._lock:
                 self._calls += 1
-                candidates = self._select(scope, floor)
+                candidates = self._select_any(scope, floor)
                 total = len(candidates) if total is None else total
                 rest = [d for d in candidates if after is None or d.sort_key() > after]
                 page = rest[: self._page_size]
@@ -307,6 +309,13 @@ class InMemoryConnector:
         )
         chosen = [d for d in live if all(self._passes(f, d) for f in filters)]
         return sorted(chosen, key=_Deal.sort_key)
+
+    def _select_any(self, scope: Scope, floor: int | None) -> list[_Deal]:
+        """Deals selected by any group of ``scope`` (each once), in (modified, id) order."""
+        if not scope.groups or not all(scope.groups):
+            return self._select((), floor)
+        chosen = {d.id: d for group in scope.groups for d in self._select(group, floor)}
+        return sorted(chosen.values(), key=_Deal.sort_key)
 
     def _passes(self, item: Filter, deal: _Deal) -> bool:
         fast = _KEY_FILTERS.get(item.property)
