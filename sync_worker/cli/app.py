@@ -1,7 +1,8 @@
 """The command line: parse, build objects, call, map errors to exit codes.
 
-Exit codes: 0 ok, 1 a sync failed, 2 usage or configuration error. Tables go to stdout, logs to
-stderr (JSON lines unless stderr is a terminal).
+Exit codes: 0 ok, 1 a sync failed, 2 usage or configuration error, 3 (``once``) a pair was not
+synced because another live process holds it. Tables go to stdout, logs to stderr (JSON lines
+unless stderr is a terminal).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ if TYPE_CHECKING:  # imported lazily at run time: `--version` and `--help` stay 
 EXIT_OK = 0
 EXIT_SYNC_FAILED = 1
 EXIT_USAGE = 2
+EXIT_PAIR_BUSY = 3
 
 app = typer.Typer(
     name="sync-worker",
@@ -184,7 +186,8 @@ def run(config: ConfigOption = None) -> None:
 
 @app.command()
 def once(config: ConfigOption = None, pair: PairOption = None) -> None:
-    """Run one cycle for every enabled pair (or one); exit 1 if any pair failed."""
+    """Run one cycle for every enabled pair (or one); exit 1 if any pair failed, 3 if a pair
+    was not synced because another live process holds it (the table names that process)."""
     from sync_worker.cli.tables import console, cycle_table
     from sync_worker.sync.engine import run_cycle
 
@@ -193,6 +196,8 @@ def once(config: ConfigOption = None, pair: PairOption = None) -> None:
     console().print(cycle_table(reports))
     if any(r.failed for r in reports):
         raise typer.Exit(EXIT_SYNC_FAILED)
+    if any(r.outcome == "skipped" for r in reports):
+        raise typer.Exit(EXIT_PAIR_BUSY)
 
 
 def parse_since(text: str) -> datetime:
@@ -235,12 +240,14 @@ def backfill(
 def status(config: ConfigOption = None, pair: PairOption = None) -> None:
     """A table per pair: last run, outcome, cursor lag, links, conflicts, dead letters, and
     the process holding the pair now."""
-    from sync_worker.cli.tables import console, status_table
+    from sync_worker.cli.tables import console, status_notes, status_table
 
     with runtime(config, only_enabled=False) as rt:
         rows = rt.store.status(_pairs(rt, pair))
         now = rt.clock.now()
     console().print(status_table(rows, now))
+    for note in status_notes(rows):
+        typer.echo(note)
 
 
 @app.command()

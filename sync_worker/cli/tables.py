@@ -45,6 +45,7 @@ def cycle_table(reports: Sequence[CycleReport]) -> Table:
         "conflicts",
         "dead-lettered",
         "gone",
+        "out of scope",
         "API calls",
         "seconds",
         "error",
@@ -62,6 +63,7 @@ def cycle_table(reports: Sequence[CycleReport]) -> Table:
             str(c.get("conflicts", 0)),
             str(c.get("dead_lettered", 0)),
             str(c.get("gone", 0)),
+            str(c.get("skipped.out_of_scope", 0)),
             str(r.api_calls),
             f"{r.duration_seconds:.2f}",
             r.error or "",
@@ -98,6 +100,16 @@ def status_table(rows: Iterable[PairStatus], now: datetime) -> Table:
             row.lease_holder or "",
         )
     return table
+
+
+def status_notes(rows: Iterable[PairStatus]) -> list[str]:
+    """Lines under the status table for what needs a person's eye."""
+    return [
+        f"{row.pair}: {row.out_of_scope} linked deals out of scope (not syncing; "
+        f"`sync-worker explain --pair {row.pair} DEAL_ID` names the filter)"
+        for row in rows
+        if row.out_of_scope
+    ]
 
 
 def _outcome(row: PairStatus) -> str:

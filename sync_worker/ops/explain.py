@@ -7,7 +7,7 @@ changes the worker actually made.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sync_worker.kernel.canonical import RejectedValueError
@@ -18,6 +18,7 @@ from sync_worker.rules.reconcile import reconcile
 from sync_worker.state.base import ChangeEntry, ConflictEntry, LinkState
 from sync_worker.sync.context import PairContext
 from sync_worker.sync.engine import user_directory
+from sync_worker.sync.scoping import ScopeGuard
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,11 +59,17 @@ def explain(ctx: PairContext, deal_id: str) -> Explanation:
     partner, rep = records[Side.PARTNER], records[Side.REP]
     if partner is None or rep is None:
         gone = "partner" if partner is None else "rep"
-        note = f"the {gone} deal is archived or deleted; the link is kept as a tombstone"
-        return Explanation(ctx.name, deal_id, link, history=history, note=note)
+        tombstone = f"the {gone} deal is archived or deleted; the link is kept as a tombstone"
+        return Explanation(ctx.name, deal_id, link, history=history, note=tombstone)
     base = BaseSnapshot.from_json(link.base_json, ctx.mapping) if link.base_json else None
     plan = reconcile(partner, rep, base, ctx.mapping, user_directory(ctx), ctx.clock.now())
     fields = tuple(_field(spec, partner, rep, base, plan) for spec in ctx.mapping.fields)
+    note: str | None = None if link.status == "active" else f"link status: {link.status}"
+    if link.status == "active" and (stopped := _out_of_scope(ctx, link, partner, rep)):
+        note = f"not syncing: {stopped}; nothing flows until it is back in scope"
+        fields = tuple(
+            replace(f, decision=f"held while out of scope (then: {f.decision})") for f in fields
+        )
     return Explanation(
         ctx.name,
         deal_id,
@@ -71,8 +78,16 @@ def explain(ctx: PairContext, deal_id: str) -> Explanation:
         base.agreed_at if base else None,
         history,
         conflicts,
-        note=None if link.status == "active" else f"link status: {link.status}",
+        note=note,
     )
+
+
+def _out_of_scope(
+    ctx: PairContext, link: LinkState, partner: DealRecord, rep: DealRecord
+) -> str | None:
+    """Why the pair is not syncing now (a deal out of scope, naming the filter), else None."""
+    guard = ScopeGuard(ctx)
+    return guard.pair_problem(partner, rep, guard.origin(partner, link))
 
 
 def _read_one(ctx: PairContext, side: Side, deal_id: str) -> DealRecord | None:

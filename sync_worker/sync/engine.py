@@ -15,6 +15,7 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import cast
@@ -27,6 +28,7 @@ from sync_worker.rules.plan import Directory
 from sync_worker.rules.scope import discovery_scope
 from sync_worker.state.base import ChangeEntry, RunRecord, StateStore
 from sync_worker.sync.context import PairContext
+from sync_worker.sync.heartbeat import LeaseHeartbeat
 from sync_worker.sync.ledger import Ledger
 from sync_worker.sync.processor import PageProcessor
 from sync_worker.sync.pull import interleave
@@ -83,8 +85,7 @@ def run_cycle(ctx: PairContext, options: CycleOptions | None = None) -> CycleRep
     if not opts.dry_run and not store.try_lease(
         ctx.name, opts.owner, started, ctx.lease_ttl_seconds
     ):
-        log.info("pair_busy", pair=ctx.name, detail="another process holds this pair's lease")
-        return CycleReport(ctx.name, opts.run_id, "skipped", {}, 0, 0.0)
+        return _busy(ctx, opts)
     if opts.dry_run:
         ctx = replace(ctx, store=cast(StateStore, DryRunStore(store)))
     counts: Counter[str] = Counter()
@@ -103,7 +104,8 @@ def run_cycle(ctx: PairContext, options: CycleOptions | None = None) -> CycleRep
     if not opts.dry_run:
         store.start_run(RunRecord(opts.run_id, ctx.name, opts.mode, started))
     with structlog.contextvars.bound_contextvars(pair=ctx.name, run_id=opts.run_id):
-        outcome, error, kind, resume_at = _guarded(ctx, opts, writer, ledger, counts)
+        with nullcontext() if opts.dry_run else LeaseHeartbeat(ctx, opts.owner):
+            outcome, error, kind, resume_at = _guarded(ctx, opts, writer, ledger, counts)
         api_calls = _api_calls(ctx) - calls_before
         duration = clock.monotonic() - mono
         _log_summary(
@@ -191,6 +193,19 @@ def _cycle_body(
             raise _LeaseLostError(ctx.name)
 
 
+def _busy(ctx: PairContext, opts: CycleOptions) -> CycleReport:
+    """The pair is held by another live process: say which, and that this pair did not sync."""
+    holder = ctx.store.status([ctx.name])[0].lease_holder or "another process"
+    log.warning(
+        "pair_busy",
+        pair=ctx.name,
+        holder=holder,
+        detail="another process holds this pair's lease; this pair was not synced",
+    )
+    error = f"not synced: {holder} is syncing this pair"
+    return CycleReport(ctx.name, opts.run_id, "skipped", {}, 0, 0.0, error, "busy")
+
+
 def _stopped_early(
     exc: _LeaseLostError | Interrupted,
 ) -> tuple[str, str | None, str | None, datetime | None]:
@@ -256,6 +271,7 @@ def _log_summary(
         conflicts=counts["conflicts"],
         rejected=counts["dead_lettered"],
         gone=counts["gone"],
+        out_of_scope=counts["skipped.out_of_scope"],
         api_calls=api_calls,
         duration_ms=round(duration * 1000),
         error=error,

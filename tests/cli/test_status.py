@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typer.testing import CliRunner
 
 from sync_worker.cli.app import app
-from sync_worker.state import RunRecord, open_store
+from sync_worker.state import LinkState, PageCommit, RunRecord, open_store
 from tests.cli.conftest import Env
 
 runner = CliRunner()
@@ -39,3 +39,17 @@ def test_an_unfinished_run_is_running_while_held_and_interrupted_after(cli_env: 
         assert OWNER not in row
     finally:
         store.close()
+
+
+def test_status_says_how_many_linked_deals_are_out_of_scope(cli_env: Env) -> None:
+    store = open_store(f"sqlite:///{cli_env.state}")
+    why = "partner deal 1 fails the partner scope filter hs_num_x GT 0"
+    try:
+        store.commit_page(PAIR, PageCommit(links=[LinkState("1", "2", out_of_scope=why)]))
+    finally:
+        store.close()
+
+    result = runner.invoke(app, ["status", "--config", str(cli_env.config)])
+
+    assert result.exit_code == 0, result.output
+    assert f"{PAIR}: 1 linked deals out of scope" in result.stdout
