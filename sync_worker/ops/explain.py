@@ -18,7 +18,7 @@ from sync_worker.rules.reconcile import reconcile
 from sync_worker.state.base import ChangeEntry, ConflictEntry, LinkState
 from sync_worker.sync.context import PairContext
 from sync_worker.sync.engine import user_directory
-from sync_worker.sync.scoping import ScopeGuard
+from sync_worker.sync.scoping import ScopeJudge
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +86,8 @@ def _out_of_scope(
     ctx: PairContext, link: LinkState, partner: DealRecord, rep: DealRecord
 ) -> str | None:
     """Why the pair is not syncing now (a deal out of scope, naming the filter), else None."""
-    guard = ScopeGuard(ctx)
-    return guard.pair_problem(partner, rep, guard.origin(partner, link))
+    judge = ScopeJudge(ctx)
+    return judge.pair_problem(partner, rep, judge.origin(partner, link))
 
 
 def _read_one(ctx: PairContext, side: Side, deal_id: str) -> DealRecord | None:

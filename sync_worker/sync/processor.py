@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import structlog
@@ -26,12 +26,11 @@ import structlog
 from sync_worker.kernel.model import DealRecord, Side
 from sync_worker.rules.plan import BaseSnapshot, CreationPlan, Directory, PairPlan
 from sync_worker.rules.reconcile import plan_creation, reconcile
-from sync_worker.rules.scope import discovery_scope
 from sync_worker.state.base import LinkState
 from sync_worker.sync.context import PairContext
 from sync_worker.sync.ledger import Ledger
 from sync_worker.sync.push import Landed, Pair, Planned, Pusher
-from sync_worker.sync.scoping import ScopeGuard
+from sync_worker.sync.scoping import ScopeGuard, ScopeJudge
 from sync_worker.sync.sorting import Sorted, latest_per_id, sort_page
 from sync_worker.sync.writers import Writer
 
@@ -53,7 +52,7 @@ class PageProcessor:
 
     def __post_init__(self) -> None:
         self.pusher = Pusher(self.ctx, self.writer, self.ledger, self.counts)
-        self.scope = ScopeGuard(self.ctx)
+        self.scope = ScopeGuard(ScopeJudge(self.ctx), self.ledger, self.counts)
 
     @property
     def directory(self) -> Directory:
@@ -78,9 +77,9 @@ class PageProcessor:
         links = self.ctx.store.links_by_ids(self.ctx.name, side, [r.id for r in unique])
         self.ledger.begin(side, cursor, now, retried)
         if retried:  # read by id, not found by the scoped search: check the scope here
-            unique = self._still_in_scope(side, unique, links)
+            unique = self.scope.keep_retried(side, unique, links)
         page = sort_page(side, unique, links, self.ctx.mapping, force=retried.keys())
-        self._drop_unreached(side, page)
+        self.scope.drop_unreached(side, page)
         self._count_skips(page)
         self.ledger.resolve(side, page.settled_ids)
         for record, stored in page.foreign:
@@ -93,32 +92,6 @@ class PageProcessor:
         origins = {r.id: r for r in page.origins}
         self._apply(side, planned, creations, origins, now)
         self.ledger.commit()
-
-    def _still_in_scope(
-        self, side: Side, records: Sequence[DealRecord], links: Mapping[str, LinkState]
-    ) -> list[DealRecord]:
-        """Retried records that left the pair's scope (given to another partner, registration
-        ended) are not this pair's to write: their letters close, and a linked one forgets its
-        fingerprints so that, back in scope, its next pull reconciles in full. A linked deal
-        needs only to be within reach: its pair's origin decides (in :meth:`_linked_pairs`)."""
-        kept = []
-        for record in records:
-            link = links.get(record.id)
-            linked = link is not None and link.status == "active"
-            if self.scope.in_reach(side, record) if linked else self.scope.in_scope(side, record):
-                kept.append(record)
-                continue
-            self.ledger.resolve(side, [record.id])
-            self.counts["skipped.out_of_scope"] += 1
-            if link is not None:
-                self.ledger.keep_link(replace(link, partner_seen=None, rep_seen=None))
-            log.info(
-                "dead_letter_out_of_scope",
-                side=str(side),
-                deal_id=record.id,
-                action="closed; the deal syncs again once it is back in scope",
-            )
-        return kept
 
     # --- 2. counterparts --------------------------------------------------------------------
 
@@ -135,45 +108,9 @@ class PageProcessor:
                 self._gone(side, record, link)
                 continue
             pair = _pair(side, record, counterpart, link)
-            pair.origin = self.scope.origin(pair.partner, link)
-            problem = self.scope.pair_problem(pair.partner, pair.rep, pair.origin)
-            if problem is not None:
-                self._out_of_scope(side, record, replace(link, origin=pair.origin), problem)
-                continue
-            pairs.append(pair)
+            if self.scope.admit(side, pair, link):
+                pairs.append(pair)
         return pairs
-
-    def _out_of_scope(self, side: Side, record: DealRecord, link: LinkState, why: str) -> None:
-        """The pair's origin left its scope (registration ended), or its other deal left the
-        reach (given to another partner): nothing flows until it is back. Never silent: an
-        event, a count, and the link remembers why (``status``, ``explain``); its fingerprints
-        are forgotten so that the next pull of either deal reconciles in full."""
-        self.counts["skipped.out_of_scope"] += 1
-        self.ledger.resolve(side, [record.id])
-        log.warning(
-            "linked_deal_out_of_scope",
-            side=str(side),
-            deal_id=record.id,
-            partner_id=link.partner_id,
-            rep_id=link.rep_id,
-            origin=str(link.origin),
-            reason=why,
-            action="not synced until back in scope",
-        )
-        self.ledger.keep_link(replace(link, partner_seen=None, rep_seen=None, out_of_scope=why))
-
-    def _drop_unreached(self, side: Side, page: Sorted) -> None:
-        """A pull that also discovers deals carrying a link (the partner's unregistered
-        counterparts) must not let them originate anything, nor dead-letter another account's
-        link values: only deals in the side's own scope may."""
-        if len(discovery_scope(self.ctx.mapping, side).groups) < 2:
-            return
-        kept = [r for r in page.origins if self.scope.in_scope(side, r)]
-        foreign = [(r, v) for r, v in page.foreign if self.scope.in_scope(side, r)]
-        dropped = len(page.origins) - len(kept) + len(page.foreign) - len(foreign)
-        if dropped:
-            page.skipped["not_in_scope"] = page.skipped.get("not_in_scope", 0) + dropped
-        page.origins, page.foreign = kept, foreign
 
     def _claimed_pairs(self, side: Side, page: Sorted) -> list[Pair]:
         if not page.claims:
@@ -193,7 +130,7 @@ class PageProcessor:
             assert counterpart is not None  # noqa: S101 - _claim_problem checked it
             taken.add(counterpart_id)
             pair = _pair(side, record, counterpart, None)
-            pair.origin = self.scope.origin(pair.partner, None)
+            pair.origin = self.scope.judge.origin(pair.partner, None)
             pairs.append(pair)
         return pairs
 
@@ -219,11 +156,9 @@ class PageProcessor:
             return reason
         other = side.other
         partner, rep = _pair(side, record, counterpart, None).records()
-        if (
-            problem := self.scope.pair_problem(
-                partner, rep, origin or self.scope.origin(partner, None)
-            )
-        ) is not None:
+        judge = self.scope.judge
+        problem = judge.pair_problem(partner, rep, origin or judge.origin(partner, None))
+        if problem is not None:
             reason = (
                 f"names {other} deal {counterpart_id}, which is outside this pair's scope: "
                 f"{problem}"

@@ -1,25 +1,36 @@
-"""Scope checks for deals read by id (counterparts, retried dead letters), for one cycle.
+"""Scope checks for one cycle: deals read by id (counterparts, retried dead letters) and deals
+a two-group pull discovered by their link property.
 
 The rules are :mod:`sync_worker.rules.scope`'s; this room adds the property definitions (a
 filter compares numbers as numbers, enumerations case-sensitively), fetched at most once per side
-per cycle and only when a deal needs judging, and says in a sentence why a pair is out of scope.
+per cycle and only when a deal needs judging, says in a sentence why a pair is out of scope, and
+makes every skip visible: an event, a count, and on the link the reason ``status`` and
+``explain`` show.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+import structlog
 
 from sync_worker.connectors.base import PropertyDef
 from sync_worker.kernel.model import DealRecord, Side
-from sync_worker.rules.scope import failing_filter, infer_origin, reach_problem
+from sync_worker.rules.scope import discovery_scope, failing_filter, infer_origin, reach_problem
 from sync_worker.state.base import LinkState
 from sync_worker.sync.context import PairContext
+from sync_worker.sync.ledger import Ledger
+from sync_worker.sync.push import Pair
+from sync_worker.sync.sorting import Sorted
+
+log = structlog.stdlib.get_logger("sync_worker.sync.scoping")
 
 
 @dataclass(slots=True)
-class ScopeGuard:
-    """Judges deals and pairs against one pair's scope."""
+class ScopeJudge:
+    """Judges deals and pairs against one pair's scope (reads only property definitions)."""
 
     ctx: PairContext
     _shapes: dict[Side, Mapping[str, PropertyDef]] = field(default_factory=dict)
@@ -67,3 +78,94 @@ class ScopeGuard:
         if why is None:
             return None
         return f"{other} deal {records[other].id} {why}"
+
+    def reach_problem(self, side: Side, record: DealRecord) -> str | None:
+        """Why ``record`` is not within ``side``'s reach, or None."""
+        if not self.ctx.mapping.scope(side):
+            return None
+        return reach_problem(self.ctx.mapping, side, record, self.shapes(side))
+
+
+@dataclass(slots=True)
+class ScopeGuard:
+    """Applies the judge's verdicts in a cycle and records every skip."""
+
+    judge: ScopeJudge
+    ledger: Ledger
+    counts: Counter[str]
+
+    def admit(self, side: Side, pair: Pair, link: LinkState) -> bool:
+        """Whether a linked pair (its record pulled from ``side``) syncs now; sets its origin.
+        A pair out of scope is skipped visibly (see :meth:`out_of_scope`)."""
+        pair.origin = self.judge.origin(pair.partner, link)
+        problem = self.judge.pair_problem(pair.partner, pair.rep, pair.origin)
+        if problem is None:
+            return True
+        self.out_of_scope(side, pair.record(side).id, replace(link, origin=pair.origin), problem)
+        return False
+
+    def out_of_scope(self, side: Side, deal_id: str, link: LinkState, why: str) -> None:
+        """The pair's origin left its scope (registration ended), or its other deal left the
+        reach (given to another partner): nothing flows until it is back. Never silent: an
+        event, a count, and the link remembers why (``status``, ``explain``); its fingerprints
+        are forgotten so that the next pull of either deal reconciles in full. The deal's
+        dead letter (if any) closes: it is not this pair's to write now."""
+        self.counts["skipped.out_of_scope"] += 1
+        self.ledger.resolve(side, [deal_id])
+        log.warning(
+            "linked_deal_out_of_scope",
+            side=str(side),
+            deal_id=deal_id,
+            partner_id=link.partner_id,
+            rep_id=link.rep_id,
+            origin=None if link.origin is None else str(link.origin),
+            reason=why,
+            action="not synced until back in scope",
+        )
+        self.ledger.keep_link(replace(link, partner_seen=None, rep_seen=None, out_of_scope=why))
+
+    def keep_retried(
+        self, side: Side, records: Sequence[DealRecord], links: Mapping[str, LinkState]
+    ) -> list[DealRecord]:
+        """Retried dead letters still this pair's to write: an unlinked deal must be in its
+        side's scope; a linked one within reach (its pair's origin decides, in :meth:`admit`).
+        The others are skipped visibly, their letters closed."""
+        kept = []
+        for record in records:
+            link = links.get(record.id)
+            if link is not None and link.status == "active":
+                why = self.judge.reach_problem(side, record)
+                if why is None:
+                    kept.append(record)
+                else:
+                    self.out_of_scope(side, record.id, link, f"{side} deal {record.id} {why}")
+                continue
+            if self.judge.in_scope(side, record):
+                kept.append(record)
+                continue
+            self.ledger.resolve(side, [record.id])
+            self.counts["skipped.out_of_scope"] += 1
+            log.info(
+                "dead_letter_out_of_scope",
+                side=str(side),
+                deal_id=record.id,
+                action="closed; the deal syncs again once it is back in scope",
+            )
+        return kept
+
+    def drop_unreached(self, side: Side, page: Sorted) -> None:
+        """A pull that also discovers deals by their link property (the partner's unregistered
+        counterparts) must not let one originate anything, nor dead-letter a link value that
+        is not this pair's: only a deal in the side's own scope may."""
+        if len(discovery_scope(self.judge.ctx.mapping, side).groups) < 2:
+            return
+        dropped = [r for r in page.origins if not self.judge.in_scope(side, r)]
+        dropped += [r for r, _ in page.foreign if not self.judge.in_scope(side, r)]
+        if not dropped:
+            return
+        gone = {r.id for r in dropped}
+        page.origins = [r for r in page.origins if r.id not in gone]
+        page.foreign = [(r, v) for r, v in page.foreign if r.id not in gone]
+        for record in dropped:
+            page.skip("not_in_scope", record)
+            log.info("deal_not_in_scope", side=str(side), deal_id=record.id, action="skipped")

@@ -79,7 +79,7 @@ def test_a_killed_worker_does_not_lock_its_pair(cli_env: Env) -> None:
         for d in cli_env.sandbox.portal("partner").deals()
         if d["hs_num_associated_active_deal_registrations"] == "1"
     ]
-    linked = {d.get("partner_deal_id", "").rpartition(":")[2] for d in rep.deals()}
+    linked = {(d.get("partner_deal_id") or "").rpartition(":")[2] for d in rep.deals()}
     assert registered
     assert set(registered) <= linked
 
