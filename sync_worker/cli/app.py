@@ -124,6 +124,16 @@ def _pairs(rt: Runtime, pair: str | None) -> list[str]:
         raise fail_config(error) from None
 
 
+def _admitted(rt: Runtime, names: list[str]) -> list[str]:
+    """``names`` without the pairs their portals cannot serve (each refusal printed)."""
+    from sync_worker.ops.preflight import refusal_lines, refused_pairs
+
+    refused = refused_pairs({name: rt.pairs[name] for name in names})
+    for line in refusal_lines(refused):
+        typer.echo(line, err=True)
+    return [name for name in names if name not in refused]
+
+
 @app.command()
 def check(
     config: ConfigOption = None,
@@ -152,10 +162,13 @@ def check(
 
 
 def _probe(config: Path | None) -> None:
-    from sync_worker.ops.probe import probe_pair
+    from sync_worker.ops.probe import probe_pair, scope_warnings
 
     with runtime(config) as rt:
         problems = [f"pair {n}: {p}" for n, ctx in rt.pairs.items() for p in probe_pair(ctx)]
+        warnings = [f"pair {n}: {w}" for n, ctx in rt.pairs.items() for w in scope_warnings(ctx)]
+    for warning in warnings:
+        typer.echo(f"check warning: {warning}", err=True)
     for problem in problems:
         typer.echo(f"check failed: {problem}", err=True)
     if problems:
@@ -192,9 +205,12 @@ def once(config: ConfigOption = None, pair: PairOption = None) -> None:
     from sync_worker.sync.engine import run_cycle
 
     with runtime(config) as rt:
-        reports = [run_cycle(rt.pairs[name]) for name in _pairs(rt, pair)]
-    console().print(cycle_table(reports))
-    if any(r.failed for r in reports):
+        wanted = _pairs(rt, pair)
+        names = _admitted(rt, wanted)
+        reports = [run_cycle(rt.pairs[name]) for name in names]
+    if reports:
+        console().print(cycle_table(reports))
+    if len(names) < len(wanted) or any(r.failed for r in reports):
         raise typer.Exit(EXIT_SYNC_FAILED)
     if any(r.outcome == "skipped" for r in reports):
         raise typer.Exit(EXIT_PAIR_BUSY)
@@ -231,6 +247,8 @@ def backfill(
 
     with runtime(config) as rt:
         (name,) = _pairs(rt, pair)
+        if not _admitted(rt, [name]):
+            raise typer.Exit(EXIT_SYNC_FAILED)
         report = run_backfill(rt.pairs[name], since=since, dry_run=dry_run)
     if report.failed:
         raise typer.Exit(EXIT_SYNC_FAILED)
