@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from hubspot_sandbox.clock import Clock, SystemClock, to_epoch_ms
 from hubspot_sandbox.faults import FaultInjector, FaultSpec
@@ -33,7 +34,9 @@ class Portal:
         self.clock = clock
         self.book = PropertyBook(spec.properties, spec.pipelines, spec.owners)
         self.store = DealStore(self.book, self.now_ms, spec.id_base or id_base)
-        self.limiter = RateLimiter(spec.limits(), spec.search_rate_per_second, clock)
+        self.limiter = RateLimiter(
+            spec.limits(), spec.search_rate_per_second, clock, zone=ZoneInfo(spec.timezone)
+        )
         self.faults = FaultInjector(f"{seed}/{spec.name}")
         self.search_cache = SearchCache()
         self._counts: defaultdict[str, Counter[int]] = defaultdict(Counter)

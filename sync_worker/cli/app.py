@@ -201,7 +201,7 @@ def run(config: ConfigOption = None) -> None:
 def once(config: ConfigOption = None, pair: PairOption = None) -> None:
     """Run one cycle for every enabled pair (or one); exit 1 if any pair failed, 3 if a pair
     was not synced because another live process holds it (the table names that process)."""
-    from sync_worker.cli.tables import console, cycle_table
+    from sync_worker.cli.tables import console, cycle_notes, cycle_table
     from sync_worker.sync.engine import run_cycle
 
     with runtime(config) as rt:
@@ -210,6 +210,8 @@ def once(config: ConfigOption = None, pair: PairOption = None) -> None:
         reports = [run_cycle(rt.pairs[name]) for name in names]
     if reports:
         console().print(cycle_table(reports))
+    for note in cycle_notes(reports):
+        typer.echo(note, err=True)
     if len(names) < len(wanted) or any(r.failed for r in reports):
         raise typer.Exit(EXIT_SYNC_FAILED)
     if any(r.outcome == "skipped" for r in reports):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+import pytest
 from typer.testing import CliRunner
 
 from sync_worker.cli.app import app
@@ -53,3 +54,18 @@ def test_status_says_how_many_linked_deals_are_out_of_scope(cli_env: Env) -> Non
 
     assert result.exit_code == 0, result.output
     assert f"{PAIR}: 1 linked deals out of scope" in result.stdout
+
+
+def test_once_and_status_name_the_endpoint_whose_token_was_refused(
+    cli_env: Env, clean_env: pytest.MonkeyPatch
+) -> None:
+    clean_env.setenv("SYNC_WORKER_ENDPOINTS__REP__TOKEN", "pat-na1-refused-0000")
+
+    result = runner.invoke(app, ["once", "--config", str(cli_env.config)])
+
+    assert result.exit_code == 1
+    assert f"pair {PAIR} failed: endpoint 'rep': " in result.stderr
+    assert "401" in result.stderr
+    status = runner.invoke(app, ["status", "--config", str(cli_env.config)])
+    assert f"{PAIR}: last run failed: endpoint 'rep': " in status.stdout
+    assert "pat-na1-refused-0000" not in result.output + status.output

@@ -172,7 +172,7 @@ def test_daily_limit_refuses_without_sending_until_reset() -> None:
 
     with pytest.raises(DailyLimitReached):
         connector.read(["1"], ["dealname"])
-    with pytest.raises(DailyLimitReached, match="no requests are sent until 2026-03-02T00:00"):
+    with pytest.raises(DailyLimitReached, match="no requests are sent until 2026-03-02 00:00 UTC"):
         connector.read(["1"], ["dealname"])
     assert len(fake.requests) == 1
 

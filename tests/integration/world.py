@@ -100,6 +100,7 @@ class World:
         retry: RetrySettings | None = None,
         overlap_seconds: float = 5,
         timeout: float = 30.0,
+        account_timezone: str = "UTC",
     ) -> HubSpotConnector:
         """A connector for ``portal``, paced on the portal's own clock."""
         connector = make_hubspot_connector(
@@ -113,6 +114,7 @@ class World:
             retry=retry,
             page_size=page_size,
             timeout=timeout,
+            account_timezone=account_timezone,
         )
         self._closers.append(connector.close)
         return connector
