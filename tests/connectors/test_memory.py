@@ -169,8 +169,8 @@ def test_search_hook_pages_by_modification_or_id(crm: InMemoryConnector, clock: 
     clock.advance(1)
     crm.edit(first, {"dealname": "1b"})
 
-    total, by_time = crm.search([], limit=1, offset=1)
-    _, by_id = crm.search([], by_id=True)
+    total, by_time = crm.search(Scope(), limit=1, offset=1)
+    _, by_id = crm.search(Scope(), by_id=True)
 
     assert total == 2
     assert [r.id for r in by_time] == [first]

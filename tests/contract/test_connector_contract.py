@@ -271,3 +271,42 @@ def test_read_splits_large_requests_into_batches(backend: Backend) -> None:
 def test_a_scope_of_more_than_four_filters_is_a_config_error(backend: Backend) -> None:
     with pytest.raises(ConfigError):
         list(backend.connector.changes(None, Scope.all_of([REGISTERED] * 5), PROPS))
+
+
+LINKED = Filter("partner_deal_id", "HAS_PROPERTY")
+
+
+def test_filter_groups_are_ored_each_record_once_ascending(backend: Backend) -> None:
+    """A pull asks for registered deals OR deals carrying a link (how the worker finds the
+    partner counterparts it created, which HubSpot never counts as registered)."""
+    registered = _seed(backend, 3)
+    linked = [backend.create({"dealname": f"L{n}", "partner_deal_id": f"P-{n}"}) for n in range(3)]
+    both = backend.create(_deal(9, partner_deal_id="P-9"))
+    backend.create({"dealname": "neither"})
+    backend.clock.advance(1)
+
+    scope = Scope(((REGISTERED,), (LINKED,)))
+    pages = list(backend.connector.changes(None, scope, PROPS))
+
+    ids = _ids(pages)
+    assert sorted(ids) == sorted([*registered, *linked, both])
+    assert len(ids) == len(set(ids))
+    moments = [r.modified_at for p in pages for r in p.records]
+    assert moments == sorted(moments)
+
+
+@pytest.mark.parametrize(
+    "groups",
+    [
+        [[REGISTERED]] * 6,  # HubSpot allows 5 groups
+        [[REGISTERED] * 4] * 4,  # 16 + 2 x 4 of the pull's own > 18 filters
+    ],
+    ids=["six-groups", "twenty-four-filters"],
+)
+def test_a_scope_beyond_hubspots_search_limits_is_a_config_error(
+    backend: Backend, groups: list[list[Filter]]
+) -> None:
+    scope = Scope(tuple(tuple(g) for g in groups))
+    with pytest.raises(ConfigError):
+        list(backend.connector.changes(None, scope, PROPS))
+    assert backend.connector.api_calls() == 0

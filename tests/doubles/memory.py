@@ -182,16 +182,17 @@ class InMemoryConnector:
 
     def search(
         self,
-        filters: Sequence[Filter],
+        scope: Scope,
         *,
         by_id: bool = False,
         offset: int = 0,
         limit: int | None = None,
     ) -> tuple[int, list[DealRecord]]:
-        """Live deals passing every filter, ascending by (modified, id) or by id: how many in
-        all, and the slice ``[offset, offset + limit)`` of them (for fakes of search)."""
+        """Live deals selected by ``scope`` (any group), ascending by (modified, id) or by id:
+        how many in all, and the slice ``[offset, offset + limit)`` of them (for fakes of
+        search)."""
         with self._lock:
-            chosen = self._select(filters, None)
+            chosen = self._select_any(scope, None)
             if by_id:
                 chosen.sort(key=lambda d: int(d.id))
             end = None if limit is None else offset + limit
