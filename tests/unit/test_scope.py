@@ -13,7 +13,7 @@ from sync_worker.rules.scope import (
     reach_problem,
     unkept_filters,
 )
-from tests.unit.support import default_mapping, deal
+from tests.unit.support import deal, default_mapping
 
 REGISTERED = Filter("hs_num_associated_active_deal_registrations", "GT", "0")
 ACCOUNT = Filter("shared_partner_account", "EQ", "acme")
