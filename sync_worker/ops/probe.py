@@ -118,7 +118,24 @@ def _property_problems(
         definition = definitions.get(name)
         if definition is not None and definition.read_only:
             problems.append(f"property {name!r} is read-only but the mapping writes it")
-    return problems + _option_problems(mapping, side, definitions)
+    return (
+        problems + _option_problems(mapping, side, definitions) + _creation_problems(mapping, side)
+    )
+
+
+def _creation_problems(mapping: SyncMapping, side: Side) -> list[str]:
+    """HubSpot creates a deal only with a name and a stage (its object guide): a counterpart
+    created on ``side`` without them would be refused, every time."""
+    if not mapping.may_originate(side.other):
+        return []
+    written = set(created_values(mapping, side))
+    written |= {f.property_on(side) for f in mapping.fields if f.allows(side.other)}
+    return [
+        f"deals the worker creates here would have no {name!r}, which HubSpot requires to "
+        f"create a deal: give its field a default.{side}, or set it in [create.{side}]"
+        for name in ("dealname", "dealstage")
+        if name not in written
+    ]
 
 
 def _option_problems(

@@ -106,3 +106,18 @@ def test_the_daemon_refuses_the_pair_and_health_names_it(cli_env: Env, tmp_path:
     assert "agency-002" not in jobs
     assert not healthy
     assert "property 'amount_typo' does not exist" in str(body["failing_pairs"])
+
+
+def test_a_mapping_that_creates_deals_without_a_stage_is_refused(cli_env: Env) -> None:
+    """HubSpot refuses to create a deal without a stage: every referral would fail."""
+    text = cli_env.mapping.read_text(encoding="utf-8")
+    assert 'default.partner = "referred_new"\n' in text
+    cli_env.mapping.write_text(text.replace('default.partner = "referred_new"\n', ""))
+
+    result = runner.invoke(app, ["once", "--config", str(cli_env.config)])
+
+    assert result.exit_code == EXIT_SYNC_FAILED
+    assert (
+        "pair agency-001 refused (not synced): partner (partner): deals the worker creates here "
+        "would have no 'dealstage'"
+    ) in result.stderr

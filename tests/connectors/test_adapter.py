@@ -54,6 +54,9 @@ def hub() -> Iterator[Hub]:
         connector.close()
 
 
+STAGE = {"dealstage": "appointmentscheduled"}  # HubSpot creates a deal only with a stage
+
+
 def seed(hub: Hub, count: int) -> list[str]:
     ids = []
     for n in range(count):
@@ -214,7 +217,7 @@ def test_other_whole_batch_errors_are_raised(hub: Hub) -> None:
 @pytest.mark.parametrize("echo", [False, True])
 def test_upsert_shape_and_keys(hub: Hub, echo: bool) -> None:
     hub.fake.echo_trace_ids = echo
-    creates = [RecordCreate(f"P-{n}", {"dealname": f"n{n}"}) for n in range(3)]
+    creates = [RecordCreate(f"P-{n}", {"dealname": f"n{n}", **STAGE}) for n in range(3)]
 
     result = hub.connector.upsert(creates, "partner_deal_id")
 
@@ -222,7 +225,7 @@ def test_upsert_shape_and_keys(hub: Hub, echo: bool) -> None:
     first = body["inputs"][0]  # type: ignore[index]
     assert first["id"] == "P-0"
     assert first["idProperty"] == "partner_deal_id"
-    assert first["properties"] == {"dealname": "n0"}
+    assert first["properties"] == {"dealname": "n0", **STAGE}
     assert first["objectWriteTraceId"]
     assert set(result.written) == {"P-0", "P-1", "P-2"}
     assert result.written["P-1"].properties["partner_deal_id"] == "P-1"
@@ -302,7 +305,10 @@ def test_an_upsert_result_without_its_key_is_read_back(hub: Hub) -> None:
     )
 
     result = hub.connector.upsert(
-        [RecordCreate("P-5", {"dealname": "new"}), RecordCreate("P-6", {"dealname": "x"})],
+        [
+            RecordCreate("P-5", {"dealname": "new", **STAGE}),
+            RecordCreate("P-6", {"dealname": "x", **STAGE}),
+        ],
         "partner_deal_id",
     )
 
@@ -315,7 +321,7 @@ def test_a_whole_batch_conflict_is_bisected_too(hub: Hub) -> None:
     conflict = error_body("CONFLICT", "Deal already exists. Existing ID: 1")
     # the batch of 4, then its first half, then P-0 alone: P-0 is the culprit
     hub.fake.inject(*(httpx.Response(409, json=conflict) for _ in range(3)))
-    creates = [RecordCreate(f"P-{n}", {"dealname": f"n{n}"}) for n in range(4)]
+    creates = [RecordCreate(f"P-{n}", {"dealname": f"n{n}", **STAGE}) for n in range(4)]
 
     result = hub.connector.upsert(creates, "partner_deal_id")
 

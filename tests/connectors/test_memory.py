@@ -122,7 +122,8 @@ def test_upsert_ignores_archived_holders_of_the_key(crm: InMemoryConnector) -> N
     old = crm.put({"partner_deal_id": "P-9"})
     crm.archive(old)
 
-    result = crm.upsert([RecordCreate("P-9", {"dealname": "new"})], "partner_deal_id")
+    new = {"dealname": "new", "dealstage": "appointmentscheduled"}
+    result = crm.upsert([RecordCreate("P-9", new)], "partner_deal_id")
 
     assert result.written["P-9"].id != old
 

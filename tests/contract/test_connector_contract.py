@@ -14,6 +14,7 @@ from tests.contract.conftest import Backend
 
 REGISTERED = Filter("hs_num_associated_active_deal_registrations", "GT", "0")
 PROPS = ("dealname", "amount", "product_interest")
+STAGE = {"dealstage": "appointmentscheduled"}  # HubSpot creates a deal only with a stage
 
 
 def _deal(n: int, **extra: str) -> dict[str, str]:
@@ -227,7 +228,7 @@ def test_update_can_clear_a_value(backend: Backend) -> None:
 
 
 def test_upsert_is_idempotent_by_unique_property(backend: Backend) -> None:
-    create = RecordCreate("P-77", {"dealname": "Shared", "amount": "10"})
+    create = RecordCreate("P-77", {"dealname": "Shared", "amount": "10", **STAGE})
 
     first = backend.connector.upsert([create], "partner_deal_id")
     second = backend.connector.upsert([create], "partner_deal_id")
@@ -238,13 +239,15 @@ def test_upsert_is_idempotent_by_unique_property(backend: Backend) -> None:
 
 
 def test_upsert_fails_only_the_bad_record(backend: Backend) -> None:
-    creates = [RecordCreate(f"P-{n}", {"dealname": f"D{n}"}) for n in range(150)]
-    creates[70] = RecordCreate("P-70", {"dealname": "x", "product_interest": "Nope"})
+    creates = [RecordCreate(f"P-{n}", {"dealname": f"D{n}", **STAGE}) for n in range(150)]
+    creates[70] = RecordCreate("P-70", {"dealname": "x", "product_interest": "Nope", **STAGE})
+    creates[71] = RecordCreate("P-71", {"dealname": "no stage"})  # HubSpot requires one
 
     result = backend.connector.upsert(creates, "partner_deal_id")
 
-    assert len(result.written) == 149
-    assert [f.id for f in result.failed] == ["P-70"]
+    assert len(result.written) == 148
+    assert [f.id for f in result.failed] == ["P-70", "P-71"]
+    assert "dealstage" in result.failed[1].reason
 
 
 def test_users_pipelines_and_property_definitions(backend: Backend) -> None:
