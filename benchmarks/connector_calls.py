@@ -27,13 +27,13 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from pydantic import SecretStr
 
-from sync_worker.connectors.base import Filter, RecordUpdate
+from sync_worker.connectors.base import Filter, RecordUpdate, Scope
 from sync_worker.connectors.hubspot import HubSpotConnector, make_hubspot_connector
 from sync_worker.kernel.clock import FakeClock
 
 SIZES = (1, 150, 1_000, 25_000)
 TOKEN = "bench-token"  # noqa: S105 - a local sandbox portal's token
-SCOPE = [Filter("dealname", "HAS_PROPERTY")]
+SCOPE = Scope.all_of([Filter("dealname", "HAS_PROPERTY")])
 PROPS = ["dealname", "amount"]
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 KINDS = ("search", "read", "update")

@@ -2,9 +2,10 @@
 
 Behaviour every implementation must have (the contract suite in ``tests/contract`` checks it):
 
-* **Completeness.** :meth:`Connector.changes` yields every record matching ``scope`` modified at
-  or after ``since`` and no later than the pull's start, at least once (never missed, whatever
-  the number of changes or the search cap), in no particular time order; a record may be
+* **Completeness.** :meth:`Connector.changes` yields every record selected by ``scope`` (any of
+  its filter groups) modified at or after ``since`` and no later than the pull's start, at least
+  once (never missed, whatever the number of changes or the search cap), in no particular time
+  order; a record may be
   yielded twice (at-least-once), so callers must be idempotent. Records modified while the pull
   runs (the caller's own writes included) are left to the next pull.
 * **Search finds, reads decide.** A pulled record may be a search document that trails the live
@@ -33,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from sync_worker.kernel.filters import Filter
+from sync_worker.kernel.filters import Filter, Scope
 from sync_worker.kernel.model import DealRecord
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "RecordCreate",
     "RecordFailure",
     "RecordUpdate",
+    "Scope",
     "Stage",
     "User",
     "WriteResult",
@@ -157,10 +159,13 @@ class Connector(Protocol):
     name: str
 
     def changes(
-        self, since: datetime | None, scope: Sequence[Filter], properties: Sequence[str]
+        self, since: datetime | None, scope: Scope, properties: Sequence[str]
     ) -> Iterator[ChangePage]:
-        """Records matching ``scope`` modified at or after ``since`` (all of them when ``None``)
-        and up to the pull's start, as pages. Archived records are never yielded."""
+        """Records selected by ``scope`` (filter groups ORed, the filters of a group ANDed)
+        modified at or after ``since`` (all of them when ``None``), up to the pull's start,
+        as pages. Archived records are never yielded. A scope the CRM's search cannot
+        express (HubSpot: over 5 groups, 4 filters in a group, 18 in all with the pull's own)
+        raises :class:`~sync_worker.kernel.errors.ConfigError` before any request."""
         ...
 
     def read(

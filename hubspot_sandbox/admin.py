@@ -11,7 +11,8 @@ calls are neither rate limited, faulted nor counted.
 | GET | deals | | every active deal's properties |
 | POST | deals | ``{"properties", "source"?, "at"?}`` | create as a user -> ``{"id"}`` |
 | POST | deals/{id} | ``{"properties", "source"?, "at"?}`` | edit as a user |
-| POST | deals/{id}/archive, deals/{id}/register | | archive / register a shared deal |
+| POST | deals/{id}/archive, deals/{id}/register | | archive / register (as in the UI) |
+| POST | deals/{id}/unregister | | the deal's registration ends |
 | POST | bulk_load | ``{"deals": [props], "modified_at"?}`` | fast import -> ``{"ids"}`` |
 
 ``at``/``modified_at`` are ISO-8601 or epoch ms.
@@ -64,6 +65,7 @@ def routes() -> list[Route]:
         Route(f"{PREFIX}/deals/{{deal_id}}", wrap(_edit), methods=["POST"]),
         Route(f"{PREFIX}/deals/{{deal_id}}/archive", wrap(_archive), methods=["POST"]),
         Route(f"{PREFIX}/deals/{{deal_id}}/register", wrap(_register), methods=["POST"]),
+        Route(f"{PREFIX}/deals/{{deal_id}}/unregister", wrap(_unregister), methods=["POST"]),
         Route(f"{PREFIX}/bulk_load", wrap(_bulk_load), methods=["POST"]),
     ]
 
@@ -118,6 +120,11 @@ async def _archive(portal: Portal, request: Request) -> Response:
 
 async def _register(portal: Portal, request: Request) -> Response:
     portal.register_deal(str(request.path_params["deal_id"]))
+    return Response(status_code=204)
+
+
+async def _unregister(portal: Portal, request: Request) -> Response:
+    portal.end_registration(str(request.path_params["deal_id"]))
     return Response(status_code=204)
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from hubspot_sandbox.clock import Clock, SystemClock, to_epoch_ms
 from hubspot_sandbox.faults import FaultInjector, FaultSpec
@@ -36,7 +37,9 @@ class Portal:
         self._owners = list(spec.owners)
         self._owner_lock = threading.Lock()
         self.store = DealStore(self.book, self.now_ms, spec.id_base or id_base)
-        self.limiter = RateLimiter(spec.limits(), spec.search_rate_per_second, clock)
+        self.limiter = RateLimiter(
+            spec.limits(), spec.search_rate_per_second, clock, zone=ZoneInfo(spec.timezone)
+        )
         self.faults = FaultInjector(f"{seed}/{spec.name}")
         self.search_cache = SearchCache()
         self._counts: defaultdict[str, Counter[int]] = defaultdict(Counter)
@@ -76,8 +79,13 @@ class Portal:
         self.store.archive(self.store.require(str(deal_id)))
 
     def register_deal(self, deal_id: str, *, at: datetime | None = None) -> None:
-        """Simulate registering a shared deal: its registration count becomes 1."""
+        """A partner registers a shared deal in HubSpot's UI: its registration count becomes 1.
+        (No API does this; deals created through the API are never registered.)"""
         self.store.register(self.store.require(str(deal_id)), _ms(at))
+
+    def end_registration(self, deal_id: str, *, at: datetime | None = None) -> None:
+        """The deal's registration ends (expired, rejected): its registration count becomes 0."""
+        self.store.register(self.store.require(str(deal_id)), _ms(at), active=False)
 
     def get_deal(self, deal_id: str) -> dict[str, str | None] | None:
         """All properties of an active deal (system ones included), or None."""

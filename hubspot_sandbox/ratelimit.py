@@ -1,8 +1,8 @@
 """HubSpot-style rate limits of one portal (reference §4).
 
 - a rolling 10-second window per tier (search is exempt from it);
-- a daily count that search also uses, reset at midnight UTC (assumption: HubSpot resets at
-  midnight in the account's time zone; sandbox portals live in UTC);
+- a daily count that search also uses, reset at midnight in the account's time zone
+  (``PortalSpec.timezone``, UTC unless set), as HubSpot documents;
 - search: 5 requests per rolling second.
 
 A request refused with 429 uses up nothing (assumption: HubSpot does not say whether refused
@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 
 from hubspot_sandbox.clock import Clock
 from hubspot_sandbox.errors import correlation_id
@@ -52,9 +53,15 @@ class RateLimiter:
     """Counts requests of one portal; ``limits`` None switches limiting and headers off."""
 
     def __init__(
-        self, limits: tuple[int, int | None] | None, search_per_second: int, clock: Clock
+        self,
+        limits: tuple[int, int | None] | None,
+        search_per_second: int,
+        clock: Clock,
+        *,
+        zone: tzinfo = UTC,
     ) -> None:
         self.limits = limits
+        self.zone = zone
         self.search_per_second = search_per_second
         self.clock = clock
         self._lock = threading.Lock()
@@ -96,7 +103,7 @@ class RateLimiter:
         return None
 
     def _roll_day(self) -> None:
-        today = self.clock.now().date().isoformat()
+        today = self.clock.now().astimezone(self.zone).date().isoformat()
         if today != self._day:
             self._day, self._daily_used = today, 0
 

@@ -14,7 +14,8 @@ from typing import Any, NamedTuple
 from hubspot_sandbox.properties import REGISTRATIONS, iso_ms
 
 REGISTERED_KEY = "__registered"
-"""Hidden value set by :meth:`Portal.register_deal`; never returned."""
+"""Hidden value set by :meth:`Portal.register_deal` (cleared when the registration ends);
+never returned, and no API request can write it."""
 
 
 class Write(NamedTuple):
@@ -49,12 +50,13 @@ class Deal:
         return self.registered
 
     def _count_registrations(self) -> int:
-        """The calculated registration count (assumption: 1 when registered or linked by the rep).
+        """The calculated registration count: 1 while the deal has an active registration.
 
-        HubSpot computes it from deal-registration records the API cannot create; here a deal
-        counts as registered after ``register_deal`` or while ``rep_deal_id`` is non-empty.
+        HubSpot computes it from deal-registration records that no API creates (reference §9),
+        so only a seeded or UI-made registration (``register_deal``, the admin API) counts;
+        no property a deal carries, its link property included, makes it registered.
         """
-        return 1 if REGISTERED_KEY in self.values or self.values.get("rep_deal_id") else 0
+        return 1 if REGISTERED_KEY in self.values else 0
 
     def value(self, name: str) -> str | None:
         """Current value of ``name`` (system properties included); None when it has none."""

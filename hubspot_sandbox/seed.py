@@ -169,6 +169,8 @@ class _Seeder:
         values, at = self.common(), self.when()
         referred = self.rng.random() < 0.3
         partner_id = self.partner_deal(values, referred=referred, at=at)
+        if not referred:  # the partner registered it; a rep referral's counterpart is not
+            self.partner.register_deal(partner_id, at=at)
         rep_id = self.rep_deal(values, partner_id, at + timedelta(minutes=1))
         self.partner.edit_deal(
             partner_id, {"rep_deal_id": rep_id}, source="INTEGRATION", at=at + timedelta(minutes=2)

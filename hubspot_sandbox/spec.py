@@ -107,6 +107,8 @@ class PortalSpec:
     ``daily_limit`` overrides the tier's daily count. ``properties`` are extra custom deal
     properties on top of the standard ones. ``id_base`` is the first deal id minus one (None:
     the sandbox picks a distinct range per portal). ``clock`` defaults to the sandbox's clock.
+    ``timezone`` is the account's time zone (IANA name): the daily API count resets at its
+    midnight, as HubSpot's does.
     """
 
     name: str
@@ -121,6 +123,7 @@ class PortalSpec:
     index_lag_seconds: float = 0.0
     id_base: int | None = None
     clock: Clock | None = field(default=None, compare=False)
+    timezone: str = "UTC"
 
     def limits(self) -> tuple[int, int | None] | None:
         """(requests per 10 s, requests per day or None for no daily limit), or None when rate

@@ -103,9 +103,15 @@ class DealStore:
         at_ms: int | None = None,
         validated: Mapping[str, str] | None = None,
     ) -> Deal:
-        """Create a deal (dealname required; pipeline/dealstage default to the first ones)."""
+        """Create a deal. ``dealname`` is required; through the API ``dealstage`` too (HubSpot's
+        object guide lists both as required; its deals guide lets only the pipeline default).
+        ``pipeline`` defaults to the first one; a user's or an import's deal without a stage
+        lands in its pipeline's first stage, where the UI puts it."""
         with self.lock:
-            changes = dict(validated) if validated is not None else self._validate_new(raw)
+            if validated is not None:
+                changes = dict(validated)
+            else:
+                changes = self._validate_new(raw, stage_required=source == API)
             self._check_unique(changes, None)
             at = self.now_ms() if at_ms is None else at_ms
             changes.setdefault("createdate", iso_ms(at))
@@ -120,14 +126,18 @@ class DealStore:
             bisect.insort(self._by_modified, (at, deal_id))
             return deal
 
-    def validate_new(self, raw: Mapping[str, Any]) -> dict[str, str]:
+    def validate_new(
+        self, raw: Mapping[str, Any], *, stage_required: bool = True
+    ) -> dict[str, str]:
         with self.lock:
-            return self._validate_new(raw)
+            return self._validate_new(raw, stage_required=stage_required)
 
-    def _validate_new(self, raw: Mapping[str, Any]) -> dict[str, str]:
+    def _validate_new(self, raw: Mapping[str, Any], *, stage_required: bool) -> dict[str, str]:
         changes = self.book.validate(raw, pipeline_id=None)
         if not changes.get("dealname"):
-            raise SandboxApiError(400, _missing_dealname())
+            raise SandboxApiError(400, _missing("dealname"))
+        if stage_required and not changes.get("dealstage"):
+            raise SandboxApiError(400, _missing("dealstage"))
         if not changes.get("pipeline"):
             changes["pipeline"] = self.book.default_pipeline
         if not changes.get("dealstage"):
@@ -151,10 +161,12 @@ class DealStore:
             self._write(deal, Write(self._stamp(at_ms), source, source_id, changes))
             return deal
 
-    def register(self, deal: Deal, at_ms: int | None = None) -> None:
-        """Mark ``deal`` as a registered shared deal (a calculated-property change)."""
+    def register(self, deal: Deal, at_ms: int | None = None, *, active: bool = True) -> None:
+        """Start (or, not ``active``, end) ``deal``'s registration as a shared deal: a
+        calculated-property change, which bumps ``hs_lastmodifieddate``."""
         with self.lock:
-            write = Write(self._stamp(at_ms), "CALCULATED", None, {REGISTERED_KEY: "1"})
+            value = "1" if active else ""
+            write = Write(self._stamp(at_ms), "CALCULATED", None, {REGISTERED_KEY: value})
             self._write(deal, write)
 
     def archive(self, deal: Deal) -> None:
@@ -176,7 +188,7 @@ class DealStore:
     def bulk_create(self, rows: Sequence[Mapping[str, Any]], at_ms: int, source: str) -> list[str]:
         """Validate all rows first (nothing is created if one fails), then create them."""
         with self.lock:
-            validated = [self._validate_new(row) for row in rows]
+            validated = [self._validate_new(row, stage_required=False) for row in rows]
             self._check_batch_unique(validated)
             ids = [self.create({}, source=source, at_ms=at_ms, validated=v).id for v in validated]
             return [str(i) for i in ids]
@@ -255,8 +267,8 @@ class DealStore:
                 del index[old]
 
 
-def _missing_dealname() -> dict[str, Any]:
-    problem = PropertyProblem("dealname", "REQUIRED", "dealname is required to create a deal.")
+def _missing(name: str) -> dict[str, Any]:
+    problem = PropertyProblem(name, "REQUIRED", f"{name} is required to create a deal.")
     return property_errors_body([problem])
 
 

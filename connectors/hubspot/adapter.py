@@ -15,13 +15,13 @@ from typing import TypeVar
 
 from sync_worker.connectors.base import (
     ChangePage,
-    Filter,
     Pipeline,
     PropertyDef,
     ReadResult,
     RecordCreate,
     RecordFailure,
     RecordUpdate,
+    Scope,
     User,
     WriteResult,
 )
@@ -99,7 +99,7 @@ class HubSpotConnector:
     # -- pull -----------------------------------------------------------------------------
 
     def changes(
-        self, since: datetime | None, scope: Sequence[Filter], properties: Sequence[str]
+        self, since: datetime | None, scope: Scope, properties: Sequence[str]
     ) -> Iterator[ChangePage]:
         started = self._clock.now()
         paginator = SearchPaginator(

@@ -69,8 +69,11 @@ class HubSpotClient:
         limiter: CredentialLimiter | None = None,
         retry: RetrySettings | None = None,
         account_timezone: tzinfo = UTC,
+        endpoint: str = "",
     ) -> None:
         self._http = http
+        # Errors name the configured endpoint: "which token was refused" needs no guessing.
+        self._where = f"endpoint {endpoint!r}: " if endpoint else ""
         self._account_timezone = account_timezone
         self._clock = clock
         self._limiter = limiter
@@ -147,7 +150,7 @@ class HubSpotClient:
             body,
             response.headers,
             self._clock.now().astimezone(self._account_timezone),  # daily reset: local midnight
-            where=f"{method} {path}",
+            where=f"{self._where}{method} {path}",
         )
         if error is None:
             return HubSpotResponse(response.status_code, body, _server_date(response.headers))

@@ -67,7 +67,9 @@ def make_hubspot_connector(
         headers={"Accept": "application/json", "User-Agent": USER_AGENT},
         transport=transport,
     )
-    client = HubSpotClient(http, clock=clock, limiter=limiter, retry=retry, account_timezone=zone)
+    client = HubSpotClient(
+        http, clock=clock, limiter=limiter, retry=retry, account_timezone=zone, endpoint=name
+    )
     return HubSpotConnector(
         client,
         name=name,

@@ -19,7 +19,8 @@ ids greater than the last one read. Why that cannot miss a record:
 * **Loops.** A request identical to one already sent raises instead of looping forever.
 
 Each filter group gets two filters of the pull's own (HubSpot allows 6 a group), so a scope
-has at most 4.
+group has at most 4 (:mod:`sync_worker.connectors.hubspot.search_request` holds HubSpot's limits
+and checks them).
 """
 
 from __future__ import annotations
@@ -30,17 +31,28 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sync_worker.connectors.hubspot.search_request import (
+    MAX_GROUPS,
+    MAX_SCOPE_FILTERS,
+    MAX_SEARCH_BODY_BYTES,
+    MAX_TOTAL_FILTERS,
+    MODIFIED,
+    OBJECT_ID,
+    filter_json,
+    largest_request_bytes,
+    query_problems,
+    search_body,
+    window_filters,
+)
 from sync_worker.kernel.clock import from_epoch_ms, parse_datetime, to_epoch_ms
 from sync_worker.kernel.errors import ConfigError, PermanentError
-from sync_worker.kernel.filters import Filter
-
-MAX_SCOPE_FILTERS = 4
-"""A scope has at most this many filters: HubSpot search allows 6 per group and the
-incremental pull adds 2 of its own."""
+from sync_worker.kernel.filters import Scope
 
 __all__ = [
+    "MAX_GROUPS",
     "MAX_SCOPE_FILTERS",
     "MAX_SEARCH_BODY_BYTES",
+    "MAX_TOTAL_FILTERS",
     "MODIFIED",
     "OBJECT_ID",
     "SearchHit",
@@ -49,20 +61,6 @@ __all__ = [
     "largest_request_bytes",
     "query_problems",
 ]
-
-MODIFIED = "hs_lastmodifieddate"
-OBJECT_ID = "hs_object_id"
-MAX_SEARCH_BODY_BYTES = 3_000  # HubSpot answers a larger search body with 400
-
-
-def filter_json(item: Filter) -> dict[str, object]:
-    """A :class:`Filter` in HubSpot's search-request shape."""
-    body: dict[str, object] = {"propertyName": item.property, "operator": item.operator}
-    if item.values:
-        body["values"] = list(item.values)
-    elif item.value is not None:
-        body["value"] = item.value
-    return body
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,90 +93,13 @@ def _has_next(body: Mapping[str, object]) -> bool:
     return isinstance(paging, dict) and isinstance(paging.get("next"), dict)
 
 
-def query_problems(
-    scope: Sequence[Filter], properties: Sequence[str], *, page_size: int = 200
-) -> list[str]:
-    """Why HubSpot search would refuse a pull of ``scope`` returning ``properties``, found
-    without sending anything: too many filters, or a body over HubSpot's 3,000 characters
-    (long property lists or IN lists). Empty when every request of the pull fits."""
-    if len(scope) > MAX_SCOPE_FILTERS:
-        too_many = (
-            f"scope has {len(scope)} filters; HubSpot search allows at most "
-            f"{MAX_SCOPE_FILTERS} next to the connector's own"
-        )
-        return [too_many]
-    size = largest_request_bytes(scope, properties, page_size=page_size)
-    if size <= MAX_SEARCH_BODY_BYTES:
-        return []
-    too_big = (
-        f"a search request would be {size} bytes; HubSpot refuses bodies over "
-        f"{MAX_SEARCH_BODY_BYTES} (fewer mapped properties or shorter IN lists in the scope)"
-    )
-    return [too_big]
-
-
-def largest_request_bytes(
-    scope: Sequence[Filter], properties: Sequence[str], *, page_size: int = 200
-) -> int:
-    """The size of the largest search body a pull sends, encoded as httpx sends it: a page
-    with the widest window and id."""
-    widest = 10**13 - 1
-    body = _request(
-        [filter_json(f) for f in scope],
-        _returned(properties),
-        page_size,
-        _window(widest, widest, "9" * 20),
-    )
-    return len(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode())
-
-
-def _returned(properties: Sequence[str]) -> list[str]:
-    return list(dict.fromkeys([*properties, MODIFIED]))
-
-
-def _window(since: int | None, until: int | None, after_id: str | None) -> list[dict[str, object]]:
-    """The pull's own filters: its time window (one filter) and the id to continue after."""
-    filters: list[dict[str, object]] = []
-    if since is not None and until is not None:
-        filters.append(
-            {
-                "propertyName": MODIFIED,
-                "operator": "BETWEEN",
-                "value": str(since),
-                "highValue": str(until),
-            }
-        )
-    elif since is not None:
-        filters.append({"propertyName": MODIFIED, "operator": "GTE", "value": str(since)})
-    elif until is not None:
-        filters.append({"propertyName": MODIFIED, "operator": "LTE", "value": str(until)})
-    if after_id is not None:
-        filters.append({"propertyName": OBJECT_ID, "operator": "GT", "value": after_id})
-    return filters
-
-
-def _request(
-    scope: list[dict[str, object]],
-    properties: list[str],
-    page_size: int,
-    filters: list[dict[str, object]],
-) -> dict[str, object]:
-    return {
-        # An empty filter group is omitted: whether HubSpot accepts one is undocumented.
-        "filterGroups": [{"filters": scope + filters}] if scope or filters else [],
-        "sorts": [{"propertyName": OBJECT_ID, "direction": "ASCENDING"}],
-        "properties": properties,
-        "limit": page_size,
-    }
-
-
 class SearchPaginator:
     """Plans the search requests of one pull and filters their results (see module docs)."""
 
     def __init__(
         self,
         *,
-        scope: Sequence[Filter],
+        scope: Scope,
         since_ms: int | None,
         properties: Sequence[str],
         until_ms: int | None = None,
@@ -189,8 +110,8 @@ class SearchPaginator:
         problems = query_problems(scope, properties, page_size=page_size)
         if problems:
             raise ConfigError(problems)
-        self._scope = [filter_json(f) for f in scope]
-        self._properties = _returned(properties)
+        self._groups = [[filter_json(f) for f in group] for group in scope.groups]
+        self._properties = list(properties)
         self._page_size = page_size
         self._since = since_ms
         self._until = until_ms
@@ -203,8 +124,8 @@ class SearchPaginator:
         """The next search body, or ``None`` when the pull is complete."""
         if self._done:
             return None
-        filters = _window(self._since, self._until, self._after)
-        body = _request(self._scope, self._properties, self._page_size, filters)
+        own = window_filters(self._since, self._until, self._after)
+        body = search_body(self._groups, own, self._properties, self._page_size)
         key = hashlib.blake2b(json.dumps(body, sort_keys=True).encode(), digest_size=16)
         if key.digest() in self._sent:
             raise PermanentError(f"search pagination would repeat a request: {body}")

@@ -25,6 +25,7 @@ from typing import Literal
 import structlog
 from pydantic import SecretStr
 
+from sync_worker.connectors.hubspot.status import local_time
 from sync_worker.kernel.clock import Clock
 from sync_worker.kernel.errors import ConfigError, DailyLimitReached
 
@@ -170,7 +171,7 @@ class CredentialLimiter:
             return
         raise DailyLimitReached(
             f"HubSpot daily API limit reached for {self.label}; no requests are sent until "
-            f"{resets_at.isoformat()} (HubSpot's Retry-After, else the next midnight in the "
+            f"{local_time(resets_at)} (HubSpot's Retry-After, else the next midnight in the "
             "endpoint's account_timezone)",
             resets_at=resets_at,
         )

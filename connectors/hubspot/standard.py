@@ -162,6 +162,10 @@ class PortalRules:
             r.message for r in self.rejections if r.name in values and r.test(values[r.name])
         ]
         problems = [p for name, v in values.items() if (p := self._check(name, v, holder, deal_id))]
+        if deal_id is None:
+            problems += [
+                f"REQUIRED: {name} is required to create a deal" for name in _missing(values)
+            ]
         if problems:
             rejected.append(
                 "VALIDATION_ERROR: Property values were not valid: " + "; ".join(problems)
@@ -178,7 +182,8 @@ class PortalRules:
         """The names of the properties :meth:`problem` objects to."""
         injected = [r.name for r in self.rejections if r.name in values and r.test(values[r.name])]
         checked = [name for name, v in values.items() if self._check(name, v, holder, deal_id)]
-        return tuple(dict.fromkeys(injected + checked))
+        required = _missing(values) if deal_id is None else []
+        return tuple(dict.fromkeys(injected + checked + required))
 
     def _check(
         self, name: str, value: str, holder: Callable[[str, str], str | None], deal_id: str | None
@@ -206,3 +211,12 @@ class PortalRules:
         if definition.name in OWNER_PROPERTIES:  # active owners only, as HubSpot checks
             return tuple(u.id for u in self.users if u.active)
         return definition.options
+
+
+REQUIRED_TO_CREATE = ("dealname", "dealstage")
+"""HubSpot's object guide: a deal is created with a name and a stage (and a pipeline, which
+its deals guide lets default)."""
+
+
+def _missing(values: Mapping[str, str]) -> list[str]:
+    return [name for name in REQUIRED_TO_CREATE if not values.get(name)]

@@ -93,9 +93,17 @@ def _header_float(headers: Mapping[str, str], name: str) -> float | None:
 
 
 def _next_midnight(now: datetime) -> datetime:
-    """The next midnight in ``now``'s own time zone, as UTC."""
-    midnight = datetime.combine(now.date() + timedelta(days=1), time(0), tzinfo=now.tzinfo)
-    return midnight.astimezone(UTC)
+    """The next midnight in ``now``'s own time zone (kept in that zone, so that it reads as the
+    account's local time)."""
+    return datetime.combine(now.date() + timedelta(days=1), time(0), tzinfo=now.tzinfo)
+
+
+def local_time(moment: datetime) -> str:
+    """``2026-12-06 00:00 CET (23:00 UTC)``: a moment in its own zone, and in UTC."""
+    utc = moment.astimezone(UTC)
+    if moment.utcoffset() == timedelta(0):
+        return f"{utc:%Y-%m-%d %H:%M} UTC"
+    return f"{moment:%Y-%m-%d %H:%M} {moment.tzname()} ({utc:%H:%M} UTC)"
 
 
 def _rate_limited(
@@ -106,9 +114,12 @@ def _rate_limited(
     correlation = _text(body, "correlationId")
     retry_after = parse_retry_after(headers.get("retry-after"), now)
     if policy == "DAILY":
-        resets_at = now + timedelta(seconds=retry_after) if retry_after else None
+        after = now + timedelta(seconds=retry_after) if retry_after else None
+        resets_at = after or _next_midnight(now)
         return DailyLimitReached(
-            message, resets_at=resets_at or _next_midnight(now), correlation_id=correlation
+            f"{message}; the account's daily API limit is spent until {local_time(resets_at)}",
+            resets_at=resets_at,
+            correlation_id=correlation,
         )
     if retry_after is None:
         interval_ms = _header_float(headers, "x-hubspot-ratelimit-interval-milliseconds")

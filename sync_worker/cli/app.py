@@ -13,11 +13,12 @@ import sys
 import tomllib
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from sync_worker.cli.common import (
+    EXIT_PAIR_BUSY,
     EXIT_SYNC_FAILED,
     EXIT_USAGE,
     ConfigOption,
@@ -31,6 +32,9 @@ from sync_worker.cli.common import (
 )
 from sync_worker.kernel.errors import ConfigError
 from sync_worker.runtime.config import LoadedConfig, resolve_config_path
+
+if TYPE_CHECKING:
+    from sync_worker.runtime.wiring import Runtime
 
 __all__ = ["app", "inspection", "main", "starting"]
 
@@ -82,7 +86,7 @@ def _impatient(loaded: LoadedConfig) -> LoadedConfig:
 
 
 def _probe(loaded: LoadedConfig) -> None:
-    from sync_worker.ops.probe import probe_pair
+    from sync_worker.ops.probe import probe_pair, scope_warnings
     from sync_worker.runtime.wiring import build_runtime
 
     try:
@@ -91,8 +95,11 @@ def _probe(loaded: LoadedConfig) -> None:
         raise fail_config(error) from None
     try:
         problems = [f"pair {n}: {p}" for n, ctx in rt.pairs.items() for p in probe_pair(ctx)]
+        warnings = [f"pair {n}: {w}" for n, ctx in rt.pairs.items() for w in scope_warnings(ctx)]
     finally:
         rt.close()
+    for warning in warnings:
+        typer.echo(f"check warning: {warning}", err=True)
     for problem in problems:
         typer.echo(f"check failed: {problem}", err=True)
     if problems:
@@ -120,17 +127,35 @@ def run(config: ConfigOption = None) -> None:
         daemon.wait()
 
 
+def _admitted(rt: Runtime, names: list[str]) -> list[str]:
+    """``names`` without the pairs their portals cannot serve (each refusal printed)."""
+    from sync_worker.ops.preflight import refusal_lines, refused_pairs
+
+    refused = refused_pairs({name: rt.pairs[name] for name in names})
+    for line in refusal_lines(refused):
+        typer.echo(line, err=True)
+    return [name for name in names if name not in refused]
+
+
 @app.command()
 def once(config: ConfigOption = None, pair: PairOption = None) -> None:
-    """Run one cycle for every enabled pair (or one); exit 1 if any pair failed."""
-    from sync_worker.cli.tables import cycle_table, show
-    from sync_worker.sync.engine import run_cycle
+    """Run one cycle for every enabled pair (or one); exit 1 if any pair failed or was refused
+    at start, 3 if a pair was not synced because another live process holds it (named)."""
+    from sync_worker.cli.tables import cycle_notes, cycle_table, show
+    from sync_worker.sync.engine import Outcome, run_cycle
 
     with runtime(config) as rt:
-        reports = [run_cycle(rt.pairs[name]) for name in pairs_or_exit(rt, pair)]
-    show(cycle_table(reports))
-    if any(r.failed for r in reports):
+        wanted = pairs_or_exit(rt, pair)
+        names = _admitted(rt, wanted)
+        reports = [run_cycle(rt.pairs[name]) for name in names]
+    if reports:
+        show(cycle_table(reports))
+    for note in cycle_notes(reports):
+        typer.echo(note, err=True)
+    if len(names) < len(wanted) or any(r.failed for r in reports):
         raise typer.Exit(EXIT_SYNC_FAILED)
+    if any(r.outcome is Outcome.SKIPPED for r in reports):
+        raise typer.Exit(EXIT_PAIR_BUSY)
 
 
 def parse_since(text: str) -> datetime:
@@ -164,6 +189,8 @@ def backfill(
 
     with runtime(config) as rt:
         (name,) = pairs_or_exit(rt, pair)
+        if not _admitted(rt, [name]):
+            raise typer.Exit(EXIT_SYNC_FAILED)
         report = run_backfill(rt.pairs[name], since=since, dry_run=dry_run)
     if report.failed:
         raise typer.Exit(EXIT_SYNC_FAILED)

@@ -27,6 +27,8 @@ if TYPE_CHECKING:  # imported lazily at run time: `--version` and `--help` stay 
 EXIT_OK = 0
 EXIT_SYNC_FAILED = 1
 EXIT_USAGE = 2
+EXIT_PAIR_BUSY = 3
+"""``once``: a pair was not synced because another live process holds it."""
 
 app = typer.Typer(
     name="sync-worker",

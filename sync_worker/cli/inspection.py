@@ -39,7 +39,7 @@ def status(
     """Per pair: last run, outcome, how far behind (the start of the last complete cycle and
     the time since), links, conflicts, dead letters, the last failure and who holds the pair."""
     from sync_worker.cli.documents import status_document
-    from sync_worker.cli.tables import show, status_table
+    from sync_worker.cli.tables import show, status_notes, status_table
 
     with runtime(config, only_enabled=False) as rt:
         names = pairs_or_exit(rt, pair)
@@ -49,6 +49,8 @@ def status(
         print_json(status_document(rows, progress, now))
         return
     show(status_table(rows, progress, now))
+    for note in status_notes(rows):
+        typer.echo(note)
 
 
 @app.command()

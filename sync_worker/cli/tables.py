@@ -249,3 +249,29 @@ def planned_table(changes: Iterable[ChangeEntry], title: str = "field changes pl
             c.reason,
         )
     return table
+
+
+def cycle_notes(reports: Iterable[CycleReport]) -> list[str]:
+    """One whole line per pair that did not sync, saying why (a table cell would wrap it)."""
+    return [
+        f"pair {r.pair} {'not synced' if r.outcome == 'skipped' else r.outcome}: {r.error}"
+        for r in reports
+        if r.error and r.outcome in ("failed", "skipped")
+    ]
+
+
+def status_notes(rows: Iterable[PairStatus]) -> list[str]:
+    """Lines under the status table for what needs a person's eye: why the last run failed
+    (the endpoint whose token was refused, the daily limit and when it resets), and linked
+    deals not syncing because they are out of scope."""
+    notes = []
+    for row in rows:
+        last = row.last_run
+        if last is not None and last.outcome == "failed" and last.error:
+            notes.append(f"{row.pair}: last run failed: {last.error}")
+        if row.out_of_scope:
+            notes.append(
+                f"{row.pair}: {row.out_of_scope} linked deals out of scope (not syncing; "
+                f"`sync-worker explain --pair {row.pair} DEAL_ID` names the filter)"
+            )
+    return notes

@@ -12,30 +12,41 @@ scope filter selects the same deals there as in HubSpot's search:
 * a record without a value never matches a comparison; it matches ``NEQ``, ``NOT_IN`` and
   ``NOT_HAS_PROPERTY`` (HubSpot does not document the ``NEQ`` case; this is our assumption);
 * ``BETWEEN`` takes ``values=(low, high)``, inclusive.
+
+A :class:`Scope` is what selects a side's deals: filter groups that are ORed, each an AND of
+filters (HubSpot search's ``filterGroups``).
 """
 
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
 from sync_worker.kernel.clock import parse_datetime, to_epoch_ms
 from sync_worker.kernel.errors import PermanentError
 
-__all__ = ["OPERATORS", "Filter", "PropertyShape", "matches"]
+__all__ = ["OPERATORS", "Filter", "PropertyShape", "Scope", "matches"]
 
 
 @dataclass(frozen=True, slots=True)
 class Filter:
     """One search filter, HubSpot's vocabulary (``EQ``, ``NEQ``, ``GT``, ``GTE``, ``LT``, ``LTE``,
-    ``IN``, ``NOT_IN``, ``HAS_PROPERTY``, ``NOT_HAS_PROPERTY``). All scope filters are ANDed."""
+    ``IN``, ``NOT_IN``, ``HAS_PROPERTY``, ``NOT_HAS_PROPERTY``). Filters of a group are ANDed."""
 
     property: str
     operator: str
     value: str | None = None
     values: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """The filter as a person reads it: ``amount GT 0``, ``stage IN (a, b)``."""
+        if self.values:
+            return f"{self.property} {self.operator} ({', '.join(self.values)})"
+        if self.value is None:
+            return f"{self.property} {self.operator}"
+        return f"{self.property} {self.operator} {self.value}"
 
 
 class PropertyShape(Protocol):
@@ -117,3 +128,32 @@ def matches(item: Filter, raw: str | None, prop: PropertyShape | None) -> bool:
     if item.operator in _EQUALITY:
         return _equality(item, raw, prop)
     return _ordered(item, raw, prop)
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Which deals of a side are selected: ``groups`` are ORed, the filters of a group ANDed
+    (HubSpot search's ``filterGroups``). No group at all, or an empty group, selects every deal."""
+
+    groups: tuple[tuple[Filter, ...], ...] = ()
+
+    @classmethod
+    def all_of(cls, filters: Iterable[Filter]) -> Scope:
+        """One group: every filter must hold (a mapping's scope for one side)."""
+        group = tuple(filters)
+        return cls((group,) if group else ())
+
+    def properties(self) -> tuple[str, ...]:
+        """Every property a filter of the scope reads, once each, in order."""
+        return tuple(dict.fromkeys(f.property for g in self.groups for f in g))
+
+    def selects(
+        self, values: Mapping[str, str | None], shapes: Mapping[str, PropertyShape]
+    ) -> bool:
+        """Whether a deal holding ``values`` is selected (``shapes``: property definitions)."""
+        if not self.groups:
+            return True
+        return any(
+            all(matches(f, values.get(f.property), shapes.get(f.property)) for f in group)
+            for group in self.groups
+        )

@@ -8,7 +8,7 @@ changes the worker actually made.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sync_worker.kernel.errors import RejectedValueError
@@ -19,6 +19,7 @@ from sync_worker.rules.plan import BaseSnapshot, Directory, PairPlan, format_val
 from sync_worker.rules.reconcile import reconcile
 from sync_worker.state.base import ChangeEntry, ConflictEntry, LinkState, LinkStatus
 from sync_worker.sync.context import PairContext
+from sync_worker.sync.scoping import ScopeJudge
 from sync_worker.sync.team import Directories
 
 
@@ -60,8 +61,8 @@ def explain(ctx: PairContext, deal_id: str) -> Explanation:
     partner, rep = records[Side.PARTNER], records[Side.REP]
     if partner is None or rep is None:
         gone = "partner" if partner is None else "rep"
-        note = f"the {gone} deal is archived or deleted; the link is kept as a tombstone"
-        return Explanation(ctx.name, deal_id, link, history=history, note=note)
+        tombstone = f"the {gone} deal is archived or deleted; the link is kept as a tombstone"
+        return Explanation(ctx.name, deal_id, link, history=history, note=tombstone)
     base = BaseSnapshot.from_json(link.base_json, ctx.mapping) if link.base_json else None
     directories = Directories(ctx)
     directories.cover([(Side.PARTNER, partner), (Side.REP, rep)])
@@ -69,6 +70,13 @@ def explain(ctx: PairContext, deal_id: str) -> Explanation:
     plan = reconcile(partner, rep, base, ctx.mapping, directory, ctx.clock.now())
     deals = {Side.PARTNER: partner, Side.REP: rep}
     fields = tuple(_field(spec, deals, base, plan, directory) for spec in ctx.mapping.fields)
+    active = link.status is LinkStatus.ACTIVE
+    note: str | None = None if active else f"link status: {link.status}"
+    if active and (stopped := _out_of_scope(ctx, link, partner, rep)):
+        note = f"not syncing: {stopped}; nothing flows until it is back in scope"
+        fields = tuple(
+            replace(f, decision=f"held while out of scope (then: {f.decision})") for f in fields
+        )
     return Explanation(
         ctx.name,
         deal_id,
@@ -77,8 +85,16 @@ def explain(ctx: PairContext, deal_id: str) -> Explanation:
         base.agreed_at if base else None,
         history,
         conflicts,
-        note=None if link.status is LinkStatus.ACTIVE else f"link status: {link.status}",
+        note=note,
     )
+
+
+def _out_of_scope(
+    ctx: PairContext, link: LinkState, partner: DealRecord, rep: DealRecord
+) -> str | None:
+    """Why the pair is not syncing now (a deal out of scope, naming the filter), else None."""
+    judge = ScopeJudge(ctx)
+    return judge.pair_problem(partner, rep, judge.origin(partner, link))
 
 
 def _read_one(ctx: PairContext, side: Side, deal_id: str) -> DealRecord | None:

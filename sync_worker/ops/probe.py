@@ -2,9 +2,14 @@
 
 For each pair and side: the token is accepted (property definitions, pipelines and owners can
 be read, deactivated owners too when the mapping has a deal team); every mapped property exists;
-the link property exists and is unique (upserts depend on it); nothing the worker writes is
-read-only (a deal team's display included, which must be a text property); pipeline and stage
-defaults exist.
+the link property exists and is unique (creations depend on it); nothing the worker writes is
+read-only (a deal team's display included, which must be a text property); values it writes on
+creation are among their enumeration's options; pipeline and stage defaults exist.
+
+:func:`schema_problems` is the part that needs only the property definitions (one call per
+credential, cached and shared by its pairs): ``once``, ``run`` and ``backfill`` run it before
+syncing and refuse a pair it finds problems in, with the same lines ``check`` prints.
+:func:`scope_warnings` names scope filters the worker cannot keep true on deals it creates.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from sync_worker.connectors.base import Connector, PropertyDef
 from sync_worker.kernel.errors import ConnectorError
 from sync_worker.kernel.model import Side
 from sync_worker.rules.mapping import SyncMapping
+from sync_worker.rules.scope import created_values, unkept_filters
 from sync_worker.sync.context import PairContext
 
 
@@ -38,6 +44,52 @@ def probe_pair(ctx: PairContext) -> list[str]:
             + _default_problems(ctx.mapping, side, pipelines)
         ]
     return problems
+
+
+def schema_problems(ctx: PairContext) -> list[str]:
+    """What ``probe_pair`` finds from the property definitions alone: the lines a pair is
+    refused with at start (a property missing, an option unknown...). A CRM that cannot be
+    read is not judged here: the cycle fails on it and says why (a refused token pauses the
+    pair, a daily limit postpones it)."""
+    problems: list[str] = []
+    for side in Side:
+        connector = ctx.connector(side)
+        try:
+            definitions = connector.property_definitions()
+        except ConnectorError:
+            continue
+        problems += [
+            f"{side} ({connector.name}): {p}"
+            for p in _property_problems(ctx.mapping, side, definitions)
+        ]
+    return problems
+
+
+def scope_warnings(ctx: PairContext) -> list[str]:
+    """Scope filters on a read-only or calculated property, which the worker cannot keep true
+    on the deals it creates on that side (HubSpot's registration count, for one)."""
+    warnings = []
+    for side in Side:
+        connector = ctx.connector(side)
+        try:
+            definitions = connector.property_definitions()
+        except ConnectorError:
+            continue  # probe_pair reports it
+        for item in unkept_filters(ctx.mapping, side):
+            definition = definitions.get(item.property)
+            if definition is None or not _calculated_or_read_only(definition):
+                continue
+            warnings.append(
+                f"{side} ({connector.name}): scope filter {item.describe()} names a read-only "
+                f"or calculated property: deals the worker creates on this side never match "
+                f"it. They are pulled by their link property ({ctx.mapping.link_property(side)})"
+                f" instead, and a pair syncs while the side it was created on is in scope"
+            )
+    return warnings
+
+
+def _calculated_or_read_only(definition: PropertyDef) -> bool:
+    return definition.read_only or definition.extra.get("calculated", "").lower() == "true"
 
 
 def _pipeline_stages(connector: Connector) -> dict[str, set[str]]:
@@ -77,6 +129,44 @@ def _property_problems(
             problems.append(
                 f"team display {display.name!r} is of type {display.type!r}; it must be a text "
                 "property (type string) to hold the team's names and emails"
+            )
+    return (
+        problems + _option_problems(mapping, side, definitions) + _creation_problems(mapping, side)
+    )
+
+
+def _creation_problems(mapping: SyncMapping, side: Side) -> list[str]:
+    """HubSpot creates a deal only with a name and a stage (its object guide): a counterpart
+    created on ``side`` without them would be refused, every time."""
+    if not mapping.may_originate(side.other):
+        return []
+    written = set(created_values(mapping, side))
+    written |= {f.property_on(side) for f in mapping.fields if f.allows(side.other)}
+    return [
+        f"deals the worker creates here would have no {name!r}, which HubSpot requires to "
+        f"create a deal: give its field a default.{side}, or set it in [create.{side}]"
+        for name in ("dealname", "dealstage")
+        if name not in written
+    ]
+
+
+def _option_problems(
+    mapping: SyncMapping, side: Side, definitions: Mapping[str, PropertyDef]
+) -> list[str]:
+    """Values written on every creation (defaults, constants) that are not among their
+    enumeration's options (pipelines and stages have none listed: their ids are checked
+    against the pipelines by ``check``)."""
+    problems = []
+    for name, value in sorted(created_values(mapping, side).items()):
+        definition = definitions.get(name)
+        if definition is None or not definition.options:
+            continue
+        chosen = value.split(";") if definition.field_type == "checkbox" else [value]
+        unknown = [v for v in chosen if v and v not in definition.options]
+        if unknown:
+            problems.append(
+                f"property {name!r} has no option {', '.join(map(repr, unknown))} "
+                f"(the mapping writes it on creation); options: {', '.join(definition.options)}"
             )
     return problems
 

@@ -59,6 +59,7 @@ class WorkerSettings(_Section):
     dead_letter_max_attempts: int = Field(10, ge=1, le=1_000)
     stop_grace_seconds: float = Field(60.0, ge=1.0, le=3_600.0)
     history_days: int = Field(90, ge=0, le=36_500)
+    lease_ttl_seconds: float = Field(30.0, ge=3.0, le=3_600.0)
 
     @field_validator("state_url")
     @classmethod

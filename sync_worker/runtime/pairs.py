@@ -8,6 +8,7 @@ from sync_worker.connectors.hubspot.paginator import query_problems
 from sync_worker.kernel.errors import ConfigError
 from sync_worker.kernel.model import Side
 from sync_worker.rules.mapping import SyncMapping, load_mapping
+from sync_worker.rules.scope import discovery_scope
 from sync_worker.runtime.config import LoadedConfig, PairSettings
 
 
@@ -43,7 +44,7 @@ def _query_problems(
     """What the endpoint's CRM would refuse in this side's pull (checked before any call)."""
     if loaded.settings.endpoints[endpoint].kind != "hubspot":  # pragma: no cover - only kind
         return []
-    return query_problems(mapping.scope(side), mapping.properties(side))
+    return query_problems(discovery_scope(mapping, side), mapping.properties(side))
 
 
 def pair_names(selected: str | None, available: Mapping[str, object]) -> list[str]:

@@ -147,6 +147,7 @@ def _contexts(
             clock=runtime.clock,
             interval_seconds=pair.interval_seconds or settings.worker.interval_seconds,
             dead_letter_max_attempts=settings.worker.dead_letter_max_attempts,
+            lease_ttl_seconds=settings.worker.lease_ttl_seconds,
         )
     return contexts
 

@@ -7,6 +7,8 @@
   exits 0. A cycle still sleeping near the end of the grace (a long ``Retry-After``) has the
   sleep cut short and stops without committing that page.
 * Once a day (first ten minutes after start) old history is pruned (``worker.history_days``).
+* Before scheduling, each pair's mapping is checked against its portals' properties; a pair
+  they cannot serve is refused (``pair_refused``, and ``/healthz`` red naming it), the others run.
 * An auth failure pauses only that pair (a human must fix the token; restart resumes it); the
   daily limit postpones only that pair until the limit resets.
 """
@@ -25,6 +27,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import SQLAlchemyError
 
+from sync_worker.ops.preflight import refused_pairs
 from sync_worker.runtime.wiring import Runtime
 from sync_worker.service.http import ThreadedServer
 from sync_worker.service.metrics import Health, Metrics, build_app
@@ -77,7 +80,12 @@ class Daemon:
                 app, host=self.worker.metrics_host, port=self.worker.metrics_port, name="metrics"
             ).start()
         now = self.runtime.clock.now()
+        refused = refused_pairs(self.runtime.pairs)
+        for name, problems in refused.items():
+            self.health.pause(name, f"refused: {'; '.join(problems)}")
         for name, ctx in self.runtime.pairs.items():
+            if name in refused:
+                continue
             first = now + timedelta(seconds=random.uniform(0, self.worker.jitter_seconds))
             self.scheduler.add_job(
                 self._run_pair,

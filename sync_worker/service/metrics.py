@@ -67,6 +67,12 @@ class Metrics:
             "sync_dead_letters", "Records dead-lettered.", ["pair"], registry=r
         )
         self.api_calls = Counter("sync_api_calls", "CRM API requests sent.", ["pair"], registry=r)
+        self.out_of_scope = Counter(
+            "sync_linked_out_of_scope",
+            "Linked deals pulled but not synced: their pair is out of scope.",
+            ["pair"],
+            registry=r,
+        )
         self.duration = Histogram(
             "sync_cycle_duration_seconds",
             "Cycle duration.",
@@ -111,6 +117,7 @@ class Metrics:
         self.conflicts.labels(pair).inc(counts.get("conflicts", 0))
         self.dead_letters.labels(pair).inc(counts.get("dead_lettered", 0))
         self.api_calls.labels(pair).inc(report.api_calls)
+        self.out_of_scope.labels(pair).inc(counts.get("skipped.out_of_scope", 0))
         self.duration.labels(pair).observe(report.duration_seconds)
         if report.outcome in ("ok", "stopped"):
             self.last_success.labels(pair).set(now.timestamp())

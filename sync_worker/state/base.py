@@ -46,7 +46,10 @@ class LinkState:
     ``*_written_at`` is the newest version of each side's deal the worker has reconciled or
     written (its modification time): a pulled snapshot older than that is stale. ``*_seen``
     fingerprint each side's mapped values after the worker's last look or write: a pulled record
-    with the same fingerprint changed nothing the worker cares about."""
+    with the same fingerprint changed nothing the worker cares about. ``origin``: the side the
+    shared deal was created on (its scope decides whether the pair syncs); None for a link
+    stored before it was recorded. ``out_of_scope``: why the pair stopped syncing (a deal out of
+    scope, in a sentence naming the filter), until it syncs again."""
 
     partner_id: str
     rep_id: str
@@ -57,6 +60,8 @@ class LinkState:
     rep_written_at: datetime | None = None
     partner_seen: str | None = None
     rep_seen: str | None = None
+    origin: Side | None = None
+    out_of_scope: str | None = None
 
     def id_on(self, side: Side) -> str:
         return BySide(self.partner_id, self.rep_id)[side]
@@ -185,6 +190,8 @@ class PairStatus:
     consecutive_failures: int
     lease_holder: str | None = None
     """The process working on the pair right now (``host:pid:id``), if any."""
+    out_of_scope: int = 0
+    """Active links whose pair is not syncing because a deal is out of scope."""
 
 
 class StateStore(Protocol):

@@ -8,22 +8,27 @@ Two implementations behind one small interface:
   as that connection: a crashed or partitioned holder loses it without waiting for any expiry,
   so ``now`` and ``ttl_seconds`` are not needed.
 * :class:`RowLeases` (SQLite, processes on one host): a lease row with an expiry, taken or
-  renewed by one conditional upsert inside a serialised write transaction. A crashed holder's
-  lease is free once it expires.
+  renewed by one conditional upsert inside a serialised write transaction. The row names the
+  holder's machine and process (:mod:`sync_worker.state.holder`): a holder on this machine whose
+  process is gone (SIGKILL, OOM) loses the lease at once; any other crashed holder's lease is
+  free once it expires (a short TTL, which a heartbeat renews while a cycle runs).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy import Engine, or_, select
+import structlog
+from sqlalchemy import Connection, Engine, or_, select
 from sqlalchemy.engine import URL
 
 from sync_worker.state.connect import READ_ONLY
+from sync_worker.state.holder import THIS_NODE, holder_gone
 from sync_worker.state.page import insert_for
 from sync_worker.state.schema import leases
 
@@ -54,8 +59,12 @@ def lease_key(pair: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+log = structlog.stdlib.get_logger("sync_worker.state.lease")
+
+
 class RowLeases:
-    """Lease rows with expiry. A lease is live while ``now < expires_at``."""
+    """Lease rows with expiry. A lease is live while ``now < expires_at`` and, when its holder
+    ran on this machine, while the holder's process exists."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -63,16 +72,31 @@ class RowLeases:
         self._held: set[tuple[str, str]] = set()
 
     def try_lease(self, pair: str, owner: str, now: datetime, ttl_seconds: float) -> bool:
-        with self._engine.begin() as conn:
+        with self._engine.begin() as conn:  # serialised (BEGIN IMMEDIATE): read, then decide
+            dead = _dead_holder(conn, pair, owner, now)
             ins = insert_for(conn, leases).values(
-                pair=pair, owner=owner, expires_at=now + timedelta(seconds=ttl_seconds)
+                pair=pair,
+                owner=owner,
+                expires_at=now + timedelta(seconds=ttl_seconds),
+                node=THIS_NODE,
+                pid=os.getpid(),
             )
+            free = or_(leases.c.owner == ins.excluded.owner, leases.c.expires_at <= now)
+            if dead is not None:
+                free = or_(free, leases.c.owner == dead)
             stmt = ins.on_conflict_do_update(
                 index_elements=[leases.c.pair],
-                set_={"owner": ins.excluded.owner, "expires_at": ins.excluded.expires_at},
-                where=or_(leases.c.owner == ins.excluded.owner, leases.c.expires_at <= now),
+                set_={name: ins.excluded[name] for name in ("owner", "expires_at", "node", "pid")},
+                where=free,
             ).returning(leases.c.owner)
             taken = conn.execute(stmt).first() is not None
+        if taken and dead is not None:
+            log.warning(
+                "lease_taken_over",
+                pair=pair,
+                dead_holder=dead,
+                detail="the process holding the pair is gone",
+            )
         with self._lock:
             if taken:
                 self._held.add((pair, owner))
@@ -87,19 +111,32 @@ class RowLeases:
             self._held.discard((pair, owner))
 
     def holders(self, pairs: Sequence[str], now: datetime) -> dict[str, str]:
-        query = select(leases.c.pair, leases.c.owner).where(
+        query = select(leases.c.pair, leases.c.owner, leases.c.node, leases.c.pid).where(
             leases.c.pair.in_(pairs), leases.c.expires_at > now
         )
         with self._engine.connect() as conn:
             conn.execution_options(**{READ_ONLY: True})
             with conn.begin():
-                return {row.pair: row.owner for row in conn.execute(query)}
+                rows = list(conn.execute(query))
+        return {row.pair: row.owner for row in rows if not holder_gone(row.node, row.pid)}
 
     def close(self) -> None:
         with self._lock:
             held = sorted(self._held)
         for pair, owner in held:
             self.release(pair, owner)
+
+
+def _dead_holder(conn: Connection, pair: str, owner: str, now: datetime) -> str | None:
+    """The owner of ``pair``'s live lease when it is another process of this machine that no
+    longer exists; else None."""
+    query = select(leases.c.owner, leases.c.node, leases.c.pid).where(
+        leases.c.pair == pair, leases.c.expires_at > now, leases.c.owner != owner
+    )
+    row = conn.execute(query).first()
+    if row is None or not holder_gone(row.node, row.pid):
+        return None
+    return str(row.owner)
 
 
 class AdvisoryLeases:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, Table, or_, select
+from sqlalchemy import Connection, Table, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from sync_worker.kernel.errors import LinkRepointed
@@ -73,6 +73,7 @@ _LINK_UPDATES = (
     "rep_written_at",
     "partner_seen",
     "rep_seen",
+    "out_of_scope",
     "updated_at",
 )
 
@@ -86,7 +87,11 @@ def upsert_links(conn: Connection, pair: str, items: Sequence[LinkState], now: d
     new = ins.excluded
     stmt = ins.on_conflict_do_update(
         index_elements=[links.c.pair, links.c.partner_id],
-        set_={name: new[name] for name in _LINK_UPDATES},
+        set_={
+            **{name: new[name] for name in _LINK_UPDATES},
+            # Once recorded, the origin stays: a page that does not know it sends None.
+            "origin": func.coalesce(links.c.origin, new.origin),
+        },
         where=or_(links.c.rep_id == new.rep_id, links.c.status == LinkStatus.PENDING.value),
     )
     conn.execute(stmt, [_link_row(pair, link, now) for link in items])
@@ -115,6 +120,8 @@ def _link_row(pair: str, link: LinkState, now: datetime) -> dict[str, object]:
         "rep_written_at": link.rep_written_at,
         "partner_seen": link.partner_seen,
         "rep_seen": link.rep_seen,
+        "origin": None if link.origin is None else link.origin.value,
+        "out_of_scope": link.out_of_scope,
         "created_at": now,
         "updated_at": now,
     }

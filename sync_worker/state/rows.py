@@ -29,6 +29,8 @@ def link(row: Row[Any]) -> LinkState:
         rep_written_at=row.rep_written_at,
         partner_seen=row.partner_seen,
         rep_seen=row.rep_seen,
+        origin=None if row.origin is None else Side(row.origin),
+        out_of_scope=row.out_of_scope,
     )
 
 

@@ -100,6 +100,8 @@ links = Table(
     Column("rep_written_at", UtcMicros),
     Column("partner_seen", Text),
     Column("rep_seen", Text),
+    Column("origin", String(16)),  # version 3: which side the shared deal was created on
+    Column("out_of_scope", Text),  # version 3: why the pair is not syncing now
     Column("created_at", UtcMicros, nullable=False),
     Column("updated_at", UtcMicros, nullable=False),
     UniqueConstraint("pair", "rep_id", name="sw_links_rep_uq"),
@@ -211,6 +213,10 @@ leases = Table(
     Column("pair", String, primary_key=True),
     Column("owner", String, nullable=False),
     Column("expires_at", UtcMicros, nullable=False),
+    # version 3: the holder's machine (host, boot, pid namespace) and process id, so that a
+    # process on the same machine can tell a dead holder's lease at once
+    Column("node", String),
+    Column("pid", Integer),
 )
 
 
@@ -235,9 +241,28 @@ def _v2_changes_by_time(conn: Connection) -> None:
     conn.execute(text("CREATE INDEX IF NOT EXISTS sw_changes_by_time ON sw_changes (at)"))
 
 
+def _v3_origins_and_lease_holders(conn: Connection) -> None:
+    # Version 1 builds the current metadata, so a database created at version 3 has the columns;
+    # SQLite has no ADD COLUMN IF NOT EXISTS, hence the check.
+    wanted = {
+        links.name: (("origin", "VARCHAR(16)"), ("out_of_scope", "TEXT")),
+        leases.name: (("node", "VARCHAR"), ("pid", "INTEGER")),
+    }
+    for table, columns in wanted.items():
+        present = {column["name"] for column in inspect(conn).get_columns(table)}
+        for name, kind in columns:
+            if name not in present:
+                conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {kind}"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_initial),
     Migration(2, "index the change log by time, for retention", _v2_changes_by_time),
+    Migration(
+        3,
+        "links record their origin and why they are out of scope; leases their holder's process",
+        _v3_origins_and_lease_holders,
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -40,7 +40,15 @@ def pair_status(conn: Connection, pair: str) -> PairStatus:
         open_conflicts=int(conn.execute(open_conflicts).scalar_one()),
         dead_letters=int(conn.execute(open_letters).scalar_one()),
         consecutive_failures=_consecutive_failures(conn, pair),
+        out_of_scope=_out_of_scope(conn, pair),
     )
+
+
+def _out_of_scope(conn: Connection, pair: str) -> int:
+    query = select(func.count()).where(
+        links.c.pair == pair, links.c.status == "active", links.c.out_of_scope.is_not(None)
+    )
+    return int(conn.execute(query).scalar_one())
 
 
 def _consecutive_failures(conn: Connection, pair: str) -> int:

@@ -23,7 +23,9 @@ class PairContext:
     clock: Clock
     interval_seconds: int = 300
     dead_letter_max_attempts: int = 10
-    lease_ttl_seconds: float = 600.0
+    lease_ttl_seconds: float = 30.0
+    """How long the pair's lease outlives its last renewal; a heartbeat renews it every third
+    of that while a cycle runs, so a holder that died (on any host) is replaced within it."""
 
     def connector(self, side: Side) -> Connector:
         return BySide(self.partner, self.rep)[side]

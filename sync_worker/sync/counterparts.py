@@ -14,26 +14,30 @@ from dataclasses import dataclass, field, replace
 
 import structlog
 
-from sync_worker.connectors.base import PropertyDef
-from sync_worker.kernel.filters import matches
 from sync_worker.kernel.model import DealRecord, Side
 from sync_worker.state.base import LinkState, LinkStatus
 from sync_worker.sync.context import PairContext
 from sync_worker.sync.ledger import PageLedger
 from sync_worker.sync.push import Pair
+from sync_worker.sync.scoping import ScopeGuard, ScopeJudge
 from sync_worker.sync.sorting import Sorted
-from sync_worker.sync.tally import Skip
 
 log = structlog.stdlib.get_logger("sync_worker.sync.counterparts")
 
 
 @dataclass(slots=True)
 class Counterparts:
-    """Reads and checks counterparts for one cycle of one pair (property definitions, used by
-    the scope checks, are fetched once per cycle)."""
+    """Reads and checks counterparts for one cycle of one pair; scope verdicts come from
+    :mod:`sync_worker.sync.scoping` (property definitions fetched once per cycle)."""
 
     ctx: PairContext
-    _definitions: dict[Side, Mapping[str, PropertyDef]] = field(default_factory=dict)
+    judge: ScopeJudge = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.judge = ScopeJudge(self.ctx)
+
+    def guard(self, ledger: PageLedger) -> ScopeGuard:
+        return ScopeGuard(self.judge, ledger)
 
     def linked(self, ledger: PageLedger, page: Sorted) -> list[Pair]:
         if not page.linked:
@@ -48,10 +52,11 @@ class Counterparts:
             if counterpart is None:
                 _gone(ledger, record, link)
                 continue
-            if not self.in_scope(other, counterpart):
-                _out_of_scope(ledger, link)
-                continue
-            pairs.append(Pair.of(side, record, counterpart, link))
+            admitted = self.guard(ledger).admit(
+                side, Pair.of(side, record, counterpart, link), link
+            )
+            if admitted is not None:
+                pairs.append(admitted)
         return pairs
 
     def claimed(self, ledger: PageLedger, page: Sorted) -> list[Pair]:
@@ -72,7 +77,8 @@ class Counterparts:
                 continue
             assert counterpart is not None  # noqa: S101 - _claim_problem checked it
             taken.add(counterpart_id)
-            pairs.append(Pair.of(side, record, counterpart, None))
+            pair = Pair.of(side, record, counterpart, None)
+            pairs.append(replace(pair, origin=self.judge.origin(pair.partner, None)))
         return pairs
 
     def _claim_problem(
@@ -84,9 +90,10 @@ class Counterparts:
         *,
         known: Mapping[str, LinkState],
         taken: set[str],
+        origin: Side | None = None,
     ) -> str | None:
         """Why ``record`` cannot take ``counterpart_id`` as its counterpart (the record is
-        rejected for it), or None."""
+        rejected for it), or None. ``origin``: where the shared deal was created, if known."""
         side = ledger.side
         if counterpart is None:
             # Unknown to the store and not in the CRM: a typo, or a deal deleted before its link
@@ -97,8 +104,14 @@ class Counterparts:
             ledger.reject(side, record.id, reason)
             return reason
         other = side.other
-        if not self.in_scope(other, counterpart):
-            reason = f"names {other} deal {counterpart_id}, which is outside this pair's scope"
+        pair = Pair.of(side, record, counterpart, None)
+        created_on = origin or self.judge.origin(pair.partner, None)
+        problem = self.judge.pair_problem(pair.partner, pair.rep, created_on)
+        if problem is not None:
+            reason = (
+                f"names {other} deal {counterpart_id}, which is outside this pair's scope: "
+                f"{problem}"
+            )
             ledger.reject(side, record.id, reason)
             return reason
         stored = counterpart.get(self.ctx.mapping.link_property(other))
@@ -114,17 +127,6 @@ class Counterparts:
             ledger.reject(side, record.id, reason)
             return reason
         return None
-
-    def in_scope(self, side: Side, record: DealRecord) -> bool:
-        """Whether ``record`` (read by id, not found by a scoped search) is in ``side``'s scope."""
-        definitions = self._definitions.get(side)
-        if definitions is None:
-            definitions = self.ctx.connector(side).property_definitions()
-            self._definitions[side] = definitions
-        return all(
-            matches(f, record.properties.get(f.property), definitions.get(f.property))
-            for f in self.ctx.mapping.scope(side)
-        )
 
     def _read(self, side: Side, ids: Sequence[str]) -> dict[str, DealRecord]:
         unique = list(dict.fromkeys(ids))
@@ -161,34 +163,19 @@ class Counterparts:
             if counterpart is None:
                 continue
             if record.id not in in_flight and self._claim_problem(
-                ledger, record, counterpart.id, counterpart, known=known, taken=taken
+                ledger, record, counterpart.id, counterpart, known=known, taken=taken, origin=side
             ):
                 continue
             taken.add(counterpart.id)
-            pairs.append(Pair.of(side, record, counterpart, None))
+            pairs.append(Pair.of(side, record, counterpart, None, origin=side))
         return pairs, set(holders)
 
     def still_in_scope(
         self, ledger: PageLedger, records: Sequence[DealRecord], links: Mapping[str, LinkState]
     ) -> list[DealRecord]:
-        """Retried records that left the pair's scope (given to another partner, registration
-        ended) are not this pair's to write: their letters close, and a linked one forgets its
-        fingerprints so that, back in scope, its next pull reconciles in full."""
-        side = ledger.side
-        kept = []
-        for record in records:
-            if self.in_scope(side, record):
-                kept.append(record)
-                continue
-            ledger.resolve(side, [record.id])
-            _out_of_scope(ledger, links.get(record.id))
-            log.info(
-                "dead_letter_out_of_scope",
-                side=str(side),
-                deal_id=record.id,
-                action="closed; the deal syncs again once it is back in scope",
-            )
-        return kept
+        """Retried dead letters still this pair's to write (see
+        :meth:`~sync_worker.sync.scoping.ScopeGuard.keep_retried`)."""
+        return self.guard(ledger).keep_retried(ledger.side, records, links)
 
 
 def _gone(ledger: PageLedger, record: DealRecord, link: LinkState) -> None:
@@ -202,12 +189,3 @@ def _gone(ledger: PageLedger, record: DealRecord, link: LinkState) -> None:
     ledger.keep_link(
         LinkState(link.partner_id, link.rep_id, LinkStatus.GONE, link.base_json, link.base_at)
     )
-
-
-def _out_of_scope(ledger: PageLedger, link: LinkState | None) -> None:
-    """A deal of the pair is out of its scope now (registration ended, deal given to another
-    partner): nothing flows until it is back; the link (if any) is kept with its fingerprints
-    forgotten, so the next pull of either deal reconciles in full."""
-    ledger.skip(Skip.OUT_OF_SCOPE)
-    if link is not None:
-        ledger.keep_link(replace(link, partner_seen=None, rep_seen=None))

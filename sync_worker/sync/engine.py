@@ -15,6 +15,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -29,12 +30,14 @@ from sync_worker.kernel.errors import (
     LeaseLost,
 )
 from sync_worker.kernel.model import Side
+from sync_worker.rules.scope import discovery_scope
 from sync_worker.state.base import ChangeEntry, RunRecord
 from sync_worker.state.overlay import OverlayStore
 from sync_worker.sync.context import PairContext
+from sync_worker.sync.heartbeat import LeaseHeartbeat
 from sync_worker.sync.processor import PageProcessor, PageResult
 from sync_worker.sync.pull import interleave
-from sync_worker.sync.tally import Tally
+from sync_worker.sync.tally import Skip, Tally
 from sync_worker.sync.team import Directories
 from sync_worker.sync.writers import CrmWriter, DryRunWriter, Intention, Writer
 
@@ -72,6 +75,8 @@ class ErrorKind(StrEnum):
     """A bug: logged with its traceback; the other pairs go on."""
     LEASE = "lease"
     """Another process took the pair over."""
+    BUSY = "busy"
+    """Another live process holds the pair: this cycle did not sync it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,8 +145,7 @@ def run_cycle(ctx: PairContext, options: CycleOptions | None = None) -> CycleRep
     if not opts.dry_run and not store.try_lease(
         ctx.name, opts.owner, started, ctx.lease_ttl_seconds
     ):
-        log.info("pair_busy", pair=ctx.name, detail="another process holds this pair's lease")
-        return CycleReport(ctx.name, opts.run_id, Outcome.SKIPPED, {}, 0, 0.0)
+        return _busy(ctx, opts)
     connectors = {Side.PARTNER: ctx.partner, Side.REP: ctx.rep}
     writer: Writer = CrmWriter(connectors)
     if opts.dry_run:
@@ -151,7 +155,9 @@ def run_cycle(ctx: PairContext, options: CycleOptions | None = None) -> CycleRep
         store.start_run(RunRecord(opts.run_id, ctx.name, opts.mode, started))
     totals = _Totals()
     with structlog.contextvars.bound_contextvars(pair=ctx.name, run_id=opts.run_id):
-        ended = _guarded(ctx, opts, writer, totals)
+        # The lease is renewed by a heartbeat while the cycle runs, retry waits included.
+        with nullcontext() if opts.dry_run else LeaseHeartbeat(ctx, opts.owner):
+            ended = _guarded(ctx, opts, writer, totals)
         api_calls = _api_calls(ctx) - calls_before
         duration = clock.monotonic() - mono
         _log_summary(ended, tally=totals.tally, api_calls=api_calls, duration=duration, opts=opts)
@@ -226,7 +232,7 @@ def _cycle_body(ctx: PairContext, opts: CycleOptions, writer: Writer, totals: _T
     sources = {
         side: ctx.connector(side).changes(
             opts.since or ctx.store.get_cursor(ctx.name, side),
-            ctx.mapping.scope(side),
+            discovery_scope(ctx.mapping, side),
             ctx.mapping.properties(side),
         )
         for side in Side
@@ -244,6 +250,19 @@ def _cycle_body(ctx: PairContext, opts: CycleOptions, writer: Writer, totals: _T
             ctx.name, opts.owner, ctx.clock.now(), ctx.lease_ttl_seconds
         ):
             raise LeaseLost(ctx.name)
+
+
+def _busy(ctx: PairContext, opts: CycleOptions) -> CycleReport:
+    """The pair is held by another live process: say which, and that this pair did not sync."""
+    holder = ctx.store.status([ctx.name])[0].lease_holder or "another process"
+    log.warning(
+        "pair_busy",
+        pair=ctx.name,
+        holder=holder,
+        detail="another process holds this pair's lease; this pair was not synced",
+    )
+    error = f"not synced: {holder} is syncing this pair"
+    return CycleReport(ctx.name, opts.run_id, Outcome.SKIPPED, {}, 0, 0.0, error, ErrorKind.BUSY)
 
 
 def _retry_dead_letters(ctx: PairContext, processor: PageProcessor, totals: _Totals) -> None:
@@ -280,6 +299,7 @@ def _log_summary(
         conflicts=tally.conflicts,
         rejected=tally.dead_lettered,
         gone=tally.gone,
+        out_of_scope=tally.skipped.get(Skip.OUT_OF_SCOPE, 0),
         api_calls=api_calls,
         duration_ms=round(duration * 1000),
         error=ended.error,

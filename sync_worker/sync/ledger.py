@@ -142,10 +142,13 @@ class PageLedger:
                     rep_written_at=written.rep,
                     partner_seen=seen.partner,
                     rep_seen=seen.rep,
+                    origin=pair.origin or link.origin,
+                    out_of_scope=None,
                 )
             )
             return
-        self.links.append(_active_link(ids, plan.new_base.to_json(), self.now, written, seen))
+        link = _active_link(ids, plan.new_base.to_json(), self.now, written, seen)
+        self.links.append(replace(link, origin=pair.origin))
         if pair.link is None:
             self.linked += 1
         self._record_plan(ids, plan)
@@ -170,7 +173,8 @@ class PageLedger:
         written = BySide(created.modified_at, created.modified_at).with_value(
             origin, _latest(back.written, modified)
         )
-        self.links.append(_active_link(ids, plan.new_base.to_json(), self.now, written, seen))
+        link = _active_link(ids, plan.new_base.to_json(), self.now, written, seen)
+        self.links.append(replace(link, origin=origin))
         self.pending_done.append((origin, plan.origin_id))
         self.linked += 1
         self._changes(ids, plan.changes)

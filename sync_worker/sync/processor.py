@@ -100,6 +100,7 @@ class PageProcessor:
         if retried:  # read by id, not found by the scoped search: check the scope here
             unique = self.counterparts.still_in_scope(ledger, unique, links)
         page = sort_page(side, unique, links, self.ctx.mapping, force=retried.keys())
+        self.counterparts.guard(ledger).drop_unreached(side, page)
         for why, n in page.skipped.items():
             ledger.skip(why, n)
         ledger.resolve(side, page.settled_ids)
@@ -175,7 +176,8 @@ class PageProcessor:
             record = live.get(item.pair.record(searched).id)
             if record is None:
                 continue  # gone meanwhile: the write finds out, and unlinks
-            pair = Pair.of(searched, record, item.pair.record(searched.other), item.pair.link)
+            counterpart = item.pair.record(searched.other)
+            pair = Pair.of(searched, record, counterpart, item.pair.link, item.pair.origin)
             again[id(item)] = Planned(pair, self._reconcile(pair, now))
         return [again.get(id(item), item) for item in planned]
 
@@ -200,6 +202,6 @@ class PageProcessor:
             rep = fresh[Side.REP].get(item.pair.rep.id)
             if partner is None or rep is None:
                 continue
-            pair = Pair(partner, rep, item.pair.link)
+            pair = Pair(partner, rep, item.pair.link, item.pair.origin)
             again[id(item)] = Planned(pair, self._reconcile(pair, now))
         return [again.get(id(item), item) for item in planned]

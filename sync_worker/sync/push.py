@@ -40,6 +40,8 @@ class Pair:
     partner: DealRecord
     rep: DealRecord
     link: LinkState | None
+    origin: Side | None = None
+    """The side the shared deal was created on (its scope decides), once known."""
 
     @property
     def records(self) -> BySide[DealRecord]:
@@ -50,11 +52,16 @@ class Pair:
 
     @classmethod
     def of(
-        cls, side: Side, record: DealRecord, counterpart: DealRecord, link: LinkState | None
+        cls,
+        side: Side,
+        record: DealRecord,
+        counterpart: DealRecord,
+        link: LinkState | None,
+        origin: Side | None = None,
     ) -> Pair:
         """The pair of ``record`` (pulled from ``side``) and its ``counterpart``."""
         records = BySide(record, record).with_value(side.other, counterpart)
-        return cls(records.partner, records.rep, link)
+        return cls(records.partner, records.rep, link, origin)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,10 @@ class Skip(StrEnum):
     NOT_AN_ORIGIN = "not_an_origin"
     """Unlinked, on a side the mapping does not create counterparts from."""
     OUT_OF_SCOPE = "out_of_scope"
-    """A deal of the pair is outside the pair's scope."""
+    """A linked deal of the pair is outside the pair's scope: not synced until it is back."""
+    NOT_IN_SCOPE = "not_in_scope"
+    """Found by its link property only (a second discovery group), yet in no scope of its
+    side: it may not originate anything."""
 
 
 _ZERO = BySide(0, 0)

@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sync_worker.cli.app import app
+from sync_worker.cli.common import EXIT_PAIR_BUSY
 from sync_worker.kernel.clock import SystemClock
 from sync_worker.state import open_store
 from tests.cli.conftest import Env, write_config
@@ -70,9 +71,11 @@ def test_a_second_replica_skips_a_pair_another_holds(
     try:
         assert holder.try_lease("agency-001", "replica-a", SystemClock().now(), 600)
         result = runner.invoke(app, ["once", "--config", str(pg_config)])
-        assert result.exit_code == 0, result.output
+        assert result.exit_code == EXIT_PAIR_BUSY, result.output  # the pair did not sync
         assert re.search(r"agency-001\s*│\s*skipped", result.output)
-        assert cli_env.sandbox.portal("partner").total_requests == 0
+        assert "replica-a is syncing this pair" in result.output
+        # Nothing but the start-up check of the mapping (one cached definitions call).
+        assert set(cli_env.sandbox.portal("partner").counters) <= {"properties"}
     finally:
         holder.release_lease("agency-001", "replica-a")
         holder.close()

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from sync_worker.connectors.base import Filter, RecordCreate, RecordFailure, RecordUpdate
+from sync_worker.connectors.base import Filter, RecordCreate, RecordFailure, RecordUpdate, Scope
 from sync_worker.kernel.clock import FakeClock
 from sync_worker.kernel.model import DealRecord
 from tests.doubles.memory import InMemoryConnector
@@ -130,12 +130,11 @@ class FakeHubSpot:
         offset = int(body.get("after") or 0)
         if limit > 200 or offset + limit > self.cap:
             return 400, error_body("VALIDATION_ERROR", f"Cannot page past {self.cap} results.")
-        if len(groups) > 1:
-            return 400, error_body("VALIDATION_ERROR", "The fake supports one filter group.")
+        if len(groups) > 5 or sum(len(g.get("filters", [])) for g in groups) > 18:
+            return 400, error_body("VALIDATION_ERROR", "Too many filter groups or filters.")
         by_id = (body.get("sorts") or [{}])[0].get("propertyName") == "hs_object_id"
-        total, page = self.store.search(
-            _filters(groups[0]), by_id=by_id, offset=offset, limit=limit
-        )
+        scope = Scope(tuple(tuple(_filters(g)) for g in groups))
+        total, page = self.store.search(scope, by_id=by_id, offset=offset, limit=limit)
         props = body.get("properties") or [
             "dealname",
             "amount",

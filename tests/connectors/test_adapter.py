@@ -16,6 +16,7 @@ from sync_worker.connectors.base import RecordCreate, RecordUpdate, User
 from sync_worker.connectors.hubspot import HubSpotConnector, make_hubspot_connector
 from sync_worker.kernel.clock import FakeClock, to_epoch_ms
 from sync_worker.kernel.errors import PermanentError
+from sync_worker.kernel.filters import Scope
 from tests.connectors.fake_hubspot import TOKEN, FakeHubSpot, error_body
 from tests.doubles.memory import InMemoryConnector
 
@@ -53,6 +54,9 @@ def hub() -> Iterator[Hub]:
         connector.close()
 
 
+STAGE = {"dealstage": "appointmentscheduled"}  # HubSpot creates a deal only with a stage
+
+
 def seed(hub: Hub, count: int) -> list[str]:
     ids = []
     for n in range(count):
@@ -70,7 +74,7 @@ def test_changes_reads_up_to_the_pull_start_and_keeps_the_lag_allowance_behind(h
     hub.clock.advance(1)
     started = hub.clock.now()
 
-    page, last = list(hub.connector.changes(since, [], ["dealname"]))
+    page, last = list(hub.connector.changes(since, Scope(), ["dealname"]))
 
     (request,) = hub.bodies("/search")
     window = request["filterGroups"][0]["filters"]  # type: ignore[index]
@@ -96,7 +100,7 @@ def test_an_idle_pull_still_moves_the_cursor_on(hub: Hub) -> None:
     seed(hub, 3)
     hub.clock.advance(3600)
 
-    (last,) = list(hub.connector.changes(hub.clock.now() - timedelta(minutes=10), [], []))
+    (last,) = list(hub.connector.changes(hub.clock.now() - timedelta(minutes=10), Scope(), []))
 
     assert last.records == ()
     assert last.cursor == hub.clock.now() - timedelta(seconds=120)
@@ -231,7 +235,7 @@ def test_other_whole_batch_errors_are_raised(hub: Hub) -> None:
 @pytest.mark.parametrize("echo", [False, True])
 def test_upsert_shape_and_keys(hub: Hub, echo: bool) -> None:
     hub.fake.echo_trace_ids = echo
-    creates = [RecordCreate(f"P-{n}", {"dealname": f"n{n}"}) for n in range(3)]
+    creates = [RecordCreate(f"P-{n}", {"dealname": f"n{n}", **STAGE}) for n in range(3)]
 
     result = hub.connector.upsert(creates, "partner_deal_id")
 
@@ -239,7 +243,7 @@ def test_upsert_shape_and_keys(hub: Hub, echo: bool) -> None:
     first = body["inputs"][0]  # type: ignore[index]
     assert first["id"] == "P-0"
     assert first["idProperty"] == "partner_deal_id"
-    assert first["properties"] == {"dealname": "n0"}
+    assert first["properties"] == {"dealname": "n0", **STAGE}
     assert first["objectWriteTraceId"]
     assert set(result.written) == {"P-0", "P-1", "P-2"}
     assert result.written["P-1"].properties["partner_deal_id"] == "P-1"
@@ -319,7 +323,10 @@ def test_an_upsert_result_without_its_key_is_read_back(hub: Hub) -> None:
     )
 
     result = hub.connector.upsert(
-        [RecordCreate("P-5", {"dealname": "new"}), RecordCreate("P-6", {"dealname": "x"})],
+        [
+            RecordCreate("P-5", {"dealname": "new", **STAGE}),
+            RecordCreate("P-6", {"dealname": "x", **STAGE}),
+        ],
         "partner_deal_id",
     )
 
@@ -332,7 +339,7 @@ def test_a_whole_batch_conflict_is_bisected_too(hub: Hub) -> None:
     conflict = error_body("CONFLICT", "Deal already exists. Existing ID: 1")
     # the batch of 4, then its first half, then P-0 alone: P-0 is the culprit
     hub.fake.inject(*(httpx.Response(409, json=conflict) for _ in range(3)))
-    creates = [RecordCreate(f"P-{n}", {"dealname": f"n{n}"}) for n in range(4)]
+    creates = [RecordCreate(f"P-{n}", {"dealname": f"n{n}", **STAGE}) for n in range(4)]
 
     result = hub.connector.upsert(creates, "partner_deal_id")
 

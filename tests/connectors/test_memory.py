@@ -9,7 +9,7 @@ import pytest
 from sync_worker.connectors.base import Filter, PropertyDef, RecordCreate, RecordUpdate, User
 from sync_worker.kernel.clock import FakeClock
 from sync_worker.kernel.errors import PermanentError
-from sync_worker.kernel.filters import matches
+from sync_worker.kernel.filters import Scope, matches
 from tests.doubles.memory import InMemoryConnector
 
 START = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
@@ -122,7 +122,8 @@ def test_upsert_ignores_archived_holders_of_the_key(crm: InMemoryConnector) -> N
     old = crm.put({"partner_deal_id": "P-9"})
     crm.archive(old)
 
-    result = crm.upsert([RecordCreate("P-9", {"dealname": "new"})], "partner_deal_id")
+    new = {"dealname": "new", "dealstage": "appointmentscheduled"}
+    result = crm.upsert([RecordCreate("P-9", new)], "partner_deal_id")
 
     assert result.written["P-9"].id != old
 
@@ -133,7 +134,7 @@ def test_api_calls_are_counted_as_hubspot_would_charge(
     ids = [crm.put({"dealname": str(n)}) for n in range(450)]
     clock.advance(1)  # a pull reads what was modified before it started
 
-    list(crm.changes(None, [], ["dealname"]))  # 3 pages
+    list(crm.changes(None, Scope(), ["dealname"]))  # 3 pages
     crm.read(ids, ["dealname"])  # 5 batches
     crm.read(ids[:120], ["dealname"], with_history=True)  # 3 batches of 50
     crm.update([RecordUpdate(i, {"amount": "1"}) for i in ids[:201]])  # 3 batches
@@ -160,8 +161,8 @@ def test_the_cursor_keeps_the_lag_allowance_behind(clock: FakeClock) -> None:
     early = crm.put({"dealname": "early"})
     clock.advance(30)
 
-    *_, last = crm.changes(None, [], [])
-    pulled = [r.id for p in crm.changes(last.cursor, [], []) for r in p.records]
+    *_, last = crm.changes(None, Scope(), [])
+    pulled = [r.id for p in crm.changes(last.cursor, Scope(), []) for r in p.records]
 
     assert last.cursor == clock.now() - timedelta(seconds=60)
     assert pulled == [early]
@@ -174,8 +175,8 @@ def test_search_hook_pages_by_modification_or_id(crm: InMemoryConnector, clock: 
     clock.advance(1)
     crm.edit(first, {"dealname": "1b"})
 
-    total, by_time = crm.search([], limit=1, offset=1)
-    _, by_id = crm.search([], by_id=True)
+    total, by_time = crm.search(Scope(), limit=1, offset=1)
+    _, by_id = crm.search(Scope(), by_id=True)
 
     assert total == 2
     assert [r.id for r in by_time] == [first]

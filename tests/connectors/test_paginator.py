@@ -18,7 +18,7 @@ from sync_worker.connectors.hubspot.paginator import (
 )
 from sync_worker.kernel.clock import FakeClock, parse_datetime, to_epoch_ms
 from sync_worker.kernel.errors import ConfigError, PermanentError
-from sync_worker.kernel.filters import Filter
+from sync_worker.kernel.filters import Filter, Scope
 from tests.connectors.fake_hubspot import FakeHubSpot
 
 REGISTERED = Filter("hs_num_associated_active_deal_registrations", "GT", "0")
@@ -45,7 +45,7 @@ def drain(
     on_page: Callable[[int], None] | None = None,
 ) -> tuple[list[SearchHit], list[dict[str, Any]]]:
     paginator = SearchPaginator(
-        scope=[REGISTERED],
+        scope=Scope.all_of([REGISTERED]),
         since_ms=since_ms,
         until_ms=until_ms,
         properties=["dealname"],
@@ -175,7 +175,7 @@ def test_the_fake_enforces_the_cap_these_tests_rely_on() -> None:
 
 
 def test_a_full_pull_without_scope_sends_no_empty_filter_group() -> None:
-    paginator = SearchPaginator(scope=[], since_ms=None, properties=[])
+    paginator = SearchPaginator(scope=Scope(), since_ms=None, properties=[])
 
     request = paginator.next_request()
 
@@ -194,7 +194,7 @@ def test_an_idle_pull_is_one_request() -> None:
 
 
 def test_a_server_ignoring_the_query_cannot_make_it_loop_forever() -> None:
-    paginator = SearchPaginator(scope=[], since_ms=5, properties=[], page_size=2)
+    paginator = SearchPaginator(scope=Scope(), since_ms=5, properties=[], page_size=2)
     same_page = {
         "total": 4,
         "results": [
@@ -211,7 +211,7 @@ def test_a_server_ignoring_the_query_cannot_make_it_loop_forever() -> None:
 
 
 def test_a_repeated_request_is_refused() -> None:
-    paginator = SearchPaginator(scope=[], since_ms=5, properties=[], page_size=2)
+    paginator = SearchPaginator(scope=Scope(), since_ms=5, properties=[], page_size=2)
     paginator.next_request()
     paginator.accept({"results": [], "paging": {"next": {"after": "2"}}})
     paginator._done = False  # a bug that would send the same request again
@@ -221,16 +221,18 @@ def test_a_repeated_request_is_refused() -> None:
 
 def test_scope_may_hold_at_most_four_filters() -> None:
     with pytest.raises(ConfigError, match="at most 4"):
-        SearchPaginator(scope=[REGISTERED] * 5, since_ms=None, properties=[])
+        SearchPaginator(scope=Scope.all_of([REGISTERED] * 5), since_ms=None, properties=[])
 
 
 def test_scope_filters_are_sent_in_hubspot_shape() -> None:
     paginator = SearchPaginator(
-        scope=[
-            REGISTERED,
-            Filter("pipeline", "IN", values=("default", "referred")),
-            Filter("amount", "HAS_PROPERTY"),
-        ],
+        scope=Scope.all_of(
+            [
+                REGISTERED,
+                Filter("pipeline", "IN", values=("default", "referred")),
+                Filter("amount", "HAS_PROPERTY"),
+            ]
+        ),
         since_ms=1_700_000_000_000,
         until_ms=1_700_000_060_000,
         properties=["amount"],
@@ -278,7 +280,9 @@ def test_parse_datetime(raw: object, expected: datetime | None) -> None:
 
 
 def test_query_problems_see_a_body_hubspot_would_refuse() -> None:
-    scope = [Filter("shared_partner_account", "IN", values=("agency-001", "agency-002"))]
+    scope = Scope.all_of(
+        [Filter("shared_partner_account", "IN", values=("agency-001", "agency-002"))]
+    )
     fine = [f"property_number_{i:02d}" for i in range(20)]
     assert query_problems(scope, fine) == []
     many = [f"a_rather_long_custom_property_{i:03d}" for i in range(90)]
@@ -292,7 +296,9 @@ def test_query_problems_see_a_body_hubspot_would_refuse() -> None:
 def test_query_problems_measure_the_largest_request_a_pull_sends() -> None:
     """The estimate is an upper bound of every body the paginator builds: the widest window
     and the widest id to continue after."""
-    scope = [Filter("dealstage", "NOT_IN", values=tuple(f"stage{i}" for i in range(30)))]
+    scope = Scope.all_of(
+        [Filter("dealstage", "NOT_IN", values=tuple(f"stage{i}" for i in range(30)))]
+    )
     properties = [f"prop_{i}" for i in range(60)]
     bound = largest_request_bytes(scope, properties)
     p = SearchPaginator(

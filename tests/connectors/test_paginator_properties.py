@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from sync_worker.connectors.hubspot.paginator import SearchPaginator
 from sync_worker.kernel.clock import FakeClock
+from sync_worker.kernel.filters import Scope
 from tests.connectors.fake_hubspot import FakeHubSpot
 
 # gaps between consecutive records, in ms: mostly 0 (ties) or small steps
@@ -53,7 +54,7 @@ def test_a_pull_yields_every_record_whatever_happens(  # noqa: PLR0917 - hypothe
 
     until = int(clock.now().timestamp() * 1000) + 1 if bounded else None
     paginator = SearchPaginator(
-        scope=[], since_ms=since, until_ms=until, properties=[], page_size=page_size
+        scope=Scope(), since_ms=since, until_ms=until, properties=[], page_size=page_size
     )
     yielded: list[str] = []
     requests = 0

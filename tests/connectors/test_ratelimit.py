@@ -14,6 +14,7 @@ from sync_worker.connectors.hubspot import make_hubspot_connector
 from sync_worker.connectors.hubspot.ratelimit import TIER_LIMITS, CredentialLimiter, LimiterRegistry
 from sync_worker.kernel.clock import FakeClock
 from sync_worker.kernel.errors import ConfigError, DailyLimitReached
+from sync_worker.kernel.filters import Scope
 from tests.connectors.fake_hubspot import TOKEN, FakeHubSpot
 
 START = datetime(2026, 3, 1, 23, 0, tzinfo=UTC)
@@ -114,7 +115,7 @@ def test_requests_sent_through_connectors_sharing_a_credential_are_paced() -> No
     for _ in range(60):
         for connector in connectors:
             connector.read(ids, ["dealname"])
-            list(connector.changes(None, [], ["dealname"]))
+            list(connector.changes(None, Scope(), ["dealname"]))
 
     assert len(sent["general"]) == 180
     assert busiest_window(sent["general"], 10.0) <= 100
@@ -171,7 +172,7 @@ def test_daily_limit_refuses_without_sending_until_reset() -> None:
 
     with pytest.raises(DailyLimitReached):
         connector.read(["1"], ["dealname"])
-    with pytest.raises(DailyLimitReached, match="no requests are sent until 2026-03-02T00:00"):
+    with pytest.raises(DailyLimitReached, match="no requests are sent until 2026-03-02 00:00 UTC"):
         connector.read(["1"], ["dealname"])
     assert len(fake.requests) == 1
 

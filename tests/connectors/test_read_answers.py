@@ -14,6 +14,7 @@ from sync_worker.connectors.hubspot.adapter import HubSpotConnector
 from sync_worker.connectors.hubspot.retry import RetrySettings
 from sync_worker.kernel.clock import FakeClock
 from sync_worker.kernel.errors import PermanentError, TransientError
+from sync_worker.kernel.filters import Scope
 
 DEAL = {
     "id": "1",
@@ -83,7 +84,7 @@ def test_a_redirected_search_is_an_error_not_an_empty_pull() -> None:
     )
     conn = connector(httpx.MockTransport(lambda _: moved))
     with pytest.raises(PermanentError, match=r"a redirect to https://api\.hubapi\.com"):
-        list(conn.changes(None, [], ["dealname"]))
+        list(conn.changes(None, Scope(), ["dealname"]))
     with pytest.raises(PermanentError, match="base_url"):
         conn.property_definitions()
 

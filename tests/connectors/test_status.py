@@ -169,6 +169,7 @@ def test_daily_limit_resets_at_midnight_in_the_time_zone_of_now() -> None:
 
     assert isinstance(error, DailyLimitReached)
     assert error.resets_at == datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # PST midnight
+    assert "daily API limit is spent until 2026-03-02 00:00 PST (08:00 UTC)" in str(error)
 
 
 def test_rate_limit_records_the_policy() -> None:

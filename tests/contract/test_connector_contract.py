@@ -9,10 +9,12 @@ import pytest
 
 from sync_worker.connectors.base import ChangePage, Connector, Filter, RecordCreate, RecordUpdate
 from sync_worker.kernel.errors import ConfigError
+from sync_worker.kernel.filters import Scope
 from tests.contract.conftest import Backend
 
 REGISTERED = Filter("hs_num_associated_active_deal_registrations", "GT", "0")
 PROPS = ("dealname", "amount", "product_interest")
+STAGE = {"dealstage": "appointmentscheduled"}  # HubSpot creates a deal only with a stage
 
 
 def _deal(n: int, **extra: str) -> dict[str, str]:
@@ -36,7 +38,7 @@ def _pull(backend: Backend, since: object = None) -> list[ChangePage]:
     """A pull that starts a moment after the edits before it (it reads what was modified
     before it started)."""
     backend.clock.advance(1)
-    return list(backend.connector.changes(since, [REGISTERED], PROPS))  # type: ignore[arg-type]
+    return list(backend.connector.changes(since, Scope.all_of([REGISTERED]), PROPS))  # type: ignore[arg-type]
 
 
 def _ids(pages: list[ChangePage]) -> list[str]:
@@ -134,7 +136,9 @@ def test_records_modified_during_a_pull_are_not_missed(backend: Backend) -> None
     ids = _seed(backend, 600)
     seen: list[str] = []
     cursor = None
-    for number, page in enumerate(backend.connector.changes(None, [REGISTERED], PROPS)):
+    for number, page in enumerate(
+        backend.connector.changes(None, Scope.all_of([REGISTERED]), PROPS)
+    ):
         seen.extend(r.id for r in page.records)
         cursor = page.cursor
         if number == 0:
@@ -151,7 +155,7 @@ def test_a_pull_does_not_chase_writes_made_while_it_runs(backend: Backend) -> No
     backend.clock.advance(1)
     before = backend.connector.api_calls()
     seen: list[str] = []
-    for page in backend.connector.changes(None, [REGISTERED], PROPS):
+    for page in backend.connector.changes(None, Scope.all_of([REGISTERED]), PROPS):
         seen.extend(r.id for r in page.records)
         if page.records:  # the worker writes back each page as it goes
             backend.clock.advance(1)
@@ -249,7 +253,7 @@ def test_update_can_clear_a_value(backend: Backend) -> None:
 
 
 def test_upsert_is_idempotent_by_unique_property(backend: Backend) -> None:
-    create = RecordCreate("P-77", {"dealname": "Shared", "amount": "10"})
+    create = RecordCreate("P-77", {"dealname": "Shared", "amount": "10", **STAGE})
 
     first = backend.connector.upsert([create], "partner_deal_id")
     second = backend.connector.upsert([create], "partner_deal_id")
@@ -260,13 +264,15 @@ def test_upsert_is_idempotent_by_unique_property(backend: Backend) -> None:
 
 
 def test_upsert_fails_only_the_bad_record(backend: Backend) -> None:
-    creates = [RecordCreate(f"P-{n}", {"dealname": f"D{n}"}) for n in range(150)]
-    creates[70] = RecordCreate("P-70", {"dealname": "x", "product_interest": "Nope"})
+    creates = [RecordCreate(f"P-{n}", {"dealname": f"D{n}", **STAGE}) for n in range(150)]
+    creates[70] = RecordCreate("P-70", {"dealname": "x", "product_interest": "Nope", **STAGE})
+    creates[71] = RecordCreate("P-71", {"dealname": "no stage"})  # HubSpot requires one
 
     result = backend.connector.upsert(creates, "partner_deal_id")
 
-    assert len(result.written) == 149
-    assert [f.id for f in result.failed] == ["P-70"]
+    assert len(result.written) == 148
+    assert [f.id for f in result.failed] == ["P-70", "P-71"]
+    assert "dealstage" in result.failed[1].reason
 
 
 def test_users_pipelines_and_property_definitions(backend: Backend) -> None:
@@ -306,4 +312,43 @@ def test_read_splits_large_requests_into_batches(backend: Backend) -> None:
 
 def test_a_scope_of_more_than_four_filters_is_a_config_error(backend: Backend) -> None:
     with pytest.raises(ConfigError):
-        list(backend.connector.changes(None, [REGISTERED] * 5, PROPS))
+        list(backend.connector.changes(None, Scope.all_of([REGISTERED] * 5), PROPS))
+
+
+LINKED = Filter("partner_deal_id", "HAS_PROPERTY")
+
+
+def test_filter_groups_are_ored_each_record_once_ascending(backend: Backend) -> None:
+    """A pull asks for registered deals OR deals carrying a link (how the worker finds the
+    partner counterparts it created, which HubSpot never counts as registered)."""
+    registered = _seed(backend, 3)
+    linked = [backend.create({"dealname": f"L{n}", "partner_deal_id": f"P-{n}"}) for n in range(3)]
+    both = backend.create(_deal(9, partner_deal_id="P-9"))
+    backend.create({"dealname": "neither"})
+    backend.clock.advance(1)
+
+    scope = Scope(((REGISTERED,), (LINKED,)))
+    pages = list(backend.connector.changes(None, scope, PROPS))
+
+    ids = _ids(pages)
+    assert sorted(ids) == sorted([*registered, *linked, both])
+    assert len(ids) == len(set(ids))
+    moments = [r.modified_at for p in pages for r in p.records]
+    assert moments == sorted(moments)
+
+
+@pytest.mark.parametrize(
+    "groups",
+    [
+        [[REGISTERED]] * 6,  # HubSpot allows 5 groups
+        [[REGISTERED] * 4] * 4,  # 16 + 2 x 4 of the pull's own > 18 filters
+    ],
+    ids=["six-groups", "twenty-four-filters"],
+)
+def test_a_scope_beyond_hubspots_search_limits_is_a_config_error(
+    backend: Backend, groups: list[list[Filter]]
+) -> None:
+    scope = Scope(tuple(tuple(g) for g in groups))
+    with pytest.raises(ConfigError):
+        list(backend.connector.changes(None, scope, PROPS))
+    assert backend.connector.api_calls() == 0

@@ -33,10 +33,11 @@ from sync_worker.connectors.base import (
     RecordCreate,
     RecordFailure,
     RecordUpdate,
+    Scope,
     User,
     WriteResult,
 )
-from sync_worker.connectors.hubspot.paginator import MAX_SCOPE_FILTERS
+from sync_worker.connectors.hubspot.paginator import query_problems
 from sync_worker.connectors.hubspot.standard import (
     DEFAULT_PIPELINES,
     DEFAULT_PROPERTIES,
@@ -181,16 +182,17 @@ class InMemoryConnector:
 
     def search(
         self,
-        filters: Sequence[Filter],
+        scope: Scope,
         *,
         by_id: bool = False,
         offset: int = 0,
         limit: int | None = None,
     ) -> tuple[int, list[DealRecord]]:
-        """Live deals passing every filter, ascending by (modified, id) or by id: how many in
-        all, and the slice ``[offset, offset + limit)`` of them (for fakes of search)."""
+        """Live deals selected by ``scope`` (any group), ascending by (modified, id) or by id:
+        how many in all, and the slice ``[offset, offset + limit)`` of them (for fakes of
+        search)."""
         with self._lock:
-            chosen = self._select(filters, None)
+            chosen = self._select_any(scope, None)
             if by_id:
                 chosen.sort(key=lambda d: int(d.id))
             end = None if limit is None else offset + limit
@@ -199,10 +201,11 @@ class InMemoryConnector:
     # -- the port -------------------------------------------------------------------------
 
     def changes(
-        self, since: datetime | None, scope: Sequence[Filter], properties: Sequence[str]
+        self, since: datetime | None, scope: Scope, properties: Sequence[str]
     ) -> Iterator[ChangePage]:
-        if len(scope) > MAX_SCOPE_FILTERS:  # the same limit as HubSpotConnector's
-            raise ConfigError(f"scope has {len(scope)} filters; at most {MAX_SCOPE_FILTERS}")
+        problems = query_problems(scope, properties)  # the same limits as HubSpotConnector's
+        if problems:
+            raise ConfigError(problems)
         floor = to_epoch_ms(since) if since is not None else None
         started = self._clock.now()
         until = to_epoch_ms(started)
@@ -211,7 +214,7 @@ class InMemoryConnector:
         while True:
             with self._lock:  # HubSpotConnector's paging: the window by id, 200 new a page
                 self._calls += 1
-                window = [d for d in self._select(scope, floor) if d.modified_ms <= until]
+                window = [d for d in self._select_any(scope, floor) if d.modified_ms <= until]
                 total = len(window) if total is None else total
                 rest = sorted(
                     (d for d in window if after is None or int(d.id) > after),
@@ -355,6 +358,13 @@ class InMemoryConnector:
         )
         chosen = [d for d in live if all(self._passes(f, d) for f in filters)]
         return sorted(chosen, key=_Deal.sort_key)
+
+    def _select_any(self, scope: Scope, floor: int | None) -> list[_Deal]:
+        """Deals selected by any group of ``scope`` (each once), in (modified, id) order."""
+        if not scope.groups or not all(scope.groups):
+            return self._select((), floor)
+        chosen = {d.id: d for group in scope.groups for d in self._select(group, floor)}
+        return sorted(chosen.values(), key=_Deal.sort_key)
 
     def _passes(self, item: Filter, deal: _Deal) -> bool:
         fast = _KEY_FILTERS.get(item.property)

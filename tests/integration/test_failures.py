@@ -113,3 +113,27 @@ def test_a_pair_stopped_by_the_daily_limit_resumes_after_the_reset(make_world: M
     assert resumed.outcome == "ok"
     assert len(world.rep_deals_for(partner_id)) == 1
     assert world.store.status([PAIR])[0].consecutive_failures == 0
+
+
+def test_the_daily_limit_says_when_it_resets_in_the_accounts_time_zone(
+    make_world: MakeWorld,
+) -> None:
+    """HubSpot resets the daily count at midnight in the account's time zone: the sandbox's
+    Berlin portal does, and the worker's report names that moment in Berlin time."""
+    rep_clock = FakeClock(datetime(2026, 11, 26, 22, 59, tzinfo=UTC))  # 23:59 in Berlin
+    rep = {"tier": "enterprise", "daily_limit": 4, "clock": rep_clock, "timezone": "Europe/Berlin"}
+    world = make_world(portal_specs(rep=rep), registry=LimiterRegistry())
+    connector = world.connector("rep", tier="enterprise", account_timezone="Europe/Berlin")
+    ctx = world.context(rep=connector)
+    assert world.cycle(ctx).outcome == "ok"
+    world.register()
+
+    with capture_logs():
+        stopped = world.cycle(ctx)
+
+    assert stopped.error_kind == "daily_limit"
+    assert stopped.resume_at == datetime(2026, 11, 26, 23, 0, tzinfo=UTC)
+    assert "endpoint 'rep'" in (stopped.error or "")
+    assert "until 2026-11-27 00:00 CET (23:00 UTC)" in (stopped.error or "")
+    rep_clock.advance(61)  # past midnight in Berlin, 23:00 UTC: a new day's budget
+    assert world.cycle(ctx).outcome == "ok"

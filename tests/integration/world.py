@@ -107,6 +107,7 @@ class World:
         overlap_seconds: float = 5,
         timeout: float = 30.0,
         metadata_ttl_seconds: float = 300.0,
+        account_timezone: str = "UTC",
     ) -> HubSpotConnector:
         """A connector for ``portal``, paced on the portal's own clock."""
         connector = make_hubspot_connector(
@@ -121,6 +122,7 @@ class World:
             page_size=page_size,
             timeout=timeout,
             metadata_ttl_seconds=metadata_ttl_seconds,
+            account_timezone=account_timezone,
         )
         self._closers.append(connector.close)
         return connector

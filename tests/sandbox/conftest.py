@@ -73,9 +73,19 @@ def rep(client_for: ClientFor) -> httpx.Client:
     return client_for("rep")
 
 
+FIRST_STAGE = {"default": "appointmentscheduled", "referred_deals": "referred_new"}
+
+
+def new_deal(**props: str) -> dict[str, str]:
+    """Properties HubSpot requires to create a deal through the API (a name and a stage, the
+    first of the pipeline given, else of the default one), plus ``props``."""
+    stage = FIRST_STAGE.get(props.get("pipeline", "default"), "appointmentscheduled")
+    return {"dealname": "Deal", "dealstage": stage, **props}
+
+
 def create(client: httpx.Client, **props: str) -> dict[str, Any]:
-    """POST a deal (dealname defaults to "Deal") and return the 201 body."""
-    response = client.post(DEALS, json={"properties": {"dealname": "Deal", **props}})
+    """POST a deal (see :func:`new_deal`) and return the 201 body."""
+    response = client.post(DEALS, json={"properties": new_deal(**props)})
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body

@@ -23,6 +23,9 @@ def test_admin_simulates_users_and_reads_counters(server: SandboxServer, sandbox
         assert deals[0]["hs_lastmodifieddate"] == "2026-01-02T00:00:00.000Z"
         history = sandbox.portal("partner").history(deal_id, "amount")
         assert history[0]["sourceType"] == "IMPORT"
+        assert client.post(f"/deals/{deal_id}/unregister").status_code == 204
+        ended = client.get("/deals").json()["results"][0]
+        assert ended["hs_num_associated_active_deal_registrations"] == "0"
         bad = client.post(f"/deals/{deal_id}", json={"properties": {"amount": "x"}})
         assert bad.status_code == 400
         assert client.post(f"/deals/{deal_id}/archive").status_code == 204

@@ -9,7 +9,7 @@ import pytest
 
 from hubspot_sandbox import Sandbox
 from sync_worker.kernel.clock import FakeClock
-from tests.sandbox.conftest import DEALS, create
+from tests.sandbox.conftest import DEALS, create, new_deal
 
 BATCH = f"{DEALS}/batch"
 
@@ -99,8 +99,8 @@ def test_create_without_trace_ids_is_all_or_nothing(
 
 def test_create_with_trace_ids_is_207_per_input(partner: httpx.Client, sandbox: Sandbox) -> None:
     inputs = [
-        {"properties": {"dealname": "ok"}, "objectWriteTraceId": "t1"},
-        {"properties": {"dealname": "bad", "missing": "x"}, "objectWriteTraceId": "t2"},
+        {"properties": new_deal(dealname="ok"), "objectWriteTraceId": "t1"},
+        {"properties": new_deal(dealname="bad", missing="x"), "objectWriteTraceId": "t2"},
     ]
     response = post(partner, "create", {"inputs": inputs})
     assert response.status_code == 207
@@ -163,7 +163,7 @@ def test_update_unique_clash_is_a_per_input_conflict(partner: httpx.Client) -> N
 
 def test_upsert_creates_then_updates_idempotently(partner: httpx.Client, sandbox: Sandbox) -> None:
     inputs = [
-        {"id": "R-1", "idProperty": "rep_deal_id", "properties": {"dealname": "Counterpart"}},
+        {"id": "R-1", "idProperty": "rep_deal_id", "properties": new_deal(dealname="Counterpart")},
     ]
     first = post(partner, "upsert", {"inputs": inputs})
     assert first.status_code == 200
@@ -185,7 +185,7 @@ def test_upsert_needs_a_unique_id_property(partner: httpx.Client) -> None:
 
 def test_upsert_invalid_input_is_207(partner: httpx.Client) -> None:
     inputs = [
-        {"id": "R-1", "idProperty": "rep_deal_id", "properties": {"dealname": "ok"}},
+        {"id": "R-1", "idProperty": "rep_deal_id", "properties": new_deal(dealname="ok")},
         {
             "id": "R-2",
             "idProperty": "rep_deal_id",

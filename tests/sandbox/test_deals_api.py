@@ -9,10 +9,10 @@ import pytest
 
 from hubspot_sandbox import Sandbox
 from sync_worker.kernel.clock import FakeClock
-from tests.sandbox.conftest import DEALS, create
+from tests.sandbox.conftest import DEALS, create, new_deal
 
 
-def test_create_normalises_values_and_defaults_pipeline_and_stage(partner: httpx.Client) -> None:
+def test_create_normalises_values_and_defaults_the_pipeline(partner: httpx.Client) -> None:
     body = create(partner, amount="1500.00", closedate="1700000000000")
     props = body["properties"]
     assert props["amount"] == "1500"
@@ -29,6 +29,25 @@ def test_create_requires_dealname(partner: httpx.Client) -> None:
     response = partner.post(DEALS, json={"properties": {"amount": "1"}})
     assert response.status_code == 400
     assert response.json()["category"] == "VALIDATION_ERROR"
+
+
+def test_an_api_create_requires_a_stage_a_user_gets_the_first(
+    partner: httpx.Client, sandbox: Sandbox
+) -> None:
+    """HubSpot's object guide lists dealname, dealstage and pipeline as required to create a
+    deal; its deals guide lets the pipeline default. The sandbox takes the harsher reading for
+    the stage. A deal a user makes in the UI lands in its pipeline's first stage."""
+    for body in ({"dealname": "D"}, {"dealname": "D", "pipeline": "referred_deals"}):
+        response = partner.post(DEALS, json={"properties": body})
+        assert response.status_code == 400
+        assert response.json()["errors"][0]["code"] == "REQUIRED"
+        assert response.json()["errors"][0]["context"]["propertyName"] == ["dealstage"]
+    upsert = {"id": "R-9", "idProperty": "rep_deal_id", "properties": {"dealname": "D"}}
+    refused = partner.post(f"{DEALS}/batch/upsert", json={"inputs": [upsert]})
+    assert refused.status_code in (207, 400)
+    assert sandbox.portal("partner").deals() == []
+    made = sandbox.portal("partner").create_deal({"dealname": "From the UI"})
+    assert sandbox.portal("partner").get_deal(made)["dealstage"] == "appointmentscheduled"  # type: ignore[index]
 
 
 @pytest.mark.parametrize(
@@ -156,7 +175,7 @@ def test_id_property_get_and_patch(partner: httpx.Client) -> None:
 
 def test_unique_value_clash_is_409_conflict(partner: httpx.Client) -> None:
     first = create(partner, rep_deal_id="R-1")
-    response = partner.post(DEALS, json={"properties": {"dealname": "D", "rep_deal_id": "R-1"}})
+    response = partner.post(DEALS, json={"properties": new_deal(rep_deal_id="R-1")})
     assert response.status_code == 409
     body = response.json()
     assert body["category"] == "CONFLICT"

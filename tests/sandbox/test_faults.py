@@ -10,7 +10,7 @@ import pytest
 
 from hubspot_sandbox import FaultSpec, Sandbox, SandboxServer
 from sync_worker.kernel.clock import FakeClock
-from tests.sandbox.conftest import DEALS, create, specs
+from tests.sandbox.conftest import DEALS, create, new_deal, specs
 
 
 def statuses(seed: int, count: int) -> list[int]:
@@ -48,7 +48,7 @@ def test_server_errors_have_a_hubspot_like_body_and_write_nothing(
 
 def test_errors_after_write_land_the_write(partner: httpx.Client, sandbox: Sandbox) -> None:
     sandbox.portal("partner").set_faults(FaultSpec(error_rate=1.0, errors_after_write=True))
-    response = partner.post(DEALS, json={"properties": {"dealname": "x"}})
+    response = partner.post(DEALS, json={"properties": new_deal(dealname="x")})
     assert response.status_code >= 500
     assert [d["dealname"] for d in sandbox.portal("partner").deals()] == ["x"]
 

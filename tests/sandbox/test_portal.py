@@ -13,7 +13,9 @@ from sync_worker.kernel.clock import FakeClock
 from tests.sandbox.conftest import DEALS
 
 
-def test_register_deal_and_rep_deal_id_drive_the_registration_count(sandbox: Sandbox) -> None:
+def test_only_a_registration_drives_the_registration_count(sandbox: Sandbox) -> None:
+    """HubSpot calculates the count from registration records no API creates: a deal carrying
+    a link property (as the worker's counterparts do) is not registered."""
     portal = sandbox.portal("partner")
     plain = portal.create_deal({"dealname": "plain"})
     linked = portal.create_deal({"dealname": "linked", "rep_deal_id": "R-1"})
@@ -22,12 +24,11 @@ def test_register_deal_and_rep_deal_id_drive_the_registration_count(sandbox: San
     counts = {
         d["hs_object_id"]: d["hs_num_associated_active_deal_registrations"] for d in portal.deals()
     }
-    assert counts == {plain: "0", linked: "1", registered: "1"}
-    portal.edit_deal(linked, {"rep_deal_id": ""})
-    assert portal.get_deal(linked) is not None
-    assert portal.get_deal(linked)["hs_num_associated_active_deal_registrations"] == "0"  # type: ignore[index]
-    history = portal.history(linked, "hs_num_associated_active_deal_registrations")
-    assert [h["value"] for h in history] == ["0", "1"]
+    assert counts == {plain: "0", linked: "0", registered: "1"}
+    portal.end_registration(registered)
+    assert portal.get_deal(registered)["hs_num_associated_active_deal_registrations"] == "0"  # type: ignore[index]
+    history = portal.history(registered, "hs_num_associated_active_deal_registrations")
+    assert [h["value"] for h in history] == ["0", "1", "0"]
     assert {h["sourceType"] for h in history} == {"CALCULATED"}
 
 

@@ -66,7 +66,12 @@ def _four_deals(sandbox: Sandbox) -> list[str]:
         {"dealname": "Initech", "amount": "900", "pipeline": "referred_deals"},
         {"dealname": "acme new logo", "amount": "100"},
     ]  # fmt: skip
-    return [portal.create_deal(row) for row in rows]
+    ids = []
+    for row in rows:
+        ids.append(portal.create_deal(row))
+        if row.get("rep_deal_id"):  # a registered shared deal (its link alone is not enough)
+            portal.register_deal(ids[-1])
+    return ids
 
 
 @pytest.mark.parametrize(

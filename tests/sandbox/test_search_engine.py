@@ -96,7 +96,7 @@ def test_paging_100k_deals_looks_only_at_the_page_once_a_query_is_known() -> Non
         rows = [{**row, "rep_deal_id": f"{chunk}-{i}" if i % 2 else ""} for i in range(25_000)]
         portal.bulk_load(rows)
     cursor = {"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": str(T0)}
-    scope = {"propertyName": REGISTERED, "operator": "GT", "value": "0"}
+    scope = {"propertyName": "rep_deal_id", "operator": "HAS_PROPERTY"}  # half of the deals
     incremental = {"filterGroups": [{"filters": [cursor]}], "sorts": ["hs_lastmodifieddate"]}
     scoped = {"filterGroups": [{"filters": [cursor, scope]}], "sorts": ["hs_lastmodifieddate"]}
     cache = SearchCache()

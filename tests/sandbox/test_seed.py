@@ -60,9 +60,13 @@ def test_seeded_states() -> None:
     assert 25 < len(registered_only) < 70
     assert 25 < len(referred_only) < 70
     unshared = [
-        d for d in partner.values() if d["hs_num_associated_active_deal_registrations"] == "0"
+        d
+        for d in partner.values()
+        if d["hs_num_associated_active_deal_registrations"] == "0" and not d.get("rep_deal_id")
     ]
     assert len(unshared) == 30
+    referred = [d for d in linked if d["pipeline"] == "referred_deals"]
+    assert {d["hs_num_associated_active_deal_registrations"] for d in referred} == {"0"}
     diverging = 0
     for deal in linked:
         counterpart = rep[str(deal["rep_deal_id"])]

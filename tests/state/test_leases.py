@@ -14,9 +14,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from sync_worker.kernel.clock import FakeClock
 from sync_worker.state import SqlStateStore, lease_key
+from sync_worker.state.holder import holder_gone, process_gone
 from tests.state.conftest import T0
 
 REPO = Path(__file__).resolve().parents[2]
@@ -115,9 +117,10 @@ def test_crashed_holder_frees_the_lease(
         os.kill(child.pid, signal.SIGKILL)
         child.wait(timeout=30)
     if backend == "sqlite":
-        # The row outlives the crash; the lease is free once it expires.
-        assert not store.try_lease(pair, "parent", T0 + timedelta(seconds=TTL - 1), TTL)
-        assert store.try_lease(pair, "parent", T0 + timedelta(seconds=TTL), TTL)
+        # The row outlives the crash, but it names a process of this machine that is gone:
+        # the lease is free at once, not after its expiry, and nobody is shown holding it.
+        assert store.status([pair])[0].lease_holder is None
+        assert store.try_lease(pair, "parent", T0, TTL)
     else:
         # The server drops the dead session, and its lock with it (allow it a moment).
         assert _eventually(lambda: store.try_lease(pair, "parent", T0, TTL))
@@ -204,3 +207,24 @@ def test_status_of_many_pairs_names_each_holder_in_one_query(
         names[3]: "host:3:x",
         names[4]: None,
     }
+
+
+def test_a_holder_on_another_machine_keeps_its_lease_until_it_expires(
+    backend: str, store: SqlStateStore, pair: str
+) -> None:
+    """Its process cannot be checked from here: only the short TTL frees its lease."""
+    if backend != "sqlite":
+        pytest.skip("advisory locks end with their connection")
+    assert store.try_lease(pair, "elsewhere:1:x", T0, TTL)
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE sw_leases SET node = 'other-host/boot/pid:[1]', pid = 999999"))
+    assert not store.try_lease(pair, "here", T0 + timedelta(seconds=TTL - 1), TTL)
+    assert store.try_lease(pair, "here", T0 + timedelta(seconds=TTL), TTL)
+
+
+def test_a_gone_process_of_this_machine_is_told_from_a_live_one() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait(timeout=30)
+    assert process_gone(child.pid)
+    assert not process_gone(os.getpid())
+    assert not holder_gone("other-host/boot/pid:[1]", child.pid)  # not checkable from here
