@@ -65,6 +65,10 @@ UNLIMITED = "unlimited"
 UNPACED = 1_000_000
 MAPPING_PATH = builtin_mapping_path("hubspot_shared_deals")
 CLIENT_MARGIN = 5  # the product's LimiterRegistry default: requests kept free per 10 s
+COLLABORATORS = "hs_all_collaborator_owner_ids"
+PARTNER_MEMBER, REP_MEMBER = "71000001", "92000001"  # demo owners: Ada (partner), Rita (rep)
+ADA = "Ada Lovelace <ada.lovelace@agency.example>"
+TEAM_SHOWN = f"{ADA};Rita Rep <rita.rep@hubspot.example>"
 
 # --- the child: seed and serve ------------------------------------------------------------------
 
@@ -76,10 +80,13 @@ def seed_linked_pairs(sandbox: Sandbox, deals: int, *, differ: float, seed: int 
     loaded_at, base = now - timedelta(days=2), now - timedelta(days=1)
     rng = random.Random(seed)
     values = [_deal_values(rng, now, i) for i in range(deals)]
-    partner_ids = partner.bulk_load(values, modified_at=loaded_at)
-    rep_rows = [{**v, "shared_partner_account": PARTNER_ACCOUNT} for v in values]
+    partner_rows = [{**v, COLLABORATORS: PARTNER_MEMBER} for v in values]
+    partner_ids = partner.bulk_load(partner_rows, modified_at=loaded_at)
+    rep_rows = [
+        {**v, "shared_partner_account": PARTNER_ACCOUNT, COLLABORATORS: REP_MEMBER} for v in values
+    ]
     rep_ids = rep.bulk_load(rep_rows, modified_at=loaded_at)
-    del values, rep_rows
+    del values, partner_rows, rep_rows
     differing = set(rng.sample(range(deals), round(deals * differ)))
     on_partner, on_rep = link_formats()
     for i, (pid, rid) in enumerate(zip(partner_ids, rep_ids, strict=True)):
@@ -130,7 +137,9 @@ def _deal_values(rng: random.Random, now: datetime, i: int) -> dict[str, str]:
         "amount": str(rng.randrange(1_000, 200_000, 500)),
         "closedate": close.isoformat(),
         "product_interest": "Sales Hub Professional",
-        "shared_deal_team": "ada.lovelace@agency.example;rita.rep@hubspot.example",
+        # The default mapping's deal team: each side's own collaborators (a demo owner id on
+        # each portal), and the display the worker derives from them on both.
+        "shared_deal_team": TEAM_SHOWN,
     }
 
 

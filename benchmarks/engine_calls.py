@@ -16,9 +16,9 @@ counters. A case's **floor** is computed from the work alone, never from the cal
   its link-back the origin);
 * ``ceil(E_side / 200)`` searches per side for the echo cycle after a case (E: records the case
   wrote on that side), at least 1;
-* no metadata call: each case starts with the caches a running daemon keeps warm (owners for
-  the deal team's directory, property definitions for scope checks), each costing one call per
-  portal every 5 minutes.
+* no metadata call: each case starts with the caches a running daemon keeps warm (users and
+  owners for the deal team's directory, property definitions for scope checks), each costing
+  one call per portal every 5 minutes.
 
 Cases: the first sync of N registered partner deals; a backfill of N linked deals of which 10 %
 differ (newest edit on alternate sides); an idle cycle after that burst (once the lag allowance
@@ -171,6 +171,7 @@ class Counter:
 def run(worker: Worker, counter: Counter, name: str, work: Work, **options: object) -> Result:
     for connector in (worker.ctx.partner, worker.ctx.rep):  # warm, as in a running daemon
         connector.users()
+        connector.owners()
         connector.property_definitions()
     counter.take()
     started = time.monotonic()

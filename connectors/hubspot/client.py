@@ -120,8 +120,7 @@ class HubSpotClient:
         kind: RequestKind,
         attempt: int = 1,
     ) -> HubSpotResponse:
-        if self._limiter is not None:
-            self._limiter.acquire(kind)
+        granted = self._limiter.acquire(kind) if self._limiter is not None else 0.0
         with self._calls_lock:
             self._calls += 1
         started = self._clock.monotonic()
@@ -130,6 +129,9 @@ class HubSpotClient:
         except httpx.RequestError as exc:  # transport, timeout, undecodable body, ...
             _log_call(method, path, type(exc).__name__, self._clock.monotonic() - started, attempt)
             raise TransientError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
+        finally:
+            if self._limiter is not None:
+                self._limiter.answered(kind, granted)
         _log_call(method, path, response.status_code, self._clock.monotonic() - started, attempt)
         if self._limiter is not None:
             self._limiter.observe(response.headers)

@@ -15,9 +15,9 @@ Response headers tighten it: ``X-HubSpot-RateLimit-Max`` lowers the limit, and
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import threading
-from collections import deque
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Literal
@@ -73,16 +73,25 @@ class SlidingWindow:
     def __init__(self, limit: int, window_s: float) -> None:
         self.limit = limit
         self.window_s = window_s
-        self._grants: deque[float] = deque()
+        self._grants: list[float] = []  # sorted
 
     def try_grant(self, now: float) -> float:
         """Record a grant at ``now`` and return 0, or return how long to wait first."""
-        while self._grants and self._grants[0] <= now - self.window_s:
-            self._grants.popleft()
+        expired = bisect.bisect_right(self._grants, now - self.window_s)
+        del self._grants[:expired]
         if len(self._grants) < self.limit:
-            self._grants.append(now)
+            bisect.insort(self._grants, now)
             return 0.0
         return self._grants[-self.limit] + self.window_s - now
+
+    def answered(self, granted: float, now: float) -> None:
+        """Count the grant made at ``granted`` from ``now``, when its request was answered:
+        the server counts a request when it arrives, which may be later than we sent it, so a
+        window that restarts from the answer can never let the server see one too many."""
+        index = bisect.bisect_left(self._grants, granted)
+        if index < len(self._grants) and self._grants[index] == granted:
+            del self._grants[index]
+            bisect.insort(self._grants, max(granted, now))
 
 
 class CredentialLimiter:
@@ -128,6 +137,14 @@ class CredentialLimiter:
                         return now
                 self.waited_seconds += wait
             self._clock.sleep(wait)
+
+    def answered(self, kind: RequestKind, granted: float) -> None:
+        """A search granted at ``granted`` was answered: its slot in the per-second window runs
+        from now (HubSpot counts it on arrival; network delays must not bunch arrivals up)."""
+        if kind != "search":
+            return  # a 10-second window's own padding covers any delay
+        with self._lock:
+            self._search.answered(granted, self._clock.monotonic())
 
     def count_status(self, status: int) -> None:
         """Tally a 429 or 5xx answer for the credential's metrics."""

@@ -61,6 +61,28 @@ def test_search_never_exceeds_five_per_second_and_skips_the_ten_second_budget() 
     assert general[-1] - general[0] < 1.0  # searches did not use the 10-second budget
 
 
+def test_a_slow_search_answer_holds_its_slot_until_it_came() -> None:
+    """HubSpot counts a search when it arrives. Five searches go out at once (other threads);
+    one is held up on the way and arrives 0.9 s later, the others at once. Counting each slot
+    from its answer keeps the next five from arriving in the same rolling second as it."""
+    clock = FakeClock()
+    paced = limiter(clock, "starter")
+    first = [paced.acquire("search") for _ in range(5)]
+    arrivals = []
+    clock.advance(0.01)
+    for granted in first[1:]:
+        arrivals.append(clock.monotonic())
+        paced.answered("search", granted)
+    clock.advance(0.89)
+    arrivals.append(clock.monotonic())  # the slow one
+    paced.answered("search", first[0])
+    for _ in range(5):  # answered as soon as sent
+        paced.answered("search", granted := paced.acquire("search"))
+        arrivals.append(granted)
+
+    assert busiest_window(arrivals, 1.0) <= 5
+
+
 def test_many_threads_sharing_a_credential_stay_within_limits() -> None:
     clock = FakeClock()
     registry = LimiterRegistry()
