@@ -7,7 +7,7 @@ update to each (batch update, U = N), then makes an idle pull. The floor is
 ``ceil(N/200)`` searches + ``ceil(N/100)`` reads + ``ceil(U/100)`` writes; the target is at most
 1.1x the floor, and an idle pull costs one search. Two shapes of change: ``spread`` (one deal
 per millisecond) and ``same-ms`` (all N modified in one millisecond: with N = 25,000 that is
-past HubSpot's 10,000-result search cap and needs the id tiebreak).
+past HubSpot's 10,000-result search cap, which paging by id never meets).
 
 The default backend is the sandbox (``hubspot_sandbox``) over real loopback HTTP; ``fake``
 is the in-process fake of the tests behind ``httpx.MockTransport``. Pacing runs on a FakeClock
@@ -30,6 +30,7 @@ from pydantic import SecretStr
 from sync_worker.connectors.base import Filter, RecordUpdate, Scope
 from sync_worker.connectors.hubspot import HubSpotConnector, make_hubspot_connector
 from sync_worker.kernel.clock import FakeClock
+from sync_worker.runtime.logging import configure_logging
 
 SIZES = (1, 150, 1_000, 25_000)
 TOKEN = "bench-token"  # noqa: S105 - a local sandbox portal's token
@@ -148,6 +149,9 @@ def measure(backend: str, shape: str, n: int) -> Result:
         counter = CountingTransport(portal.transport)
         connector = _connector(portal, pacing_clock, counter)
         since = START - timedelta(hours=1)
+        # The pull starts after the changes were made (it reads up to its own start); "spread"
+        # stamps deal k at START + k ms.
+        pacing_clock.advance(n / 1000 + 1)
         pulled = {r.id for page in connector.changes(since, SCOPE, PROPS) for r in page.records}
         assert pulled == set(ids), f"pull missed {len(set(ids) - pulled)} deals"
         connector.read(ids, PROPS)
@@ -177,6 +181,7 @@ def report(results: Sequence[Result]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    configure_logging(fmt="console", level="warning")  # no debug line per call
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--backend", choices=sorted(BACKENDS), default="sandbox")
     parser.add_argument("--sizes", default=",".join(str(s) for s in SIZES))

@@ -58,6 +58,9 @@ TEN_SECONDS = 10.0
 SEARCH_PER_SECOND = 5
 # HubSpot measures windows on its side; a little slack absorbs network jitter.
 WINDOW_PAD_S = 0.1
+SEARCH_PAD_S = 0.02
+"""Search slots are counted from each answer (see :meth:`CredentialLimiter.answered`), so
+network delays need no margin; this one only covers clock resolution."""
 
 _log = structlog.get_logger(__name__)
 
@@ -111,7 +114,7 @@ class CredentialLimiter:
         self._tier_limit = per_10s
         self.label = label
         self._general = SlidingWindow(max(1, per_10s - margin), TEN_SECONDS + WINDOW_PAD_S)
-        self._search = SlidingWindow(search_per_s, 1.0 + WINDOW_PAD_S)
+        self._search = SlidingWindow(search_per_s, 1.0 + SEARCH_PAD_S)
         self._lock = threading.Lock()
         self._blocked_until = 0.0
         self._daily_resets_at: datetime | None = None

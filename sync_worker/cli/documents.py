@@ -63,8 +63,10 @@ def _pair_status(row: PairStatus, progress: PairProgress, now: datetime) -> dict
         },
         "synced_up_to": progress.synced_up_to,
         "lag_seconds": lag_seconds(progress, now),
-        "newest_change_seen": {"partner": row.partner_cursor, "rep": row.rep_cursor},
+        # Where each side's next pull starts: the last pull's start less the index-lag allowance.
+        "next_pull_from": {"partner": row.partner_cursor, "rep": row.rep_cursor},
         "links": row.links,
+        "linked_out_of_scope": row.out_of_scope,
         "open_conflicts": row.open_conflicts,
         "dead_letters": row.dead_letters,
         "consecutive_failures": row.consecutive_failures,

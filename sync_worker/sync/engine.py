@@ -44,9 +44,12 @@ from sync_worker.sync.writers import CrmWriter, DryRunWriter, Intention, Writer
 log = structlog.stdlib.get_logger("sync_worker.sync.engine")
 
 ProgressCallback = Callable[[Side, int, int | None], None]
-UNIT_RECORDS = 1_000
-"""Pulled records processed (and committed) together: ten full batches of counterpart reads,
-and, when a tenth of them need writing, one full batch of 100 writes."""
+PAGE_RECORDS = 200  # a search page
+UNIT_RECORDS = 800
+"""Pulled records processed (and committed) together: eight full batches of counterpart reads,
+and most of a batch of 100 writes when a tenth of them change. Larger units fill write batches
+further but add their processing to the end of a pull (measured: 1,000 made a 20k backfill
+1.33x its ideal time floor, 800 1.22x, 500 1.23x but 1.19x its call floor)."""
 PROCESS_OWNER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
@@ -241,7 +244,11 @@ def _cycle_body(ctx: PairContext, opts: CycleOptions, writer: Writer, totals: _T
     # the one whose reads land on the portal that has been asked less (a backfill, whose pairs
     # both pulls meet at once, then spreads its reads over both portals' budgets).
     spent = lambda side: float(ctx.connector(side.other).api_calls())  # noqa: E731
-    units = interleave(sources, stop=opts.stop, unit=opts.unit_records, prefer=spent)
+    # Enough pages in flight for a unit of each side to be ready while one is processed.
+    prefetch = max(2, opts.unit_records // PAGE_RECORDS + 1)
+    units = interleave(
+        sources, stop=opts.stop, unit=opts.unit_records, prefer=spent, prefetch=prefetch
+    )
     for side, page in units:
         totals.add(processor.process(side, page.records, page.cursor))
         if opts.progress is not None:

@@ -78,8 +78,11 @@ def _units(
     buffers: dict[Side, list[ChangePage]] = {}
     ready: dict[Side, list[ChangePage]] = {}
     while True:
-        items = inbox.take(block=not any(ready.values()))
-        if items is None and (inbox.stopped or not any(ready.values())):
+        queued = sum(len(units) for units in ready.values())
+        # Look further only while few units wait: what producers hold stays bounded by the
+        # queue, and what waits here by a few units, however fast the pulls are.
+        items = inbox.take(block=not queued) if queued < 2 * _MAX_READY else []
+        if items is None and (inbox.stopped or not queued):
             return
         for item in items or ():
             if isinstance(item, _Done):

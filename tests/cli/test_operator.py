@@ -214,7 +214,8 @@ def test_status_lag_right_after_a_sync_is_small(cli_env: Env) -> None:
     (pair,) = json.loads(invoke("status", "--json", "--config", str(cli_env.config))[1])["pairs"]
     assert pair["lag_seconds"] < 60
     assert pair["last_failure"] is None
-    assert pair["newest_change_seen"]["partner"] is not None
+    assert pair["next_pull_from"]["partner"] is not None
+    assert pair["linked_out_of_scope"] == 0
 
 
 def test_json_lists_and_explain(cli_env: Env) -> None:

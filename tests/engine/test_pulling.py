@@ -69,3 +69,27 @@ def test_a_slow_consumer_bounds_what_producers_hold() -> None:
     # queue's two again, and one blocked in put: bounded, whatever the source's length.
     assert len(made) <= 6
     stream.close()
+
+
+def test_merged_units_keep_what_waits_bounded_however_fast_the_pulls() -> None:
+    """Units of 5 pages from two fast sources and a slow consumer: the pages made but not yet
+    handed on stay a few units' worth, not the whole pull."""
+    made = {Side.PARTNER: 0, Side.REP: 0}
+
+    def counted(side: Side) -> Iterator[ChangePage]:
+        for n in range(400):
+            made[side] += 1
+            yield ChangePage((DealRecord(f"{side}{n}", {}, T0),), T0)
+
+    stream = interleave({side: counted(side) for side in Side}, prefetch=5, unit=5)
+    consumed = 0
+    most_waiting = 0
+    for _, unit in itertools.islice(stream, 40):
+        consumed += len(unit.records)
+        threading.Event().wait(0.01)  # a slow consumer: the producers run ahead
+        most_waiting = max(most_waiting, sum(made.values()) - consumed)
+    stream.close()
+
+    # The queue (10 pages), four ready units (20), a unit being filled per side (10), and a
+    # page blocked in each producer's put.
+    assert most_waiting <= 10 + 20 + 10 + 2
