@@ -261,6 +261,20 @@ class InMemoryConnector:
             return WriteResult(written, tuple(failed))
 
     def upsert(self, creates: Sequence[RecordCreate], id_property: str) -> WriteResult:
+        return self._keyed_writes(creates, id_property, overwrite=True)
+
+    def unique_properties(self) -> frozenset[str]:
+        """Names of the unique-value properties (a test hook; costs no call)."""
+        return frozenset(name for name, d in self._rules.defs.items() if d.unique)
+
+    def create(self, creates: Sequence[RecordCreate], id_property: str) -> WriteResult:
+        return self._keyed_writes(creates, id_property, overwrite=False)
+
+    def _keyed_writes(
+        self, creates: Sequence[RecordCreate], id_property: str, *, overwrite: bool
+    ) -> WriteResult:
+        """Upsert (``overwrite``) or create by the unique ``id_property``: a create whose key a
+        deal already holds fails with HubSpot's CONFLICT category and writes nothing."""
         definition = self._rules.defs.get(id_property)
         if definition is None or not definition.unique:
             raise PermanentError(f"{id_property!r} is not a unique-value property", status=400)
@@ -271,6 +285,10 @@ class InMemoryConnector:
             for item in creates:
                 deal = self._find(item.key, id_property)
                 values = {**item.properties, id_property: item.key}
+                if deal is not None and not overwrite:
+                    reason = f"CONFLICT: a deal with {id_property}={item.key!r} already exists"
+                    failed.append(RecordFailure(item.key, reason))
+                    continue
                 if deal is None:
                     problem = self._problem(values, None)
                     if problem:
@@ -278,38 +296,6 @@ class InMemoryConnector:
                         failed.append(RecordFailure(item.key, problem, properties=invalid))
                         continue
                     deal = self._deals[self.put({})]
-                self._write(deal, item.key, values, written, failed)
-            return WriteResult(written, tuple(failed))
-
-    def unique_properties(self) -> frozenset[str]:
-        """Names of the unique-value properties (a test hook; costs no call)."""
-        return frozenset(name for name, d in self._rules.defs.items() if d.unique)
-
-    def create(self, creates: Sequence[RecordCreate], id_property: str) -> WriteResult:
-        definition = self._rules.defs.get(id_property)
-        if definition is None or not definition.unique:
-            raise PermanentError(f"{id_property!r} is not a unique-value property", status=400)
-        with self._lock:
-            self._charge(len(creates), BATCH)
-            written: dict[str, DealRecord] = {}
-            failed: list[RecordFailure] = []
-            for item in creates:
-                values = {**item.properties, id_property: item.key}
-                holder = self._find(item.key, id_property)
-                problem = (
-                    f"CONFLICT: a deal with {id_property}={item.key!r} already exists"
-                    if holder is not None
-                    else self._problem(values, None)
-                )
-                if problem:
-                    invalid = (
-                        ()
-                        if holder
-                        else self._rules.invalid(values, holder=self._holder, deal_id=None)
-                    )
-                    failed.append(RecordFailure(item.key, problem, properties=invalid))
-                    continue
-                deal = self._deals[self.put({})]
                 self._write(deal, item.key, values, written, failed)
             return WriteResult(written, tuple(failed))
 
