@@ -279,6 +279,19 @@ class StateStore(Protocol):
         """Up to ``limit`` queued entries of ``key`` on ``side``, oldest first."""
         ...
 
+    def inbox_heads(self) -> dict[str, datetime]:
+        """Every inbox key holding entries, with its newest queuing (what to wake)."""
+        ...
+
+    # daemons sharing the store
+    def beat(self, owner: str, pid: int, now: datetime, ttl_seconds: float) -> list[str]:
+        """Record that daemon ``owner`` is alive; the live daemons, sorted."""
+        ...
+
+    def leave(self, owner: str) -> None:
+        """A daemon stopping says so: the others take its pairs at once."""
+        ...
+
     # creations in flight (intent recorded before the create call, cleared by commit_page)
     def add_pending(
         self, pair: str, origin_side: Side, origin_ids: Sequence[str], at: datetime

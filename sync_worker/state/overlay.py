@@ -117,6 +117,16 @@ class OverlayStore:
         ]
         return sorted(alive, key=lambda e: (e.queued_at, e.record_id))[:limit]
 
+    def inbox_heads(self) -> dict[str, datetime]:
+        return self._real.inbox_heads()
+
+    # daemons: a dry run is none
+    def beat(self, owner: str, pid: int, now: datetime, ttl_seconds: float) -> list[str]:
+        return [owner]
+
+    def leave(self, owner: str) -> None:
+        """Never joined."""
+
     def _drain(self, key: str, taken: Sequence[Taken]) -> None:
         for entry in taken:
             self._drained[(key, entry.side, entry.record_id)] = entry.queued_at

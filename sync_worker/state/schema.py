@@ -234,6 +234,18 @@ inbox = Table(
 Index("sw_inbox_by_age", inbox.c.key, inbox.c.side, inbox.c.first_queued_at)
 
 
+replicas = Table(
+    "sw_replicas",
+    metadata,
+    # version 5: the daemons sharing this store, so that they can split the pairs between them
+    Column("owner", String, primary_key=True),
+    Column("node", String),
+    Column("pid", Integer),
+    Column("started_at", UtcMicros, nullable=False),
+    Column("seen_at", UtcMicros, nullable=False),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     """One step: ``apply`` brings a database at ``version - 1`` to ``version``."""
@@ -277,6 +289,10 @@ def _v4_inbox(conn: Connection) -> None:
     )
 
 
+def _v5_replicas(conn: Connection) -> None:
+    replicas.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_initial),
     Migration(2, "index the change log by time, for retention", _v2_changes_by_time),
@@ -286,6 +302,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         _v3_origins_and_lease_holders,
     ),
     Migration(4, "an inbox of changed deals per pair and per rep endpoint", _v4_inbox),
+    Migration(5, "the daemons sharing the store, to split the pairs", _v5_replicas),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

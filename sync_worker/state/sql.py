@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, or_, select
 
 from sync_worker.kernel.clock import Clock
 from sync_worker.kernel.model import BySide, Side
-from sync_worker.state import inbox, rows
+from sync_worker.state import inbox, replicas, rows
 from sync_worker.state.base import (
     ChangeEntry,
     ConflictEntry,
@@ -142,6 +142,19 @@ class SqlStateStore:
     def inbox(self, key: str, side: Side, limit: int) -> list[InboxEntry]:
         with self._read() as conn:
             return inbox.oldest(conn, key, side, limit)
+
+    # daemons sharing the store
+    def beat(self, owner: str, pid: int, now: datetime, ttl_seconds: float) -> list[str]:
+        with self._engine.begin() as conn:
+            return replicas.beat(conn, owner, pid, now, ttl_seconds)
+
+    def leave(self, owner: str) -> None:
+        with self._engine.begin() as conn:
+            replicas.leave(conn, owner)
+
+    def inbox_heads(self) -> dict[str, datetime]:
+        with self._read() as conn:
+            return replicas.inbox_heads(conn)
 
     # creations in flight
     def add_pending(
