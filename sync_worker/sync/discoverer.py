@@ -17,16 +17,18 @@ import structlog
 from sync_worker.connectors.base import Connector
 from sync_worker.kernel.clock import Clock
 from sync_worker.kernel.errors import ConnectorError, DailyLimitReached, Interrupted, LeaseLost
-from sync_worker.kernel.model import Side
+from sync_worker.kernel.model import DealRecord, Side
 from sync_worker.state.base import InboxEntry, StateStore, endpoint_key
 from sync_worker.sync.discovery import (
     Group,
+    Routed,
     cursor_mark,
     first_cursor,
     lease_name,
     route_page,
     taken_from_endpoint,
 )
+from sync_worker.sync.sorting import settled
 
 log = structlog.stdlib.get_logger("sync_worker.sync.discoverer")
 
@@ -59,6 +61,8 @@ class DiscoveryReport:
     routed: dict[str, int] = field(default_factory=dict)
     """Inbox entries queued per pair."""
     unrouted: int = 0
+    seen: int = 0
+    """Changed deals not queued: their pair already holds these values (echoes)."""
     api_calls: int = 0
     duration_seconds: float = 0.0
     error: str | None = None
@@ -125,6 +129,7 @@ class _Runner:
             routed = route_page(
                 [group], page.records, shapes, now=self.clock.now(), source="discovery"
             )
+            self._drop_seen([group], routed, page.records)
             self.store.enqueue(routed.entries, cursor=cursor_mark(group, page.cursor))
             self._count(len(page.records), routed.entries, routed.unrouted)
             self._renew()
@@ -141,9 +146,32 @@ class _Runner:
             routed = route_page(
                 self.discovery.groups, records, shapes, now=self.clock.now(), source="webhook"
             )
+            self._drop_seen(self.discovery.groups, routed, records)
             self.store.enqueue(routed.entries, drained=taken_from_endpoint(waiting))
             self._count(len(records), routed.entries, routed.unrouted + len(found.missing))
             self._renew()
+
+    def _drop_seen(
+        self, groups: Sequence[Group], routed: Routed, records: Sequence[DealRecord]
+    ) -> None:
+        """Leave out deals whose pair last saw these very mapped values: the worker's own
+        writes coming back (and a window re-pulled for index lag) cost no live read."""
+        by_id = {r.id: r for r in records}
+        mappings = {p: m for g in groups for p, m in g.route.mappings.items()}
+        by_pair: dict[str, list[InboxEntry]] = {}
+        for entry in routed.entries:
+            by_pair.setdefault(entry.key, []).append(entry)
+        kept: list[InboxEntry] = []
+        for pair, entries in by_pair.items():
+            links = self.store.links_by_ids(pair, Side.REP, [e.record_id for e in entries])
+            for entry in entries:
+                link = links.get(entry.record_id)
+                if link is not None and settled(by_id[entry.record_id], link, mappings[pair]):
+                    routed.seen += 1
+                else:
+                    kept.append(entry)
+        routed.entries = kept
+        self.report.seen += routed.seen
 
     def _count(self, pulled: int, entries: Sequence[InboxEntry], unrouted: int) -> None:
         self.report.pulled += pulled
@@ -169,6 +197,7 @@ def _log(report: DiscoveryReport) -> None:
         "pairs": len(report.routed),
         "queued": sum(report.routed.values()),
         "unrouted": report.unrouted,
+        "echoes": report.seen,
         "api_calls": report.api_calls,
         "duration_ms": round(report.duration_seconds * 1000),
     }

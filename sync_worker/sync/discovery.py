@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 
 from sync_worker.kernel.filters import Filter, PropertyShape, Scope
 from sync_worker.kernel.model import DealRecord, Side
+from sync_worker.rules.mapping import SyncMapping
 from sync_worker.rules.scope import discovery_scope
 from sync_worker.state.base import CursorMark, InboxEntry, Taken, endpoint_key
 from sync_worker.sync.context import PairContext
@@ -52,6 +53,9 @@ class Route:
     """The routing filter's property; None for a group of one pair (no routing filter)."""
     pairs_by_value: Mapping[str, tuple[str, ...]]
     scopes: Mapping[str, Scope]
+    mappings: Mapping[str, SyncMapping]
+    """Each pair's mapping: a deal whose mapped values are what its pair last saw (the
+    worker's own write coming back) is not queued."""
 
     def pairs_for(self, record: DealRecord, shapes: Mapping[str, PropertyShape]) -> list[str]:
         if self.property is None:
@@ -84,6 +88,8 @@ class Routed:
 
     entries: list[InboxEntry] = field(default_factory=list)
     unrouted: int = 0
+    seen: int = 0
+    """Deals not queued: their pair last saw these very values (an echo)."""
 
 
 def plan_groups(pairs: Iterable[PairContext]) -> list[Group]:
@@ -121,7 +127,10 @@ def _template(scope: Scope, routing: Filter) -> tuple[object, ...]:
 
 def _group(endpoint: str, members: list[tuple[PairContext, Filter | None, Scope]]) -> Group:
     scopes = {ctx.name: scope for ctx, _, scope in members}
-    properties = tuple(dict.fromkeys(p for _, _, scope in members for p in scope.properties()))
+    mappings = {ctx.name: ctx.mapping for ctx, _, _ in members}
+    wanted = [p for _, _, scope in members for p in scope.properties()]
+    wanted += [p for ctx, _, _ in members for p in ctx.mapping.properties(Side.REP)]
+    properties = tuple(dict.fromkeys(wanted))
     routing = members[0][1]
     if routing is None:
         (ctx, _, scope) = members[0]
@@ -130,7 +139,7 @@ def _group(endpoint: str, members: list[tuple[PairContext, Filter | None, Scope]
             endpoint,
             scope,
             properties,
-            Route(None, {}, scopes),
+            Route(None, {}, scopes, mappings),
         )
     by_value: dict[str, list[str]] = {}
     for ctx, found, _ in members:
@@ -145,7 +154,7 @@ def _group(endpoint: str, members: list[tuple[PairContext, Filter | None, Scope]
     )
     first = members[0][2]
     scope = Scope(tuple(tuple(shared if f == routing else f for f in g) for g in first.groups))
-    route = Route(routing.property, {v: tuple(ps) for v, ps in by_value.items()}, scopes)
+    route = Route(routing.property, {v: tuple(ps) for v, ps in by_value.items()}, scopes, mappings)
     key = _key(endpoint, _template(first, routing))
     return Group(key, endpoint, scope, properties, route)
 
