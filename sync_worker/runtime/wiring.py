@@ -8,9 +8,9 @@ the rep CRM's budget is shared by all the pairs that use it) and one metadata ca
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 import structlog
@@ -27,9 +27,10 @@ from sync_worker.runtime.config import EndpointSettings, LoadedConfig
 from sync_worker.runtime.pairs import load_pair_mappings
 from sync_worker.state import open_store
 from sync_worker.state.base import PruneCounts, StateStore
+from sync_worker.state.progress import PairProgress
 from sync_worker.sync.context import PairContext
 from sync_worker.sync.discoverer import Discovery
-from sync_worker.sync.discovery import Group, plan_groups
+from sync_worker.sync.discovery import Group, lease_name, plan_groups
 
 log = structlog.stdlib.get_logger("sync_worker.runtime.wiring")
 
@@ -51,6 +52,35 @@ class Runtime:
         """The discoveries that serve any of the pairs ``names``."""
         wanted = set(names)
         return [d for d in self.discoveries.values() if wanted & set(d.pairs)]
+
+    def progress(self, names: Sequence[str]) -> list[PairProgress]:
+        """Each pair's progress, its rep side bounded by its endpoint's rep discovery: a pair is
+        synced only up to the start of the last discovery that completed (a discovery failing
+        for hours shows as hours of lag on every pair it serves)."""
+        leases = {p: lease_name(d.endpoint) for d in self.discoveries.values() for p in d.pairs}
+        found = self.store.progress([*names, *sorted(set(leases.values()))])
+        by_key = {p.pair: p for p in found}
+        result = []
+        for name in names:
+            mine = by_key[name]
+            if name in leases and self.pairs[name].discovered:
+                found_up_to = by_key[leases[name]].synced_up_to
+                # Before its first discovery the pair's own first sync pulled its rep side.
+                if found_up_to is not None and mine.synced_up_to is not None:
+                    mine = replace(mine, synced_up_to=min(found_up_to, mine.synced_up_to))
+            result.append(mine)
+        return result
+
+    def discovery_failures(self) -> list[str]:
+        """One line per rep discovery whose newest run failed, with the reason."""
+        leases = {lease_name(e): e for e in self.discoveries}
+        lines = []
+        for found in self.store.progress(sorted(leases)):
+            failed_at, done = found.last_failure_at, found.synced_up_to
+            if failed_at is not None and (done is None or failed_at > done):
+                endpoint = leases[found.pair]
+                lines.append(f"rep discovery of {endpoint}: last run failed: {found.last_failure}")
+        return lines
 
     def prune_history(self, days: int | None = None) -> PruneCounts | None:
         """Delete history older than ``days`` (default ``worker.history_days``); None when
