@@ -27,7 +27,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from sync_worker.kernel.model import BySide, Side
+from sync_worker.kernel.model import BySide, DealRecord, Side
 from sync_worker.state.progress import PairProgress
 
 
@@ -152,6 +152,10 @@ class InboxEntry:
     source: str
     """Who found it: ``discovery``, ``webhook``."""
     queued_at: datetime
+    record: DealRecord | None = None
+    """The search document discovery found (the cycle uses it as a pulled record: a plan that
+    writes this side re-reads the deal live first); None for an id only (a webhook): the cycle
+    reads the deal live."""
 
 
 def endpoint_key(endpoint: str) -> str:

@@ -190,7 +190,9 @@ def route_page(
         pairs = {p for group in groups for p in group.route.pairs_for(record, shapes)}
         if not pairs:
             routed.unrouted += 1
-        routed.entries += [InboxEntry(p, Side.REP, record.id, source, now) for p in sorted(pairs)]
+        routed.entries += [
+            InboxEntry(p, Side.REP, record.id, source, now, record) for p in sorted(pairs)
+        ]
     return routed
 
 
