@@ -196,7 +196,15 @@ class Daemon:
                 self.runtime.discoveries[endpoint], self.runtime.store, self.runtime.clock, options
             )
         self.metrics.observe_discovery(report)
+        self.health.record_discovery(report)
         self.wake(report.routed)
+        if report.resume_at is not None:  # the rep portal's daily budget is spent
+            job = self.scheduler.get_job(endpoint_key(endpoint))
+            if job is not None:
+                job.modify(next_run_time=_aware(report.resume_at))
+            log.warning(
+                "discovery_postponed", endpoint=endpoint, until=report.resume_at.isoformat()
+            )
 
     @contextmanager
     def _running(self, key: str) -> Iterator[None]:

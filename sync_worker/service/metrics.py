@@ -177,6 +177,22 @@ class Health:
                 self.reasons.pop(report.pair, None)
             return self.failures.get(report.pair, 0)
 
+    def record_discovery(self, report: DiscoveryReport) -> int:
+        """Update after a rep discovery, under its lease name (``discover:<endpoint>``): one
+        failing for ``threshold`` runs in a row turns health red, since every pair it serves
+        stops receiving rep changes."""
+        if not report.ran:
+            return 0
+        name = f"discover:{report.endpoint}"
+        with self._lock:
+            if report.failed:
+                self.failures[name] = self.failures.get(name, 0) + 1
+                self.reasons[name] = f"rep discovery: {report.error}"
+            else:
+                self.failures[name] = 0
+                self.reasons.pop(name, None)
+            return self.failures[name]
+
     def pause(self, pair: str, reason: str) -> None:
         with self._lock:
             self.paused.add(pair)
