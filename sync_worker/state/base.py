@@ -267,6 +267,10 @@ class StateStore(Protocol):
         error: str | None,
     ) -> None: ...
 
+    def runs(self, pair: str, limit: int = 200) -> list[RunRecord]:
+        """The pair's latest ``limit`` runs, newest first (the console's sync log)."""
+        ...
+
     def prune_history(self, before: datetime) -> PruneCounts:
         """Delete the change log, run log and resolved conflicts and dead letters older than
         ``before``, all pairs; sync state (links, bases, cursors, open items) is never pruned."""

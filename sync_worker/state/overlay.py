@@ -131,6 +131,9 @@ class OverlayStore:
     ) -> None:
         """A dry run's run is reported by the command, not logged in the state."""
 
+    def runs(self, pair: str, limit: int = 200) -> list[RunRecord]:
+        return self._real.runs(pair, limit)
+
     def prune_history(self, before: datetime) -> PruneCounts:
         return PruneCounts()
 
