@@ -59,7 +59,7 @@ def run_demo(config_path: Path) -> int:
         for problem in error.problems:
             out.print(f"config error: {problem}")
         return 2
-    configure_logging(fmt="auto", level="warning", secrets=loaded.settings.secret_values())
+    configure_logging(fmt="auto", level="warning", secrets=loaded.secret_values())
     tier = loaded.settings.endpoints["partner"].rate_limit_tier
     sandbox = Sandbox(demo_portals(tier=tier))
     seed_demo(sandbox, deals=300)
@@ -84,10 +84,10 @@ def _story(out: Console, ctx: PairContext, sandbox: Sandbox, loaded: LoadedConfi
     out.rule("3. people edit deals on both sides")
     scenarios = _edit(out, sandbox, ctx.mapping.links.partner)
     worker = loaded.settings.worker
-    configure_logging(fmt="auto", level="info", secrets=loaded.settings.secret_values())
+    configure_logging(fmt="auto", level="info", secrets=loaded.secret_values())
     out.print("[dim]structured log events of the next cycle (stderr):[/dim]")
     second = _cycle(out, ctx, "4. sync the edits")
-    configure_logging(fmt="auto", level=worker.log_level, secrets=loaded.settings.secret_values())
+    configure_logging(fmt="auto", level=worker.log_level, secrets=loaded.secret_values())
     _show_scenarios(out, ctx, sandbox, scenarios, second.run_id)
     out.rule(f"5. sync-worker explain --pair {ctx.name} {scenarios[0].partner_id}")
     for item in explanation_tables(explain(ctx, scenarios[0].partner_id)):

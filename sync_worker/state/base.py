@@ -193,6 +193,17 @@ class PairStatus:
     out_of_scope: int = 0
     """Active links whose pair is not syncing because a deal is out of scope."""
 
+    @property
+    def outcome(self) -> str:
+        """The last run's outcome; ``running`` or ``interrupted`` when it has none."""
+        last = self.last_run
+        if last is None:
+            return "never run"
+        if last.outcome is not None:
+            return last.outcome
+        # No outcome: running now if a process holds the pair, else that run died unfinished.
+        return "running" if self.lease_holder else "interrupted"
+
 
 class StateStore(Protocol):
     """Durable memory of the worker. Thread-safe: one store is shared by every pair's job."""

@@ -41,7 +41,8 @@ class OverlayStore:
         self._pending: set[tuple[str, Side, str]] = set()
         self.commits: list[tuple[str, PageCommit]] = []
         """Every page the dry run committed, in order (what a real run would have stored)."""
-        self.runs: list[RunRecord] = []
+        self.started: list[RunRecord] = []
+        """The dry run's own runs (never logged in the real store)."""
 
     # cursors
     def get_cursor(self, pair: str, side: Side) -> datetime | None:
@@ -119,7 +120,7 @@ class OverlayStore:
         return self._real.changes_for(pair, partner_id, limit)
 
     def start_run(self, run: RunRecord) -> None:
-        self.runs.append(run)
+        self.started.append(run)
 
     def finish_run(
         self,
