@@ -1,8 +1,8 @@
 """What every console response and form post goes through.
 
 * **Headers**: a strict Content-Security-Policy (only the console's own stylesheet; no script,
-  no inline style, no frames, forms post only to the console), ``nosniff``, no referrer, no
-  caching of pages.
+  no inline style, no frames, forms post only to the console), ``nosniff``, no referrer to
+  other sites, no caching of pages.
 * **Sessions**: Starlette's signed cookie (itsdangerous), ``HttpOnly`` and ``SameSite=Strict``;
   ``Secure`` when the request came over HTTPS (directly, or through a trusted proxy's
   ``X-Forwarded-Proto``) or when ``console.https`` says people always reach it that way.
@@ -29,7 +29,8 @@ CSP = (
 HEADERS = {
     "content-security-policy": CSP,
     "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
+    # Not "no-referrer": with it Chrome sends `Origin: null` on the console's own form posts.
+    "referrer-policy": "same-origin",
     "x-frame-options": "DENY",
     "cross-origin-opener-policy": "same-origin",
 }
