@@ -6,7 +6,9 @@
    added on each side (and a rep user typed into the partner's team display, which is
    restored), a product-interest change, a close-date change, and a new shared deal on each side;
 4. run again and show what synced and why (the audit log the worker wrote), then ``explain`` one
-   deal, then an idle cycle proving nothing echoes.
+   deal, then an idle cycle proving nothing echoes;
+5. print where the web console is; with ``--keep-open`` serve it (the daemon keeps syncing the
+   sandbox) until Ctrl-C.
 
 State is a SQLite file (the config's ``worker.state_url``), emptied first: the sandbox starts
 fresh on every demo, so state from an earlier demo would describe deals that no longer exist.
@@ -24,6 +26,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hubspot_sandbox import Portal, Sandbox, SandboxServer, demo_portals, seed_demo
+from sync_worker.cli.demo_console import keep_open, point_to_console
 from sync_worker.cli.tables import cycle_table, explanation_tables, fitted, planned_table
 from sync_worker.kernel.errors import ConfigError
 from sync_worker.kernel.model import Side
@@ -46,7 +49,7 @@ class Scenario:
     field: str
 
 
-def run_demo(config_path: Path) -> int:
+def run_demo(config_path: Path, *, stay: bool = False) -> int:
     """Run the demo; return the process exit code."""
     out = Console(highlight=False)
     for name, token in DEMO_TOKENS.items():
@@ -75,7 +78,11 @@ def run_demo(config_path: Path) -> int:
         out.rule("sync-worker demo")
         out.print(f"sandbox CRMs: {server.base_url('partner')}  and  {server.base_url('rep')}")
         ctx = next(iter(rt.pairs.values()))
-        return _story(out, ctx, sandbox, loaded)
+        code = _story(out, ctx, sandbox, loaded)
+        if not stay:
+            point_to_console(out, loaded)
+            return code
+        return keep_open(out, rt) or code
 
 
 def _story(out: Console, ctx: PairContext, sandbox: Sandbox, loaded: LoadedConfig) -> int:
