@@ -163,6 +163,8 @@ def test_retry_a_dead_letter_now(browser: Browser, live: Live) -> None:
     [(_, letter)] = [
         row for row in world.runtime.store.dead_letters(PAIR) if row[1].record_id == link.rep_id
     ]
+    assert letter.next_attempt_at is not None
+    assert (letter.next_attempt_at - world.runtime.clock.now()).total_seconds() > 60
     operator(browser).open("/dead-letters")
     row = browser.find(f"#letter-{letter.id}").text
     assert REFUSED_OPTION in row

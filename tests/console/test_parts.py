@@ -83,6 +83,7 @@ def test_times_read_as_people_say_them() -> None:
     assert ago(T0 + timedelta(minutes=5), T0) == "in 5m"
     assert ago(None, T0) == "-"
     assert shown(None) == shown("") == "—"
+    assert shown("a@x;b@x") == "a@x; b@x"
 
 
 class Limiter:

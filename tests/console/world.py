@@ -34,6 +34,9 @@ TOKENS = {
     "rep": "pat-na1-rep-console-secret",
     "partner2": "pat-na1-partner2-console-secret",
 }
+PAIR_INTERVAL_SECONDS = 300
+"""Cycles run when a test asks (``run_soon``), not on their own in the middle of it; a dead
+letter's first retry is this far away too, so "retry now" is what makes it happen."""
 REFUSED_OPTION = "Operations Hub Starter"
 """Offered by the partner portal only: the rep portal refuses it (a dead letter)."""
 
@@ -98,12 +101,14 @@ partner = "partner"
 rep = "rep"
 partner_account = "{PAIR}"
 mapping = "{mapping}"
+interval_seconds = {PAIR_INTERVAL_SECONDS}
 
 [pairs.{OTHER}]
 partner = "partner2"
 rep = "rep"
 partner_account = "{OTHER}"
 mapping = "{mapping}"
+interval_seconds = {PAIR_INTERVAL_SECONDS}
 """,
         encoding="utf-8",
     )

@@ -30,5 +30,8 @@ def _span(seconds: int) -> str:
 
 
 def shown(value: str | None) -> str:
-    """A display value; no value is an em dash, never an empty cell."""
-    return "—" if value is None or value == "" else value
+    """A display value; no value is an em dash, never an empty cell. The items of a
+    multi-value (``a;b``) are spaced so that a narrow cell can wrap between them."""
+    if value is None or value == "":
+        return "—"
+    return value.replace(";", "; ")

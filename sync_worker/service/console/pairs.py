@@ -58,6 +58,12 @@ class Cell:
     alert: bool = False
     """Drawn in red: something a person should look at."""
     title: str | None = None
+    prose: bool = False
+    """A sentence (a failure's reason): wraps instead of widening the table."""
+
+    @property
+    def classes(self) -> str:
+        return " ".join(name for name, on in (("alert", self.alert), ("reason", self.prose)) if on)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,12 +126,12 @@ def _held_by(view: PairView) -> Cell:
 
 def _last_failure(view: PairView) -> Cell:
     if view.failing:
-        return Cell(view.failing_reason or "failing", alert=True)
+        return Cell(view.failing_reason or "failing", alert=True, prose=True)
     reason = view.progress.last_failure
     at = view.progress.last_failure_at
     if reason is None:
         return Cell("-")
-    return Cell(f"{ago(at, view.now)}: {reason}" if at else reason)
+    return Cell(f"{ago(at, view.now)}: {reason}" if at else reason, prose=True)
 
 
 COLUMNS: tuple[Column, ...] = (
