@@ -57,7 +57,7 @@ def shoot(browser: Browser, folder: Path, deal: str) -> list[Path]:
 def main(folder: Path) -> int:
     missing = chromium_missing()
     if missing:
-        print(f"screenshots need chromium: {missing}", file=sys.stderr)
+        sys.stderr.write(f"screenshots need chromium: {missing}\n")
         return 2
     folder.mkdir(parents=True, exist_ok=True)
     with (
@@ -69,7 +69,7 @@ def main(folder: Path) -> int:
         deal = make_history(live)
         with chromium(live.url) as browser:
             for path in shoot(browser, folder, deal):
-                print(f"wrote {path}")
+                sys.stdout.write(f"wrote {path}\n")
     return 0
 
 
