@@ -33,10 +33,10 @@ __all__ = [
     "TIER_LIMITS",
     "UNLIMITED",
     "CredentialLimiter",
-    "credential_label",
     "LimiterRegistry",
     "RequestKind",
     "SlidingWindow",
+    "credential_label",
     "token_fingerprint",
 ]
 
