@@ -189,6 +189,8 @@ def test_failed_sign_ins_are_slowed_down(client: httpx.Client, throttle: LoginTh
     assert "Too many failed sign-ins" in blocked.text
     assert client.get("/").status_code == 303  # still signed out
     assert [e["event"] for e in logs].count("console_sign_in_failed") == 3
+    assert "guess-" not in str(logs)  # passwords tried are never logged
+    assert OPERATOR[1] not in str(logs)
     assert "console_sign_in_throttled" in [e["event"] for e in logs]
     assert throttle.wait_seconds([f"user:{OPERATOR[0]}"]) > 0
     throttle.succeeded([f"user:{OPERATOR[0]}", "client:127.0.0.1"])  # as if the wait passed
