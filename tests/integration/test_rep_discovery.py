@@ -1,0 +1,144 @@
+"""Rep discovery over the sandbox: five partner portals and one rep portal, the real config,
+runtime and ``once`` round. What users fear: the rep CRM searched once per pair again, a rep
+edit landing in the wrong partner's portal (or in none), a change lost between discovery and
+the pair's cycle, and the worker's own writes bouncing back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sync_worker.kernel.model import Side
+from sync_worker.runtime.config import load_config
+from sync_worker.runtime.wiring import runtime_for
+from sync_worker.service.rounds import RoundReport, run_round
+from sync_worker.sync.discoverer import DiscoverOptions, discover
+from sync_worker.sync.engine import Outcome
+from tests.integration.programme import (
+    REP,
+    Programme,
+    account,
+    pair_name,
+    running_programme,
+)
+from tests.integration.world import WRITE_ENDPOINTS
+
+P = 5
+
+
+@pytest.fixture
+def programme(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> Iterator[Programme]:
+    with running_programme(tmp_path, P) as made:
+        yield made
+
+
+def once(programme: Programme) -> RoundReport:
+    """What ``sync-worker once`` runs: discovery, then a cycle of every pair."""
+    with runtime_for(load_config(programme.config)) as runtime:
+        report = run_round(runtime, sorted(runtime.pairs))
+    assert [d.failed for d in report.discoveries] == [False]
+    assert {c.pair: c.outcome for c in report.cycles} == {
+        pair_name(k): Outcome.OK for k in range(P)
+    }
+    return report
+
+
+def writes(programme: Programme, portal: str) -> int:
+    counters = programme.sandbox.portal(portal).counters
+    return sum(sum(counters.get(name, {}).values()) for name in WRITE_ENDPOINTS)
+
+
+def reset(programme: Programme) -> None:
+    for portal in programme.sandbox.portals:
+        portal.reset_counters()
+
+
+@pytest.fixture
+def synced(programme: Programme) -> Programme:
+    """The programme after its first round: every shared deal has its counterpart."""
+    first = once(programme)
+    assert all(c.counts.get("created.rep", 0) == 1 for c in first.cycles), first.cycles
+    assert all(c.counts.get("created.partner", 0) == 1 for c in first.cycles), first.cycles
+    programme.learn_links()
+    reset(programme)
+    return programme
+
+
+def test_an_idle_round_searches_the_rep_crm_once_and_the_echo_plans_nothing(
+    synced: Programme,
+) -> None:
+    """The first round wrote to every pair's deals on both sides; the next round finds those
+    writes (the rep ones through discovery, routed to each pair) and plans nothing."""
+    report = once(synced)
+    assert synced.rep_searches() == 1
+    (found,) = report.discoveries
+    assert set(found.routed) == {pair_name(k) for k in range(P)}  # the echo did come back
+    assert found.unrouted == 0
+    assert [writes(synced, p.name) for p in synced.sandbox.portals] == [0] * (P + 1)
+    assert all(c.counts.get("fields_changed", 0) == 0 for c in report.cycles)
+    reset(synced)
+    once(synced)
+    assert synced.rep_searches() == 1
+
+
+def test_a_rep_edit_reaches_only_its_own_pairs_partner(synced: Programme) -> None:
+    synced.rep.edit_deal(synced.shared[2][1], {"amount": "7777"})
+    report = once(synced)
+    assert [k for k in range(P) if synced.partner_amount(k) == "7777"] == [2]
+    assert [writes(synced, f"partner-{k}") for k in range(P)] == [0, 0, 1, 0, 0]
+    (found,) = report.discoveries
+    assert found.routed[pair_name(2)] >= 1  # the others may see the first round's echo
+
+
+def test_a_partner_edit_still_crosses(synced: Programme) -> None:
+    synced.partner(3).edit_deal(synced.shared[3][0], {"amount": "3333"})
+    once(synced)
+    assert synced.rep_amount(3) == "3333"
+    assert writes(synced, REP) == 1
+
+
+def test_a_rep_deal_typed_with_capitals_reaches_the_pair_its_own_scope_selects(
+    synced: Programme,
+) -> None:
+    """HubSpot compares string values case-insensitively: the pair's own pull (first sync,
+    backfill) selects ``AGENCY-004``, so discovery must route it there too."""
+    synced.rep.create_deal(
+        {
+            "dealname": "Typed by hand",
+            "dealstage": "appointmentscheduled",
+            "shared_partner_account": "AGENCY-004",
+        }
+    )
+    once(synced)
+    names = [[d["dealname"] for d in synced.partner(k).deals()] for k in range(P)]
+    assert [k for k in range(P) if "Typed by hand" in names[k]] == [4]
+
+
+def test_ids_queued_before_a_crash_are_synced_after_a_restart(synced: Programme) -> None:
+    """Discovery moved its cursor past the edit and queued it; the process died before the
+    pair's cycle ran. The inbox is all that remembers the edit: after a restart it lands."""
+    synced.rep.edit_deal(synced.shared[1][1], {"amount": "1111"})
+    with runtime_for(load_config(synced.config)) as runtime:
+        (discovery,) = runtime.discoveries.values()
+        report = discover(discovery, runtime.store, runtime.clock, DiscoverOptions("crashed"))
+        assert report.routed[pair_name(1)] >= 1
+        queued = runtime.store.inbox(pair_name(1), Side.REP, 10)
+        assert synced.shared[1][1] in [e.record_id for e in queued]
+    # the process is gone: nothing else ran; a new one starts
+    once(synced)
+    assert synced.partner_amount(1) == "1111"
+    with runtime_for(load_config(synced.config)) as runtime:
+        assert all(runtime.store.inbox(pair_name(k), Side.REP, 10) == [] for k in range(P))
+        rows = runtime.store.status([pair_name(k) for k in range(P)])
+    assert [row.inbox for row in rows] == [0] * P
+
+
+def test_the_first_round_syncs_every_pairs_rep_referral_to_its_own_partner(
+    programme: Programme,
+) -> None:
+    once(programme)
+    for k in range(P):
+        names = sorted(str(d["dealname"]) for d in programme.partner(k).deals())
+        assert names == [f"Referred to {account(k)}", f"Registered by {account(k)}"]
