@@ -86,7 +86,7 @@ class Programme:
             (registered,) = [
                 d for d in self.partner(k).deals() if d["dealname"] == f"Registered by {account(k)}"
             ]
-            rep_id = registered["rep_deal_id"]
+            rep_id = registered.get("rep_deal_id")
             assert rep_id is not None, f"pair {k}: no rep counterpart yet"
             self.shared[k] = (str(registered["hs_object_id"]), rep_id)
 
@@ -123,7 +123,7 @@ def write_programme_config(
             f"[endpoints.{portal.name}]",
             f'base_url = "{server.base_url(portal.name)}"',
             'rate_limit_tier = "enterprise"',
-            "search_overlap_seconds = 1",
+            "search_overlap_seconds = 0",
             f"token_file = {json.dumps(str(token))}",
         ]
     for k in range(size):
