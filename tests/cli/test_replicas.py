@@ -7,6 +7,7 @@ when a run started and ended, from ``sw_runs``."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -133,7 +134,7 @@ def assert_never_overlapping(found: list[Run], until: datetime) -> None:
         by_pair.setdefault(run.pair, []).append(run)
     for pair, its in by_pair.items():
         its.sort(key=lambda r: r.started)
-        for earlier, later in zip(its, its[1:], strict=False):
+        for earlier, later in itertools.pairwise(its):
             end = earlier.ended or until
             assert end <= later.started, f"{pair}: {earlier} overlaps {later}"
 
@@ -156,7 +157,7 @@ def test_two_replicas_split_the_pairs_and_one_takes_over_when_the_other_dies(
 
         def steady() -> dict[str, set[str]]:
             """Pair -> the replicas that ran it since the share settled."""
-            who, ran = owners(both), {}
+            who, ran = owners(both), dict[str, set[str]]()
             for run in all_runs(store):
                 if run.started > since and run.ended is not None and run.run_id in who:
                     ran.setdefault(run.pair, set()).add(who[run.run_id])
