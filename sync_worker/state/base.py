@@ -268,10 +268,10 @@ class StateStore(Protocol):
         self,
         entries: Sequence[InboxEntry],
         *,
-        cursor: CursorMark | None = None,
+        cursors: Sequence[CursorMark] = (),
         drained: Sequence[tuple[str, Taken]] = (),
     ) -> None:
-        """Queue ``entries``, advance ``cursor`` and drain ``drained`` (key, entry) in one
+        """Queue ``entries``, advance ``cursors`` and drain ``drained`` (key, entry) in one
         transaction: a discovery page lands whole or not at all."""
         ...
 

@@ -94,14 +94,14 @@ class OverlayStore:
         self,
         entries: Sequence[InboxEntry],
         *,
-        cursor: CursorMark | None = None,
+        cursors: Sequence[CursorMark] = (),
         drained: Sequence[tuple[str, Taken]] = (),
     ) -> None:
         for entry in entries:
             self._queued[(entry.key, entry.side, entry.record_id)] = entry
         for key, taken in drained:
             self._drain(key, [taken])
-        if cursor is not None:
+        for cursor in cursors:
             known = self.get_cursor(cursor.key, cursor.side)
             if known is None or cursor.at > known:
                 self._cursors[(cursor.key, cursor.side)] = cursor.at

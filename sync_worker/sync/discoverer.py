@@ -21,10 +21,10 @@ from sync_worker.kernel.model import Side
 from sync_worker.state.base import InboxEntry, StateStore, endpoint_key
 from sync_worker.sync.discovery import (
     Group,
-    cursor_mark,
-    first_cursor,
+    cursor_marks,
     lease_name,
     route_page,
+    start_cursor,
     taken_from_endpoint,
 )
 
@@ -114,10 +114,10 @@ class _Runner:
     report: DiscoveryReport
 
     def pull(self, group: Group) -> None:
-        since = self.store.get_cursor(group.key, Side.REP)
-        if since is None:
-            members = [self.store.get_cursor(p, Side.REP) for p in group.pairs]
-            since = first_cursor(members, self.clock.now())
+        cursors = {p: self.store.get_cursor(p, Side.REP) for p in group.pairs}
+        members = {p: at for p, at in cursors.items() if at is not None}
+        group_at = self.store.get_cursor(group.key, Side.REP)
+        since = start_cursor(group_at, members.values(), self.clock.now())
         pages = self.discovery.connector.changes(since, group.scope, group.properties)
         shapes = self.discovery.connector.property_definitions()
         for page in pages:
@@ -125,7 +125,8 @@ class _Runner:
             routed = route_page(
                 [group], page.records, shapes, now=self.clock.now(), source="discovery"
             )
-            self.store.enqueue(routed.entries, cursor=cursor_mark(group, page.cursor))
+            marks = cursor_marks(group, members, page.cursor)
+            self.store.enqueue(routed.entries, cursors=marks)
             self._count(len(page.records), routed.entries, routed.unrouted)
             self._renew()
 

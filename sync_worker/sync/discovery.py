@@ -11,9 +11,14 @@ it. Pairs whose scopes cannot share a query get a group each. Routing queues ids
 pairs' cycles read them live (search finds, reads decide) and drain them.
 
 A group's cursor and the inbox rows of a page are committed together, so a crash re-routes the
-page (queuing is idempotent) and loses nothing. One process at a time discovers an endpoint: it
-holds the endpoint's lease (``discover:<endpoint>``) while it runs. Ids queued for the endpoint
-itself (a webhook cannot tell which pair a rep deal belongs to) are read live and routed here.
+page (queuing is idempotent) and loses nothing. The page also advances the rep cursor of every
+member that has one: a member's rep cursor says up to when its rep changes were found (by its
+own pull, then by discovery), and a group starts from its oldest member's. So a pair that was
+not a member for a while (disabled, or absent from the config of the process discovering)
+rejoins from where it left off, not from where the group is. One process at a time discovers
+an endpoint: it holds the endpoint's lease (``discover:<endpoint>``) while it runs. Ids queued
+for the endpoint itself (a webhook cannot tell which pair a rep deal belongs to) are read live
+and routed here.
 """
 
 from __future__ import annotations
@@ -33,8 +38,8 @@ IN_VALUES_MAX = 50
 """Routing values sent as ``IN (...)``; beyond it ``HAS_PROPERTY`` (HubSpot refuses a search body
 over 3,000 characters, and string ``IN`` values must be lowercase)."""
 FIRST_LOOKBACK = timedelta(hours=1)
-"""A group's first discovery starts this far back (or at its oldest member's rep cursor): a
-member's own first pull running at the same moment cannot leave a gap before it."""
+"""A group's first discovery starts this far back (or at its oldest member's rep cursor, if
+older): a member's own first pull running at the same moment cannot leave a gap before it."""
 
 
 def lease_name(endpoint: str) -> str:
@@ -177,13 +182,20 @@ def route_page(
     return routed
 
 
-def first_cursor(member_cursors: Iterable[datetime | None], now: datetime) -> datetime:
-    """Where a group's first discovery starts (see :data:`FIRST_LOOKBACK`)."""
-    return min([c for c in member_cursors if c is not None] + [now - FIRST_LOOKBACK])
+def start_cursor(
+    group_cursor: datetime | None, member_cursors: Iterable[datetime], now: datetime
+) -> datetime:
+    """Where a group's discovery starts: its own cursor (the first time, :data:`FIRST_LOOKBACK`
+    back), or the oldest member's rep cursor if older (a pair rejoining the group)."""
+    return min([*member_cursors, group_cursor or now - FIRST_LOOKBACK])
 
 
-def cursor_mark(group: Group, at: datetime | None) -> CursorMark | None:
-    return None if at is None else CursorMark(group.key, Side.REP, at)
+def cursor_marks(group: Group, members: Iterable[str], at: datetime | None) -> list[CursorMark]:
+    """What a page advances: the group's cursor and the rep cursors of ``members`` (those that
+    had one when the discovery started; a pair without one still needs its first pull)."""
+    if at is None:
+        return []
+    return [CursorMark(key, Side.REP, at) for key in (group.key, *members)]
 
 
 def taken_from_endpoint(entries: Sequence[InboxEntry]) -> list[tuple[str, Taken]]:
@@ -196,12 +208,12 @@ __all__ = [
     "Group",
     "Route",
     "Routed",
-    "cursor_mark",
+    "cursor_marks",
     "endpoint_key",
-    "first_cursor",
     "lease_name",
     "plan_groups",
     "route_page",
     "routing_filter",
+    "start_cursor",
     "taken_from_endpoint",
 ]
