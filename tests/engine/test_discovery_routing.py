@@ -229,3 +229,25 @@ def test_routing_agrees_with_the_pairs_own_scope_on_case(store: StateStore) -> N
         ]
         by_id, _ = routed([group], record)
         assert by_id.get(record.id, []) == own
+
+
+def test_pairs_share_one_query_when_another_eq_filter_comes_before_the_account(
+    store: StateStore, tmp_path: Path
+) -> None:
+    """A rep scope that also keeps to one pipeline (named first) still differs between pairs
+    only in the account: the pairs must share one query, not search once each."""
+    pipeline_first = mapping_file(
+        tmp_path,
+        'rep = [{ property = "pipeline", operator = "EQ", value = "default" }, '
+        '{ property = "shared_partner_account", operator = "EQ", value = "{partner_account}" }]',
+    )
+    contexts = [pair(store, f"p{k}", f"agency-{k}", mapping=pipeline_first) for k in range(4)]
+    (group,) = plan_groups(contexts)
+    assert set(group.pairs) == {"p0", "p1", "p2", "p3"}
+    by_id, unrouted = routed(
+        [group],
+        deal("1", pipeline="default", **{ACCOUNT: "agency-2"}),
+        deal("2", pipeline="other", **{ACCOUNT: "agency-2"}),
+    )
+    assert by_id == {"1": ["p2"]}
+    assert unrouted == 1
