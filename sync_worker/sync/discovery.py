@@ -24,6 +24,7 @@ and routed here.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -93,28 +94,43 @@ class Routed:
 
 def plan_groups(pairs: Iterable[PairContext]) -> list[Group]:
     """Group the pairs' rep discovery by endpoint and query shape (see the module docs)."""
+    scoped = [(ctx, discovery_scope(ctx.mapping, Side.REP)) for ctx in pairs]
+    # A scope may hold several EQ filters common to its groups (a pipeline and the account):
+    # each pair routes on the one whose template it shares with the most pairs, the one that
+    # differs between them. The first of several would leave every pair a query of its own.
+    sharing: Counter[tuple[str, object]] = Counter(
+        (ctx.rep.name, _template(scope, f)) for ctx, scope in scoped for f in routing_filters(scope)
+    )
     shapes: dict[tuple[str, object], list[tuple[PairContext, Filter | None, Scope]]] = {}
-    for ctx in pairs:
-        scope = discovery_scope(ctx.mapping, Side.REP)
-        routing = routing_filter(scope)
+    for ctx, scope in scoped:
+        routing = _most_shared(ctx.rep.name, scope, sharing)
         shape: object = _template(scope, routing) if routing else ("alone", ctx.name)
         shapes.setdefault((ctx.rep.name, shape), []).append((ctx, routing, scope))
     groups = [_group(endpoint, members) for (endpoint, _), members in shapes.items()]
     return sorted(groups, key=lambda g: g.key)
 
 
-def routing_filter(scope: Scope) -> Filter | None:
-    """An ``EQ`` filter on one property with one value in every filter group, or None."""
+def routing_filters(scope: Scope) -> list[Filter]:
+    """Every ``EQ`` filter with one value that is in every filter group: each could route."""
     if not scope.groups:
-        return None
-    found: Filter | None = None
-    for group in scope.groups:
-        equal = [f for f in group if f.operator == "EQ" and f.value is not None]
-        match = [f for f in equal if found is None or f == found]
-        if not match:
-            return None
-        found = match[0]
-    return found
+        return []
+    first = [f for f in scope.groups[0] if f.operator == "EQ" and f.value is not None]
+    return [f for f in dict.fromkeys(first) if all(f in group for group in scope.groups[1:])]
+
+
+def routing_filter(scope: Scope) -> Filter | None:
+    """The first of :func:`routing_filters`, or None."""
+    found = routing_filters(scope)
+    return found[0] if found else None
+
+
+def _most_shared(
+    endpoint: str, scope: Scope, sharing: Counter[tuple[str, object]]
+) -> Filter | None:
+    """The routing filter whose template the most pairs share (the first of equals)."""
+    candidates = routing_filters(scope)
+    counts = [sharing[(endpoint, _template(scope, f))] for f in candidates]
+    return candidates[counts.index(max(counts))] if candidates else None
 
 
 def _template(scope: Scope, routing: Filter) -> tuple[object, ...]:
@@ -214,6 +230,7 @@ __all__ = [
     "plan_groups",
     "route_page",
     "routing_filter",
+    "routing_filters",
     "start_cursor",
     "taken_from_endpoint",
 ]
