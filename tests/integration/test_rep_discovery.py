@@ -14,7 +14,8 @@ from sync_worker.kernel.model import Side
 from sync_worker.runtime.config import load_config
 from sync_worker.runtime.wiring import runtime_for
 from sync_worker.service.rounds import RoundReport, run_round
-from sync_worker.sync.discoverer import DiscoverOptions, discover
+from sync_worker.sync.discoverer import DiscoverOptions, Discovery, discover
+from sync_worker.sync.discovery import plan_groups
 from sync_worker.sync.engine import Outcome
 from tests.integration.programme import (
     REP,
@@ -23,9 +24,10 @@ from tests.integration.programme import (
     pair_name,
     running_programme,
 )
-from tests.integration.world import WRITE_ENDPOINTS
+from tests.integration.world import WRITE_ENDPOINTS, World, load_default_mapping
 
 P = 5
+ACCOUNT = "shared_partner_account"
 
 
 @pytest.fixture
@@ -159,3 +161,22 @@ def test_a_rep_edit_made_while_its_pair_was_disabled_lands_when_it_is_enabled_ag
     clean_env.delenv(switch)
     once(synced)
     assert synced.partner_amount(4) == "4040"
+
+
+def test_fifty_long_account_names_still_fit_one_search(world: World) -> None:
+    """HubSpot refuses a search body over 3,000 characters. Fifty partners named by a company
+    slug do not fit as IN values: the discovery must still run (one pair's long name must not
+    stop every pair's rep changes), and route what it finds."""
+    accounts = [f"{k:02d}-consulting-partners-of-the-north-atlantic-and-baltic" for k in range(50)]
+    contexts = [
+        world.context(f"long-{k:02d}", rep=world.connector("rep"), mapping=load_default_mapping(a))
+        for k, a in enumerate(accounts)
+    ]
+    deal_id = world.rep.create_deal(
+        {"dealname": "Long", "dealstage": "appointmentscheduled", ACCOUNT: accounts[7]}
+    )
+    discovery = Discovery("rep", world.connector("rep"), tuple(plan_groups(contexts)))
+    report = discover(discovery, world.store, world.clock, DiscoverOptions("test"))
+    assert report.error is None
+    assert report.routed == {"long-07": 1}
+    assert [e.record_id for e in world.store.inbox("long-07", Side.REP, 10)] == [deal_id]
