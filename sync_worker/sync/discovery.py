@@ -38,6 +38,10 @@ from sync_worker.sync.context import PairContext
 IN_VALUES_MAX = 50
 """Routing values sent as ``IN (...)``; beyond it ``HAS_PROPERTY`` (HubSpot refuses a search body
 over 3,000 characters, and string ``IN`` values must be lowercase)."""
+IN_CHARS_MAX = 1_500
+"""Nor more than this many characters of values (each counted with its quotes and comma): the
+rest of a discovery's search body (window, paging, sort, scope properties) stays well within
+the other half. Fifty partner accounts named by a 55-character slug would not fit."""
 FIRST_LOOKBACK = timedelta(hours=1)
 """A group's first discovery starts this far back (or at its oldest member's rep cursor, if
 older): a member's own first pull running at the same moment cannot leave a gap before it."""
@@ -158,7 +162,11 @@ def _group(endpoint: str, members: list[tuple[PairContext, Filter | None, Scope]
         if found is not None and found.value is not None:  # always: grouped by this shape
             by_value.setdefault(_norm(found.value), []).append(ctx.name)
     values = sorted({f.value for _, f, _ in members if f is not None and f.value is not None})
-    fits = len(values) <= IN_VALUES_MAX and all(v == v.lower() for v in values)
+    fits = (
+        len(values) <= IN_VALUES_MAX
+        and sum(len(v) + 3 for v in values) <= IN_CHARS_MAX
+        and all(v == v.lower() for v in values)
+    )
     shared = (
         Filter(routing.property, "IN", values=tuple(values))
         if fits
@@ -220,6 +228,7 @@ def taken_from_endpoint(entries: Sequence[InboxEntry]) -> list[tuple[str, Taken]
 
 __all__ = [
     "FIRST_LOOKBACK",
+    "IN_CHARS_MAX",
     "IN_VALUES_MAX",
     "Group",
     "Route",
