@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from sync_worker.kernel.model import Side
+from sync_worker.mappings import builtin_mapping_path
 from sync_worker.runtime.config import load_config
 from sync_worker.runtime.wiring import runtime_for
 from sync_worker.service.rounds import RoundReport, run_round
@@ -180,3 +181,33 @@ def test_fifty_long_account_names_still_fit_one_search(world: World) -> None:
     assert report.error is None
     assert report.routed == {"long-07": 1}
     assert [e.record_id for e in world.store.inbox("long-07", Side.REP, 10)] == [deal_id]
+
+
+def test_a_pair_whose_rep_scope_cannot_share_the_query_searches_alone_and_syncs(
+    tmp_path: Path, clean_env: pytest.MonkeyPatch
+) -> None:
+    """Pair 4 names its account with IN, not EQ: it gets a query of its own (two rep
+    searches an idle round), and its rep edits still reach its partner, and only its."""
+    text = builtin_mapping_path("hubspot_shared_deals").read_text(encoding="utf-8")
+    eq = 'operator = "EQ", value = "{partner_account}"'
+    assert eq in text
+    mapping = tmp_path / "in-scope.toml"
+    mapping.write_text(text.replace(eq, 'operator = "IN", values = ["{partner_account}"]'))
+    clean_env.setenv("SYNC_WORKER_PAIRS__PAIR_004__MAPPING", str(mapping))
+    with running_programme(tmp_path, P) as programme:
+        once(programme)
+        programme.learn_links()
+        once(programme)  # the echo
+        reset(programme)
+        once(programme)
+        assert programme.rep_searches() == 2
+        programme.rep.edit_deal(programme.shared[4][1], {"amount": "4545"})
+        programme.rep.edit_deal(programme.shared[0][1], {"amount": "4646"})
+        once(programme)
+        assert [programme.partner_amount(k) for k in range(P)] == [
+            "4646",
+            "1000",
+            "1000",
+            "1000",
+            "4545",
+        ]
