@@ -52,6 +52,11 @@ class OverlayStore:
     def get_cursor(self, pair: str, side: Side) -> datetime | None:
         return self._cursors.get((pair, side)) or self._real.get_cursor(pair, side)
 
+    def get_cursors(self, pairs: Sequence[str], side: Side) -> dict[str, datetime]:
+        found = self._real.get_cursors(pairs, side)
+        mine = {p: self._cursors[(p, side)] for p in pairs if (p, side) in self._cursors}
+        return found | mine
+
     # links
     def links_by_ids(self, pair: str, side: Side, ids: Sequence[str]) -> dict[str, LinkState]:
         found = self._real.links_by_ids(pair, side, ids)

@@ -81,6 +81,16 @@ class SqlStateStore:
             ).scalar_one_or_none()
         return found
 
+    def get_cursors(self, pairs: Sequence[str], side: Side) -> dict[str, datetime]:
+        found: dict[str, datetime] = {}
+        with self._read() as conn:
+            for chunk in chunks(list(pairs)):
+                query = select(cursors.c.pair, cursors.c.cursor).where(
+                    cursors.c.pair.in_(chunk), cursors.c.side == side.value
+                )
+                found.update({row.pair: row.cursor for row in conn.execute(query)})
+        return found
+
     # links
     def links_by_ids(self, pair: str, side: Side, ids: Sequence[str]) -> dict[str, LinkState]:
         """Links (any status) whose id on ``side`` is in ``ids``, keyed by that id."""

@@ -114,8 +114,7 @@ class _Runner:
     report: DiscoveryReport
 
     def pull(self, group: Group) -> None:
-        cursors = {p: self.store.get_cursor(p, Side.REP) for p in group.pairs}
-        members = {p: at for p, at in cursors.items() if at is not None}
+        members = self.store.get_cursors(group.pairs, Side.REP)
         group_at = self.store.get_cursor(group.key, Side.REP)
         since = start_cursor(group_at, members.values(), self.clock.now())
         pages = self.discovery.connector.changes(since, group.scope, group.properties)

@@ -104,6 +104,11 @@ def test_a_page_moves_many_cursors_forward_only(store: SqlStateStore, pair: str)
     assert store.get_cursor("other", Side.REP) == late
     assert store.get_cursor("pair-0999", Side.REP) == T0
     assert store.get_cursor(pair, Side.PARTNER) is None
+    wanted = [pair, "other", "never-synced", *(f"pair-{k:04d}" for k in range(1_000))]
+    found = store.get_cursors(wanted, Side.REP)
+    assert len(found) == 1_002
+    assert (found[pair], found["other"], found["pair-0500"]) == (T0 + timedelta(hours=1), late, T0)
+    assert store.get_cursors([pair], Side.PARTNER) == {}
 
 
 def test_status_reports_depth_and_age(store: SqlStateStore, pair: str) -> None:
