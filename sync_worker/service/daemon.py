@@ -51,6 +51,7 @@ log = structlog.stdlib.get_logger("sync_worker.service.daemon")
 INTERRUPT_MARGIN_SECONDS = 5.0  # of the grace period, left for interrupted cycles to end
 PRUNE_JOB = "worker:prune-history"  # ":" cannot occur in a pair name (a pair's job id)
 WATCH_JOB = "worker:watch"
+WATCH_EXECUTOR = "watch"
 WATCH_SECONDS = 2.0
 REPLICA_TTL_SECONDS = 10.0
 WAKE_DELAY_SECONDS = 1.0
@@ -71,7 +72,12 @@ class Daemon:
         self.metrics.watch_credentials(runtime.limiters)
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
-            executors={"default": ThreadPoolExecutor(worker.max_parallel_pairs)},
+            # The watcher has a thread of its own: with every worker in a long cycle it must
+            # still beat, or the other daemons count this one dead and take its pairs.
+            executors={
+                "default": ThreadPoolExecutor(worker.max_parallel_pairs),
+                WATCH_EXECUTOR: ThreadPoolExecutor(1),
+            },
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
         self.health = Health(
@@ -131,7 +137,11 @@ class Daemon:
                 next_run_time=now,
             )
         self.scheduler.add_job(
-            self._watch, IntervalTrigger(seconds=WATCH_SECONDS), id=WATCH_JOB, name="watch"
+            self._watch,
+            IntervalTrigger(seconds=WATCH_SECONDS),
+            id=WATCH_JOB,
+            name="watch",
+            executor=WATCH_EXECUTOR,
         )
         if self.worker.history_days:
             self.scheduler.add_job(

@@ -69,7 +69,7 @@ def test_the_daemon_beats_while_cycles_take_every_worker(
     is alive: its beats must go on, or the other daemons take its pairs while it runs them."""
     with running_programme(tmp_path, 2, extra="max_parallel_pairs = 1") as programme:
         programme.partner(0).set_faults(
-            FaultSpec(slow_rate=1.0, slow_seconds=8.0, endpoints=frozenset({"search"}))
+            FaultSpec(slow_rate=1.0, slow_seconds=5.0, endpoints=frozenset({"search"}))
         )
         with runtime_for(load_config(programme.config)) as runtime:
             daemon = Daemon(runtime)
