@@ -19,7 +19,7 @@ from sync_worker.state.base import StateStore
 from sync_worker.state.schema import replicas
 from tests.integration.programme import Programme, running_programme
 
-DEADLINE_SECONDS = 30.0
+DEADLINE_SECONDS = 60.0
 
 
 def wait_for(check: Callable[[], bool], what: str) -> None:
