@@ -53,6 +53,8 @@ log = structlog.stdlib.get_logger("sync_worker.service.daemon")
 INTERRUPT_MARGIN_SECONDS = 5.0  # of the grace period, left for interrupted cycles to end
 PRUNE_JOB = "worker:prune-history"  # ":" cannot occur in a pair name (a pair's job id)
 WATCH_JOB = "worker:watch"
+WATCH_EXECUTOR = "watch"
+DISCOVERY_EXECUTOR = "discovery"
 WATCH_SECONDS = 2.0
 REPLICA_TTL_SECONDS = 10.0
 WAKE_DELAY_SECONDS = 1.0
@@ -73,7 +75,14 @@ class Daemon:
         self.metrics.watch_credentials(runtime.limiters)
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
-            executors={"default": ThreadPoolExecutor(worker.max_parallel_pairs)},
+            # The watcher has a thread of its own: with every worker in a long cycle it must
+            # still beat, or the other daemons count this one dead and take its pairs. Rep
+            # discovery has one too: long pair cycles must not hold back every pair's rep changes.
+            executors={
+                "default": ThreadPoolExecutor(worker.max_parallel_pairs),
+                WATCH_EXECUTOR: ThreadPoolExecutor(1),
+                DISCOVERY_EXECUTOR: ThreadPoolExecutor(1),
+            },
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
         self.health = Health(
@@ -133,9 +142,14 @@ class Daemon:
                 id=endpoint_key(endpoint),
                 name=f"discover {endpoint}",
                 next_run_time=now,
+                executor=DISCOVERY_EXECUTOR,
             )
         self.scheduler.add_job(
-            self._watch, IntervalTrigger(seconds=WATCH_SECONDS), id=WATCH_JOB, name="watch"
+            self._watch,
+            IntervalTrigger(seconds=WATCH_SECONDS),
+            id=WATCH_JOB,
+            name="watch",
+            executor=WATCH_EXECUTOR,
         )
         if self.worker.history_days:
             self.scheduler.add_job(
