@@ -11,6 +11,8 @@ from sync_worker.kernel.errors import ConfigError
 from sync_worker.runtime.environment import variable
 
 CONFIG_ENV_VAR = "SYNC_WORKER_CONFIG"
+SECRET_KEYS = ("token", "webhook_secret")
+"""Endpoint keys whose values are secrets: set from the environment or a ``*_file``."""
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -37,13 +39,16 @@ def read_toml(path: Path) -> dict[str, Any]:
 
 
 def secrets_in_file(data: Mapping[str, Any], prefix: str) -> list[str]:
-    """A token written in the file is refused: a config file can be committed and shared."""
+    """A secret (token, webhook secret) written in the file is refused: a config file can be
+    committed and shared."""
     endpoints = data.get("endpoints")
     if not isinstance(endpoints, Mapping):
         return []
     return [
-        f"endpoints.{name}.token: secrets do not belong in the config file; set "
-        f"{variable(prefix, 'endpoints', name, 'token')} or endpoints.{name}.token_file"
+        f"endpoints.{name}.{key}: secrets do not belong in the config file; set "
+        f"{variable(prefix, 'endpoints', name, key)} or endpoints.{name}.{key}_file"
         for name, section in endpoints.items()
-        if isinstance(section, Mapping) and "token" in section
+        if isinstance(section, Mapping)
+        for key in SECRET_KEYS
+        if key in section
     ]
