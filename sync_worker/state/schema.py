@@ -219,6 +219,19 @@ leases = Table(
     Column("pid", Integer),
 )
 
+# version 4: what the webhook route has seen lately, per endpoint: each request's signature (a
+# replay is refused) and each event id (a redelivered event is not queued twice), until expiry
+webhook_seen = Table(
+    "sw_webhook_seen",
+    metadata,
+    Column("endpoint", String, primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("value", String, primary_key=True),
+    Column("expires_at", UtcMicros, nullable=False),
+    CheckConstraint("kind IN ('signature', 'event')", name="sw_webhook_seen_kind"),
+)
+Index("sw_webhook_seen_expiry", webhook_seen.c.expires_at)
+
 
 @dataclass(frozen=True, slots=True)
 class Migration:
@@ -255,6 +268,11 @@ def _v3_origins_and_lease_holders(conn: Connection) -> None:
                 conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {kind}"))
 
 
+def _v4_webhook_seen(conn: Connection) -> None:
+    # A database created at version 4 or later has it already (version 1 builds the metadata).
+    webhook_seen.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_initial),
     Migration(2, "index the change log by time, for retention", _v2_changes_by_time),
@@ -263,6 +281,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "links record their origin and why they are out of scope; leases their holder's process",
         _v3_origins_and_lease_holders,
     ),
+    Migration(4, "the webhook route remembers recent signatures and event ids", _v4_webhook_seen),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
