@@ -10,7 +10,7 @@ failure), else 503; the JSON body says which pairs are failing and why.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -28,10 +28,11 @@ from prometheus_client.process_collector import ProcessCollector
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sync_worker.service.gauges import CredentialCollector, CredentialSource
+from sync_worker.service.webhooks.counters import WebhookCounters
 from sync_worker.sync.engine import CycleReport
 
 # A `*_created` sample per counter doubles every series in the text format for a value nobody
@@ -95,6 +96,7 @@ class Metrics:
         self.dead_letter_backlog = Gauge(
             "sync_dead_letter_backlog", "Open dead letters now.", ["pair"], registry=r
         )
+        self.webhooks = WebhookCounters(r)
         ProcessCollector(registry=r)
         PlatformCollector(registry=r)
 
@@ -180,8 +182,11 @@ class _Passthrough:
         await self._app(scope, receive, send)
 
 
-def build_app(metrics: Metrics, health: Health) -> Starlette:
-    """The daemon's HTTP surface: ``/metrics`` and ``/healthz``."""
+def build_app(
+    metrics: Metrics, health: Health, extra_routes: Sequence[BaseRoute] = ()
+) -> Starlette:
+    """The daemon's HTTP surface: ``/metrics`` and ``/healthz``, plus ``extra_routes`` (the
+    webhook route, when an endpoint has a webhook secret)."""
 
     async def health_endpoint(_: Request) -> Response:
         healthy, body = health.snapshot()
@@ -191,5 +196,6 @@ def build_app(metrics: Metrics, health: Health) -> Starlette:
         routes=[
             Route("/metrics", _Passthrough(make_asgi_app(metrics.registry))),
             Route("/healthz", health_endpoint),
+            *extra_routes,
         ]
     )
