@@ -13,6 +13,7 @@ from sync_worker.cli.documents import outcome
 from sync_worker.ops.explain import Explanation
 from sync_worker.state.base import ChangeEntry, ConflictEntry, DeadLetter, PairStatus
 from sync_worker.state.progress import PairProgress
+from sync_worker.sync.discoverer import DiscoveryReport
 from sync_worker.sync.engine import CycleReport
 from sync_worker.sync.writers import Intention
 
@@ -258,6 +259,23 @@ def cycle_notes(reports: Iterable[CycleReport]) -> list[str]:
         for r in reports
         if r.error and r.outcome in ("failed", "skipped")
     ]
+
+
+def discovery_notes(reports: Iterable[DiscoveryReport]) -> list[str]:
+    """One line per rep discovery: what it queued for how many pairs, or why it failed."""
+    notes = []
+    for r in reports:
+        if not r.ran:
+            notes.append(f"rep discovery of {r.endpoint}: another process runs it; not run here")
+        elif r.failed:
+            notes.append(f"rep discovery of {r.endpoint} failed: {r.error}")
+        else:
+            notes.append(
+                f"rep discovery of {r.endpoint}: {r.pulled} changed, "
+                f"{sum(r.routed.values())} queued for {len(r.routed)} pairs, "
+                f"{r.api_calls} API calls"
+            )
+    return notes
 
 
 def status_notes(rows: Iterable[PairStatus]) -> list[str]:

@@ -8,7 +8,7 @@ the rep CRM's budget is shared by all the pairs that use it) and one metadata ca
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -28,6 +28,8 @@ from sync_worker.runtime.pairs import load_pair_mappings
 from sync_worker.state import open_store
 from sync_worker.state.base import PruneCounts, StateStore
 from sync_worker.sync.context import PairContext
+from sync_worker.sync.discoverer import Discovery
+from sync_worker.sync.discovery import Group, plan_groups
 
 log = structlog.stdlib.get_logger("sync_worker.runtime.wiring")
 
@@ -42,6 +44,13 @@ class Runtime:
     clock: Clock
     limiters: LimiterRegistry = field(default_factory=LimiterRegistry)
     metadata: MetadataRegistry = field(default_factory=MetadataRegistry)
+    discoveries: dict[str, Discovery] = field(default_factory=dict)
+    """Rep discovery per rep endpoint: one pull for every pair on it."""
+
+    def discoveries_for(self, names: Iterable[str]) -> list[Discovery]:
+        """The discoveries that serve any of the pairs ``names``."""
+        wanted = set(names)
+        return [d for d in self.discoveries.values() if wanted & set(d.pairs)]
 
     def prune_history(self, days: int | None = None) -> PruneCounts | None:
         """Delete history older than ``days`` (default ``worker.history_days``); None when
@@ -62,11 +71,13 @@ class Runtime:
         return counts
 
     def close(self) -> None:
+        connectors = [d.connector for d in self.discoveries.values()]
         for ctx in self.pairs.values():
-            for connector in (ctx.partner, ctx.rep):
-                close = getattr(connector, "close", None)
-                if callable(close):
-                    close()
+            connectors += [ctx.partner, ctx.rep]
+        for connector in connectors:
+            close = getattr(connector, "close", None)
+            if callable(close):
+                close()
         self.store.close()
 
 
@@ -111,6 +122,7 @@ def build_runtime(
     runtime = Runtime(loaded, the_store, {}, the_clock)
     try:
         runtime.pairs = _contexts(loaded, mappings, runtime, only_enabled=only_enabled)
+        runtime.discoveries = _discoveries(loaded, runtime)
     except BaseException:
         the_store.close()
         raise
@@ -148,8 +160,28 @@ def _contexts(
             interval_seconds=pair.interval_seconds or settings.worker.interval_seconds,
             dead_letter_max_attempts=settings.worker.dead_letter_max_attempts,
             lease_ttl_seconds=settings.worker.lease_ttl_seconds,
+            discovered=True,
         )
     return contexts
+
+
+def _discoveries(loaded: LoadedConfig, runtime: Runtime) -> dict[str, Discovery]:
+    """One discovery per rep endpoint, with a connector of its own (its calls are not any
+    pair's) sharing the credential's rate limiter."""
+    endpoints = loaded.settings.endpoints
+    found: dict[str, list[Group]] = {}
+    for group in plan_groups(runtime.pairs.values()):
+        found.setdefault(group.endpoint, []).append(group)
+    return {
+        endpoint: Discovery(
+            endpoint,
+            make_connector(
+                endpoint, endpoints[endpoint], runtime.clock, runtime.limiters, runtime.metadata
+            ),
+            tuple(groups),
+        )
+        for endpoint, groups in found.items()
+    }
 
 
 @contextmanager

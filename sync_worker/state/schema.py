@@ -219,7 +219,7 @@ leases = Table(
     Column("pid", Integer),
 )
 
-# version 4: what the webhook route has seen lately, per endpoint: each request's signature (a
+# version 6: what the webhook route has seen lately, per endpoint: each request's signature (a
 # replay is refused) and each event id (a redelivered event is not queued twice), until expiry
 webhook_seen = Table(
     "sw_webhook_seen",
@@ -231,6 +231,32 @@ webhook_seen = Table(
     CheckConstraint("kind IN ('signature', 'event')", name="sw_webhook_seen_kind"),
 )
 Index("sw_webhook_seen_expiry", webhook_seen.c.expires_at)
+
+
+inbox = Table(
+    "sw_inbox",
+    metadata,
+    # version 4: deals known to have changed, per pair (or per rep endpoint, not yet routed)
+    Column("key", String, primary_key=True),
+    Column("side", String(16), primary_key=True),
+    Column("record_id", String, primary_key=True),
+    Column("source", String(16), nullable=False),
+    Column("first_queued_at", UtcMicros, nullable=False),
+    Column("queued_at", UtcMicros, nullable=False),
+)
+Index("sw_inbox_by_age", inbox.c.key, inbox.c.side, inbox.c.first_queued_at)
+
+
+replicas = Table(
+    "sw_replicas",
+    metadata,
+    # version 5: the daemons sharing this store, so that they can split the pairs between them
+    Column("owner", String, primary_key=True),
+    Column("node", String),
+    Column("pid", Integer),
+    Column("started_at", UtcMicros, nullable=False),
+    Column("seen_at", UtcMicros, nullable=False),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,8 +294,20 @@ def _v3_origins_and_lease_holders(conn: Connection) -> None:
                 conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {kind}"))
 
 
-def _v4_webhook_seen(conn: Connection) -> None:
-    # A database created at version 4 or later has it already (version 1 builds the metadata).
+def _v4_inbox(conn: Connection) -> None:
+    # Version 1 builds the current metadata, so a database created at version 4 has it.
+    inbox.create(conn, checkfirst=True)
+    conn.execute(
+        text("CREATE INDEX IF NOT EXISTS sw_inbox_by_age ON sw_inbox (key, side, first_queued_at)")
+    )
+
+
+def _v5_replicas(conn: Connection) -> None:
+    replicas.create(conn, checkfirst=True)
+
+
+def _v6_webhook_seen(conn: Connection) -> None:
+    # A database created at version 6 or later has it already (version 1 builds the metadata).
     webhook_seen.create(conn, checkfirst=True)
 
 
@@ -281,7 +319,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         "links record their origin and why they are out of scope; leases their holder's process",
         _v3_origins_and_lease_holders,
     ),
-    Migration(4, "the webhook route remembers recent signatures and event ids", _v4_webhook_seen),
+    Migration(4, "an inbox of changed deals per pair and per rep endpoint", _v4_inbox),
+    Migration(5, "the daemons sharing the store, to split the pairs", _v5_replicas),
+    Migration(6, "the webhook route remembers recent signatures and event ids", _v6_webhook_seen),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -29,7 +29,7 @@ import structlog
 from sync_worker.kernel.model import DealRecord, Side
 from sync_worker.rules.plan import BaseSnapshot, Directory, PairPlan
 from sync_worker.rules.reconcile import plan_creation, reconcile
-from sync_worker.state.base import ChangeEntry
+from sync_worker.state.base import ChangeEntry, Taken
 from sync_worker.sync.context import PairContext
 from sync_worker.sync.counterparts import Counterparts
 from sync_worker.sync.ledger import PageLedger
@@ -79,11 +79,15 @@ class PageProcessor:
         *,
         attempts: Mapping[str, int] | None = None,
         missing: Sequence[str] = (),
+        taken: Sequence[Taken] = (),
     ) -> PageResult:
         """Process ``records`` from ``side`` and commit the page. Records come from a search
         (a pull) unless ``attempts`` is given: then they are dead letters retried, read live by
-        id, and ``missing`` lists retried ids that no longer exist, whose letters close."""
+        id, and ``missing`` lists retried ids that no longer exist, whose letters close. With
+        ``taken`` they were read live for inbox entries, which the page's commit drains; only
+        those a search of the side would find are processed (a webhook knows no scope)."""
         retried = attempts or {}
+        live = bool(retried or taken)
         now = self.ctx.clock.now()
         ledger = PageLedger(
             self.ctx,
@@ -95,7 +99,10 @@ class PageProcessor:
             self.retry_base_seconds,
         )
         ledger.resolve(side, missing)
+        ledger.taken = list(taken)
         unique = latest_per_id(records)
+        if taken and not retried:
+            unique = self.counterparts.searchable(ledger, unique)
         links = self.ctx.store.links_by_ids(self.ctx.name, side, [r.id for r in unique])
         if retried:  # read by id, not found by the scoped search: check the scope here
             unique = self.counterparts.still_in_scope(ledger, unique, links)
@@ -109,12 +116,14 @@ class PageProcessor:
             reason = f"{prop} holds {stored!r}, which is not a link of this pair"
             ledger.dead_letter(side, record.id, reason)
         pairs = self.counterparts.linked(ledger, page) + self.counterparts.claimed(ledger, page)
-        searched = None if retried else side
+        searched = None if live else side
         outcome = self._push(ledger, pairs, page.origins, now, searched)
         ledger.settle(outcome)
         commit = ledger.commit()
         self.ctx.store.commit_page(self.ctx.name, commit)
         tally = ledger.tally(commit, outcome, pulled=0 if retried else len(records))
+        if taken:
+            tally += Tally(inbox_drained=len(taken))
         return PageResult(tally, tuple(commit.changes))
 
     def _push(

@@ -70,11 +70,11 @@ def test_event_ids_are_remembered_until_they_expire(store_url: str) -> None:
         store.close()
 
 
-def test_a_version_3_database_gains_the_table(store_url: str) -> None:
+def test_a_version_5_database_gains_the_table(store_url: str) -> None:
     store = open_store(store_url)
     with store.engine.begin() as conn:  # what the previous release created
         conn.execute(text("DROP TABLE sw_webhook_seen"))
-        conn.execute(text("UPDATE sw_schema_version SET version = 3"))
+        conn.execute(text("UPDATE sw_schema_version SET version = 5"))
     store.close()
 
     upgraded = open_store(store_url)
