@@ -19,10 +19,11 @@ from sync_worker.kernel.clock import FakeClock, to_epoch_ms
 from sync_worker.runtime.config import PairSettings
 from sync_worker.service.http import ThreadedServer
 from sync_worker.service.metrics import Health, Metrics, build_app
-from sync_worker.service.webhooks import InboxEntry, WebhookEndpoint, WebhookReceiver
+from sync_worker.service.webhooks import WebhookEndpoint, WebhookReceiver
 from sync_worker.service.webhooks.routing import endpoint_roles
 from sync_worker.service.webhooks.signature import v3_signature
 from sync_worker.state import open_store
+from sync_worker.state.base import InboxEntry
 from sync_worker.state.webhook_ledger import SqlWebhookLedger
 
 SECRET = "wh-secret-7f3a9c2e-1b4d-4e8f-a6c5-0d9e8f7a6b5c"

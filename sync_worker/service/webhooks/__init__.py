@@ -2,19 +2,19 @@
 and queues the changed deals in their pairs' inboxes (see :mod:`.receiver`)."""
 
 from sync_worker.service.webhooks.counters import WebhookCounters
-from sync_worker.service.webhooks.ports import InboxEntry, Sink, Wake, WebhookLedger
+from sync_worker.service.webhooks.ports import Sink, Wake, WebhookLedger
 from sync_worker.service.webhooks.receiver import PATH, WebhookEndpoint, WebhookReceiver
-from sync_worker.service.webhooks.setup import webhook_endpoints, webhook_receiver
+from sync_worker.service.webhooks.setup import daemon_routes, webhook_endpoints, webhook_receiver
 
 __all__ = [
     "PATH",
-    "InboxEntry",
     "Sink",
     "Wake",
     "WebhookCounters",
     "WebhookEndpoint",
     "WebhookLedger",
     "WebhookReceiver",
+    "daemon_routes",
     "webhook_endpoints",
     "webhook_receiver",
 ]

@@ -16,7 +16,8 @@ from datetime import datetime
 from sync_worker.kernel.model import Side
 from sync_worker.runtime.config import PairSettings
 from sync_worker.service.webhooks.events import DealEvent
-from sync_worker.service.webhooks.ports import WEBHOOK_SOURCE, InboxEntry, endpoint_key
+from sync_worker.service.webhooks.ports import WEBHOOK_SOURCE
+from sync_worker.state.base import InboxEntry, endpoint_key
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,12 +4,18 @@ the endpoint has a webhook secret (``SYNC_WORKER_ENDPOINTS__<NAME>__WEBHOOK_SECR
 
 from __future__ import annotations
 
+import structlog
+from starlette.routing import BaseRoute
+
 from sync_worker.kernel.clock import Clock
 from sync_worker.runtime.config import Settings
+from sync_worker.runtime.wiring import Runtime
 from sync_worker.service.webhooks.counters import WebhookCounters
 from sync_worker.service.webhooks.ports import Sink, Wake, WebhookLedger
-from sync_worker.service.webhooks.receiver import WebhookEndpoint, WebhookReceiver
+from sync_worker.service.webhooks.receiver import PATH, WebhookEndpoint, WebhookReceiver
 from sync_worker.service.webhooks.routing import EndpointRoles, endpoint_roles
+
+log = structlog.stdlib.get_logger("sync_worker.service.webhooks")
 
 
 def webhook_endpoints(settings: Settings) -> dict[str, WebhookEndpoint]:
@@ -48,3 +54,27 @@ def webhook_receiver(
         public_url=settings.worker.webhook_public_url,
         max_body_bytes=settings.worker.webhook_max_body_bytes,
     )
+
+
+def daemon_routes(
+    runtime: Runtime, *, sink: Sink, wake: Wake, counters: WebhookCounters
+) -> list[BaseRoute]:
+    """The webhook route for the daemon's HTTP server (none when no endpoint has a secret, or
+    the store keeps no ledger), logging which endpoints it serves."""
+    settings = runtime.config.settings
+    ledger = runtime.webhook_ledger
+    endpoints = webhook_endpoints(settings)
+    if not endpoints or ledger is None:
+        return []
+    if not settings.worker.metrics_port:
+        log.warning(
+            "webhooks_not_served",
+            endpoints=sorted(endpoints),
+            reason="worker.metrics_port = 0: the daemon serves no HTTP; polling only",
+        )
+        return []
+    receiver = webhook_receiver(
+        settings, ledger=ledger, sink=sink, wake=wake, clock=runtime.clock, counters=counters
+    )
+    log.info("webhooks_served", endpoints=sorted(endpoints), path=PATH)
+    return list(receiver.routes())
