@@ -8,7 +8,7 @@ calls are neither rate limited, faulted nor counted.
 | GET | counters | | ``{"counters": {endpoint: {status: n}}, "total": n}`` |
 | POST | counters/reset | | zero the counters |
 | GET/POST | faults | FaultSpec fields | read / replace the fault settings |
-| GET | deals | | every active deal's properties |
+| GET | deals | ``?ids=1,2`` optional | every active deal's properties (or those of ``ids``) |
 | POST | deals | ``{"properties", "source"?, "at"?}`` | create as a user -> ``{"id"}`` |
 | POST | deals/{id} | ``{"properties", "source"?, "at"?}`` | edit as a user |
 | POST | deals/{id}/archive, deals/{id}/register | | archive / register (as in the UI) |
@@ -101,8 +101,12 @@ async def _set_faults(portal: Portal, request: Request) -> Response:
     return JSONResponse(portal.faults.spec.to_json())
 
 
-async def _deals(portal: Portal, _request: Request) -> Response:
-    return JSONResponse({"results": portal.deals()})
+async def _deals(portal: Portal, request: Request) -> Response:
+    wanted = request.query_params.get("ids")
+    if wanted is None:
+        return JSONResponse({"results": portal.deals()})
+    found = (portal.get_deal(deal_id) for deal_id in wanted.split(",") if deal_id)
+    return JSONResponse({"results": [deal for deal in found if deal is not None]})
 
 
 async def _create(portal: Portal, request: Request) -> Response:
