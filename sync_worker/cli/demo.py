@@ -6,7 +6,9 @@
    added on each side (and a rep user typed into the partner's team display, which is
    restored), a product-interest change, a close-date change, and a new shared deal on each side;
 4. run again and show what synced and why (the audit log the worker wrote), then ``explain`` one
-   deal, then an idle cycle proving nothing echoes.
+   deal, then an idle cycle proving nothing echoes;
+5. start the daemon with webhooks: an edit in the partner portal reaches the rep in about a
+   second (:mod:`.demo_webhooks`).
 
 State is a SQLite file (the config's ``worker.state_url``), emptied first: the sandbox starts
 fresh on every demo, so state from an earlier demo would describe deals that no longer exist.
@@ -25,6 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hubspot_sandbox import Portal, Sandbox, SandboxServer, demo_portals, seed_demo
+from sync_worker.cli.demo_webhooks import set_demo_webhook_secrets, webhook_step
 from sync_worker.cli.tables import cycle_table, explanation_tables, fitted, planned_table
 from sync_worker.kernel.errors import ConfigError
 from sync_worker.kernel.model import Side
@@ -53,6 +56,7 @@ def run_demo(config_path: Path) -> int:
     out = Console(highlight=False)
     for name, token in DEMO_TOKENS.items():
         os.environ.setdefault(f"SYNC_WORKER_ENDPOINTS__{name.upper()}__TOKEN", token)
+    set_demo_webhook_secrets()
     try:
         loaded = load_config(config_path)
         host, port = _sandbox_address(loaded)
@@ -96,7 +100,8 @@ def _story(out: Console, rt: Runtime, sandbox: Sandbox, loaded: LoadedConfig) ->
     for item in explanation_tables(explain(ctx, scenarios[0].partner_id)):
         out.print(fitted(item, out) if isinstance(item, Table) else item)
     third = cycle("6. idle again: the worker's own writes come back and plan nothing")
-    failed = any(r.failed for r in (first, second, third))
+    crossed = webhook_step(out, rt, sandbox, ctx.mapping.links.partner)
+    failed = any(r.failed for r in (first, second, third)) or not crossed
     out.rule("demo finished" + (" with failures" if failed else ""))
     return 1 if failed else 0
 
