@@ -186,6 +186,11 @@ class Portal:
     def set_faults(self, spec: FaultSpec) -> None:
         self.faults.configure(spec)
 
+    def rotate_token(self, token: str) -> None:
+        """The account's private app token is rotated (or revoked): from now on the old one
+        is refused with 401, as HubSpot refuses a revoked token."""
+        self.spec = replace(self.spec, token=token)
+
     def index_lag_seconds(self) -> float:
         override = self.faults.spec.index_lag_seconds
         return self.spec.index_lag_seconds if override is None else override

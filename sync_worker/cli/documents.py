@@ -20,13 +20,7 @@ SCHEMA_VERSION = 1
 
 def outcome(row: PairStatus) -> str:
     """The last run's outcome; ``running`` or ``interrupted`` when it has none."""
-    last = row.last_run
-    if last is None:
-        return "never run"
-    if last.outcome is not None:
-        return last.outcome
-    # No outcome: running now if a process holds the pair, else that run died unfinished.
-    return "running" if row.lease_holder else "interrupted"
+    return row.outcome
 
 
 def lag_seconds(progress: PairProgress, now: datetime) -> float | None:
@@ -65,6 +59,8 @@ def _pair_status(row: PairStatus, progress: PairProgress, now: datetime) -> dict
         "lag_seconds": lag_seconds(progress, now),
         # Where each side's next pull starts: the last pull's start less the index-lag allowance.
         "next_pull_from": {"partner": row.partner_cursor, "rep": row.rep_cursor},
+        # Changed deals queued for the pair's next cycle (rep discovery, webhooks).
+        "inbox": {"depth": row.inbox, "oldest_queued_at": row.inbox_since},
         "links": row.links,
         "linked_out_of_scope": row.out_of_scope,
         "open_conflicts": row.open_conflicts,

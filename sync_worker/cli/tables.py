@@ -122,7 +122,7 @@ def status_table(
 ) -> Table:
     by_pair = {p.pair: p for p in progress}
     table = Table(title="pairs")
-    for column in ("pair", "last run", "outcome", "synced up to", "lag", "links"):
+    for column in ("pair", "last run", "outcome", "synced up to", "lag", "inbox", "links"):
         table.add_column(column)
     for column in ("open conflicts", "dead letters", "failures in a row", "last failure"):
         table.add_column(column)
@@ -135,6 +135,7 @@ def status_table(
             outcome(row),
             _when(done.synced_up_to) if done.synced_up_to else "never",
             _ago(done.synced_up_to, now),
+            f"{row.inbox} (oldest {_ago(row.inbox_since, now)})" if row.inbox else "0",
             str(row.links),
             str(row.open_conflicts),
             str(row.dead_letters),

@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from sync_worker.kernel.errors import ConfigError
+from sync_worker.runtime.console_settings import SECRET_KEYS
 from sync_worker.runtime.environment import variable
 
 CONFIG_ENV_VAR = "SYNC_WORKER_CONFIG"
-SECRET_KEYS = ("token", "webhook_secret")
+ENDPOINT_SECRET_KEYS = ("token", "webhook_secret")
 """Endpoint keys whose values are secrets: set from the environment or a ``*_file``."""
 
 
@@ -39,16 +40,26 @@ def read_toml(path: Path) -> dict[str, Any]:
 
 
 def secrets_in_file(data: Mapping[str, Any], prefix: str) -> list[str]:
-    """A secret (token, webhook secret) written in the file is refused: a config file can be
-    committed and shared."""
+    """A secret written in the file (an endpoint's token or webhook secret, a console password)
+    is refused: a config file can be committed and shared."""
     endpoints = data.get("endpoints")
-    if not isinstance(endpoints, Mapping):
-        return []
-    return [
-        f"endpoints.{name}.{key}: secrets do not belong in the config file; set "
-        f"{variable(prefix, 'endpoints', name, key)} or endpoints.{name}.{key}_file"
-        for name, section in endpoints.items()
-        if isinstance(section, Mapping)
-        for key in SECRET_KEYS
-        if key in section
-    ]
+    console = data.get("console")
+    found = []
+    if isinstance(endpoints, Mapping):
+        found += [
+            f"endpoints.{name}.{key}: secrets do not belong in the config file; set "
+            f"{variable(prefix, 'endpoints', name, key)} or endpoints.{name}.{key}_file"
+            for name, section in endpoints.items()
+            if isinstance(section, Mapping)
+            for key in ENDPOINT_SECRET_KEYS
+            if key in section
+        ]
+    if isinstance(console, Mapping):
+        found += [
+            f"console.{key}: secrets do not belong in the config file; set "
+            f"{variable(prefix, 'console', key)}"
+            + (" or console.users_file" if key.endswith("password") else "")
+            for key in SECRET_KEYS
+            if key in console
+        ]
+    return found

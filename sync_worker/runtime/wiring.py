@@ -8,9 +8,9 @@ the rep CRM's budget is shared by all the pairs that use it) and one metadata ca
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 import structlog
@@ -18,21 +18,33 @@ import structlog
 from sync_worker.connectors.base import Connector
 from sync_worker.connectors.hubspot.factory import make_hubspot_connector
 from sync_worker.connectors.hubspot.metadata import MetadataRegistry
-from sync_worker.connectors.hubspot.ratelimit import LimiterRegistry
+from sync_worker.connectors.hubspot.ratelimit import UNLIMITED, LimiterRegistry, credential_label
 from sync_worker.connectors.hubspot.retry import RetrySettings
 from sync_worker.kernel.clock import Clock, SystemClock
 from sync_worker.kernel.errors import ConfigError
+from sync_worker.kernel.model import BySide, Side
 from sync_worker.rules.mapping import SyncMapping
 from sync_worker.runtime.config import EndpointSettings, LoadedConfig
 from sync_worker.runtime.pairs import load_pair_mappings
 from sync_worker.state import SqlStateStore, open_store
 from sync_worker.state.base import PruneCounts, StateStore
+from sync_worker.state.progress import PairProgress
 from sync_worker.state.webhook_ledger import SqlWebhookLedger
 from sync_worker.sync.context import PairContext
 from sync_worker.sync.discoverer import Discovery
-from sync_worker.sync.discovery import Group, plan_groups
+from sync_worker.sync.discovery import Group, lease_name, plan_groups
 
 log = structlog.stdlib.get_logger("sync_worker.runtime.wiring")
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialRef:
+    """The credential one side of a pair uses: its endpoint and the label its limiter and
+    metrics carry (``base_url#token-fingerprint``); ``label`` is None when nothing paces it
+    (the sandbox's ``unlimited`` tier)."""
+
+    endpoint: str
+    label: str | None
 
 
 @dataclass(slots=True)
@@ -60,6 +72,35 @@ class Runtime:
         wanted = set(names)
         return [d for d in self.discoveries.values() if wanted & set(d.pairs)]
 
+    def progress(self, names: Sequence[str]) -> list[PairProgress]:
+        """Each pair's progress, its rep side bounded by its endpoint's rep discovery: a pair is
+        synced only up to the start of the last discovery that completed (a discovery failing
+        for hours shows as hours of lag on every pair it serves)."""
+        leases = {p: lease_name(d.endpoint) for d in self.discoveries.values() for p in d.pairs}
+        found = self.store.progress([*names, *sorted(set(leases.values()))])
+        by_key = {p.pair: p for p in found}
+        result = []
+        for name in names:
+            mine = by_key[name]
+            if name in leases and self.pairs[name].discovered:
+                found_up_to = by_key[leases[name]].synced_up_to
+                # Before its first discovery the pair's own first sync pulled its rep side.
+                if found_up_to is not None and mine.synced_up_to is not None:
+                    mine = replace(mine, synced_up_to=min(found_up_to, mine.synced_up_to))
+            result.append(mine)
+        return result
+
+    def discovery_failures(self) -> list[str]:
+        """One line per rep discovery whose newest run failed, with the reason."""
+        leases = {lease_name(e): e for e in self.discoveries}
+        lines = []
+        for found in self.store.progress(sorted(leases)):
+            failed_at, done = found.last_failure_at, found.synced_up_to
+            if failed_at is not None and (done is None or failed_at > done):
+                endpoint = leases[found.pair]
+                lines.append(f"rep discovery of {endpoint}: last run failed: {found.last_failure}")
+        return lines
+
     def prune_history(self, days: int | None = None) -> PruneCounts | None:
         """Delete history older than ``days`` (default ``worker.history_days``); None when
         retention is off (0 days). Logs ``history_pruned``."""
@@ -77,6 +118,20 @@ class Runtime:
             dead_letters=counts.dead_letters,
         )
         return counts
+
+    def credentials(self, pair: str) -> BySide[CredentialRef]:
+        """Which credential each side of ``pair`` spends (for the console's budget column)."""
+        settings = self.config.settings
+        names = settings.pairs[pair]
+
+        def ref(side: Side) -> CredentialRef:
+            name = names.partner if side is Side.PARTNER else names.rep
+            endpoint = settings.endpoints[name]
+            if endpoint.rate_limit_tier == UNLIMITED or endpoint.token is None:
+                return CredentialRef(name, None)
+            return CredentialRef(name, credential_label(endpoint.base_url, endpoint.token))
+
+        return BySide.build(ref)
 
     def close(self) -> None:
         connectors = [d.connector for d in self.discoveries.values()]

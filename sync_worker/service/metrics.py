@@ -179,17 +179,41 @@ class Health:
                 self.reasons.pop(report.pair, None)
             return self.failures.get(report.pair, 0)
 
+    def record_discovery(self, report: DiscoveryReport) -> int:
+        """Update after a rep discovery, under its lease name (``discover:<endpoint>``): one
+        failing for ``threshold`` runs in a row turns health red, since every pair it serves
+        stops receiving rep changes."""
+        if not report.ran:
+            return 0
+        name = f"discover:{report.endpoint}"
+        with self._lock:
+            if report.failed:
+                self.failures[name] = self.failures.get(name, 0) + 1
+                self.reasons[name] = f"rep discovery: {report.error}"
+            else:
+                self.failures[name] = 0
+                self.reasons.pop(name, None)
+            return self.failures[name]
+
     def pause(self, pair: str, reason: str) -> None:
         with self._lock:
             self.paused.add(pair)
             self.reasons[pair] = reason
 
+    def failing_pairs(self) -> dict[str, str | None]:
+        """The pairs ``/healthz`` names as failing, with why (the console shows them red)."""
+        with self._lock:
+            return {pair: self.reasons.get(pair) for pair in self._failing()}
+
     def snapshot(self) -> tuple[bool, dict[str, object]]:
         with self._lock:
-            failing = {
-                pair: {"consecutive_failures": n, "reason": self.reasons.get(pair)}
-                for pair, n in self.failures.items()
-                if n >= self.threshold or pair in self.paused
+            failing: dict[str, dict[str, object]] = {
+                pair: {
+                    "consecutive_failures": self.failures[pair],
+                    "reason": self.reasons.get(pair),
+                }
+                for pair in self._failing()
+                if pair not in self.paused
             }
             failing.update(
                 {p: {"paused": True, "reason": self.reasons.get(p)} for p in self.paused}
@@ -197,6 +221,11 @@ class Health:
         alive = self.scheduler_alive()
         healthy = alive and not failing
         return healthy, {"healthy": healthy, "scheduler_alive": alive, "failing_pairs": failing}
+
+    def _failing(self) -> list[str]:
+        """Pairs failed ``threshold`` cycles in a row, or paused (call with the lock held)."""
+        over = [pair for pair, n in self.failures.items() if n >= self.threshold]
+        return sorted({*over, *self.paused})
 
 
 class _Passthrough:

@@ -27,7 +27,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from sync_worker.kernel.model import BySide, Side
+from sync_worker.kernel.model import BySide, DealRecord, Side
 from sync_worker.state.progress import PairProgress
 
 
@@ -152,6 +152,10 @@ class InboxEntry:
     source: str
     """Who found it: ``discovery``, ``webhook``."""
     queued_at: datetime
+    record: DealRecord | None = None
+    """The search document discovery found (the cycle uses it as a pulled record: a plan that
+    writes this side re-reads the deal live first); None for an id only (a webhook): the cycle
+    reads the deal live."""
 
 
 def endpoint_key(endpoint: str) -> str:
@@ -241,6 +245,17 @@ class PairStatus:
     """Changed deals queued for the pair's next cycle."""
     inbox_since: datetime | None = None
     """When the oldest of them was first queued (how far the pair trails its changes)."""
+
+    @property
+    def outcome(self) -> str:
+        """The last run's outcome; ``running`` or ``interrupted`` when it has none."""
+        last = self.last_run
+        if last is None:
+            return "never run"
+        if last.outcome is not None:
+            return last.outcome
+        # No outcome: running now if a process holds the pair, else that run died unfinished.
+        return "running" if self.lease_holder else "interrupted"
 
 
 class StateStore(Protocol):
@@ -344,6 +359,10 @@ class StateStore(Protocol):
         counts: Mapping[str, int],
         error: str | None,
     ) -> None: ...
+
+    def runs(self, pair: str, limit: int = 200) -> list[RunRecord]:
+        """The pair's latest ``limit`` runs, newest first (the console's sync log)."""
+        ...
 
     def prune_history(self, before: datetime) -> PruneCounts:
         """Delete the change log, run log and resolved conflicts and dead letters older than

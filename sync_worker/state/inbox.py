@@ -7,12 +7,13 @@ the entry the cycle read; a change that landed after that read stays queued for 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, delete, func, select
 
-from sync_worker.kernel.model import Side
+from sync_worker.kernel.model import DealRecord, Side
 from sync_worker.state.base import InboxEntry, Taken
 from sync_worker.state.page import insert_for
 from sync_worker.state.schema import UtcMicros, inbox
@@ -37,6 +38,7 @@ def queue(conn: Connection, entries: Sequence[InboxEntry]) -> None:
             "source": e.source,
             "first_queued_at": first[key],
             "queued_at": e.queued_at,
+            "payload": _encode(e.record),
         }
         for key, e in latest.items()
     ]
@@ -45,7 +47,11 @@ def queue(conn: Connection, entries: Sequence[InboxEntry]) -> None:
         conn.execute(
             ins.on_conflict_do_update(
                 index_elements=[inbox.c.key, inbox.c.side, inbox.c.record_id],
-                set_={"queued_at": ins.excluded.queued_at, "source": ins.excluded.source},
+                set_={
+                    "queued_at": ins.excluded.queued_at,
+                    "source": ins.excluded.source,
+                    "payload": ins.excluded.payload,
+                },
                 where=inbox.c.queued_at < ins.excluded.queued_at,
             )
         )
@@ -75,9 +81,31 @@ def oldest(conn: Connection, key: str, side: Side, limit: int) -> list[InboxEntr
         .limit(limit)
     )
     return [
-        InboxEntry(row.key, Side(row.side), row.record_id, row.source, row.queued_at)
+        InboxEntry(
+            row.key,
+            Side(row.side),
+            row.record_id,
+            row.source,
+            row.queued_at,
+            _decode(row.record_id, row.payload),
+        )
         for row in conn.execute(query)
     ]
+
+
+def _encode(record: DealRecord | None) -> str | None:
+    if record is None:
+        return None
+    document = {"properties": dict(record.properties), "modified_at": record.modified_at}
+    return json.dumps(document, default=datetime.isoformat, separators=(",", ":"))
+
+
+def _decode(record_id: str, payload: str | None) -> DealRecord | None:
+    if payload is None:
+        return None
+    document = json.loads(payload)
+    modified = datetime.fromisoformat(document["modified_at"])
+    return DealRecord(record_id, document["properties"], modified)
 
 
 def depth(conn: Connection, key: str) -> tuple[int, datetime | None]:

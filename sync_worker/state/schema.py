@@ -243,6 +243,7 @@ inbox = Table(
     Column("source", String(16), nullable=False),
     Column("first_queued_at", UtcMicros, nullable=False),
     Column("queued_at", UtcMicros, nullable=False),
+    Column("payload", Text),  # the search document discovery found, as JSON; NULL for an id
 )
 Index("sw_inbox_by_age", inbox.c.key, inbox.c.side, inbox.c.first_queued_at)
 

@@ -8,6 +8,7 @@ the last committed page.
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,7 +19,7 @@ from sync_worker.connectors.base import Connector
 from sync_worker.kernel.clock import Clock
 from sync_worker.kernel.errors import ConnectorError, DailyLimitReached, Interrupted, LeaseLost
 from sync_worker.kernel.model import DealRecord, Side
-from sync_worker.state.base import InboxEntry, StateStore, endpoint_key
+from sync_worker.state.base import InboxEntry, RunRecord, StateStore, endpoint_key
 from sync_worker.sync.discovery import (
     Group,
     Routed,
@@ -92,6 +93,8 @@ def discover(
         report.ran = False
         log.info("discovery_busy", endpoint=discovery.endpoint, detail="another process runs it")
         return report
+    run_id = uuid.uuid4().hex[:12]
+    store.start_run(RunRecord(run_id, lease, "discover", clock.now()))
     try:
         runner = _Runner(discovery, store, clock, options, report)
         for group in discovery.groups:
@@ -102,8 +105,15 @@ def discover(
     except (ConnectorError, Interrupted, LeaseLost) as exc:
         report.error = str(exc)
     finally:
-        store.release_lease(lease, options.owner)
-    report.api_calls = discovery.connector.api_calls() - calls
+        report.api_calls = discovery.connector.api_calls() - calls
+        counts = {"pulled.rep": report.pulled, "queued": sum(report.routed.values()),
+                  "unrouted": report.unrouted, "echoes": report.seen,
+                  "api_calls": report.api_calls}  # fmt: skip
+        try:
+            outcome = "failed" if report.failed else "ok"
+            store.finish_run(run_id, clock.now(), outcome, counts, report.error)
+        finally:
+            store.release_lease(lease, options.owner)
     report.duration_seconds = clock.monotonic() - started
     _log(report)
     return report

@@ -19,6 +19,7 @@ itself (a webhook cannot tell which pair a rep deal belongs to) are read live an
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -165,7 +166,14 @@ def _key(endpoint: str, shape: object) -> str:
 
 
 def _norm(value: str) -> str:
-    return value.strip().casefold()
+    """A routing key equal for every pair of values HubSpot's ``EQ`` may take as equal
+    (numbers numerically, text without case); the pair's own scope then decides exactly."""
+    text = value.strip()
+    try:
+        number = float(text)
+    except ValueError:
+        return text.casefold()
+    return repr(number) if math.isfinite(number) else text.casefold()
 
 
 def route_page(
@@ -182,7 +190,9 @@ def route_page(
         pairs = {p for group in groups for p in group.route.pairs_for(record, shapes)}
         if not pairs:
             routed.unrouted += 1
-        routed.entries += [InboxEntry(p, Side.REP, record.id, source, now) for p in sorted(pairs)]
+        routed.entries += [
+            InboxEntry(p, Side.REP, record.id, source, now, record) for p in sorted(pairs)
+        ]
     return routed
 
 

@@ -14,7 +14,7 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -31,7 +31,7 @@ from sync_worker.kernel.errors import (
 )
 from sync_worker.kernel.model import Side
 from sync_worker.rules.scope import discovery_scope
-from sync_worker.state.base import ChangeEntry, RunRecord, Taken
+from sync_worker.state.base import ChangeEntry, InboxEntry, RunRecord, Taken
 from sync_worker.state.overlay import OverlayStore
 from sync_worker.sync.context import PairContext
 from sync_worker.sync.heartbeat import LeaseHeartbeat
@@ -270,24 +270,36 @@ def _pulled_sides(ctx: PairContext, opts: CycleOptions) -> list[Side]:
 def _drain_inbox(
     ctx: PairContext, opts: CycleOptions, processor: PageProcessor, totals: _Totals
 ) -> None:
-    """Read the pair's queued changes live, a unit at a time, and process them; each unit's
-    commit drains what it read. Ids queued again while this cycle works wait for the next one
-    (a burst of webhooks for one deal cannot keep a cycle going)."""
+    """Process the pair's queued changes a unit at a time: search documents discovery found as
+    pulled records, bare ids (webhooks) read live; each unit's commit drains what it took. Ids
+    queued again while this cycle works wait for the next one (a burst of webhooks for one
+    deal cannot keep a cycle going)."""
     for side in Side:
-        done: set[tuple[str, object]] = set()
+        done: set[tuple[str, datetime]] = set()
         while entries := ctx.store.inbox(ctx.name, side, opts.unit_records):
             fresh = [e for e in entries if (e.record_id, e.queued_at) not in done]
             if not fresh or (opts.stop is not None and opts.stop.is_set()):
                 break
             done.update((e.record_id, e.queued_at) for e in fresh)
-            found = ctx.connector(side).read(
-                [e.record_id for e in fresh], ctx.mapping.properties(side)
-            )
-            taken = [Taken(e.side, e.record_id, e.queued_at) for e in fresh]
-            totals.add(processor.process(side, list(found.found.values()), None, taken=taken))
+            found = [e for e in fresh if e.record is not None]
+            if found:
+                records = [e.record for e in found if e.record is not None]
+                totals.add(processor.process(side, records, None, taken=_taken(found)))
+            bare = [e for e in fresh if e.record is None]
+            if bare:
+                ids = [e.record_id for e in bare]
+                live = ctx.connector(side).read(ids, ctx.mapping.properties(side)).found
+                result = processor.process(
+                    side, list(live.values()), None, taken=_taken(bare), read_live=True
+                )
+                totals.add(result)
             if opts.progress is not None:
                 opts.progress(side, len(fresh), None)
             _renew(ctx, opts)
+
+
+def _taken(entries: Sequence[InboxEntry]) -> list[Taken]:
+    return [Taken(e.side, e.record_id, e.queued_at) for e in entries]
 
 
 def _renew(ctx: PairContext, opts: CycleOptions) -> None:

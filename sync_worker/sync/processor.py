@@ -80,14 +80,16 @@ class PageProcessor:
         attempts: Mapping[str, int] | None = None,
         missing: Sequence[str] = (),
         taken: Sequence[Taken] = (),
+        read_live: bool = False,
     ) -> PageResult:
         """Process ``records`` from ``side`` and commit the page. Records come from a search
-        (a pull) unless ``attempts`` is given: then they are dead letters retried, read live by
-        id, and ``missing`` lists retried ids that no longer exist, whose letters close. With
-        ``taken`` they were read live for inbox entries, which the page's commit drains; only
-        those a search of the side would find are processed (a webhook knows no scope)."""
+        (a pull, or rep discovery through the inbox) unless ``attempts`` is given: then they are
+        dead letters retried, read live by id, and ``missing`` lists retried ids that no longer
+        exist, whose letters close. ``taken`` lists the inbox entries the records stand for,
+        which the page's commit drains. Records ``read_live`` for inbox ids are processed only
+        if a search of the side would find them (a webhook knows no scope)."""
         retried = attempts or {}
-        live = bool(retried or taken)
+        live = bool(retried) or read_live
         now = self.ctx.clock.now()
         ledger = PageLedger(
             self.ctx,
@@ -101,7 +103,7 @@ class PageProcessor:
         ledger.resolve(side, missing)
         ledger.taken = list(taken)
         unique = latest_per_id(records)
-        if taken and not retried:
+        if read_live and not retried:
             unique = self.counterparts.searchable(ledger, unique)
         links = self.ctx.store.links_by_ids(self.ctx.name, side, [r.id for r in unique])
         if retried:  # read by id, not found by the scoped search: check the scope here

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
-from sync_worker.kernel.model import Side
+from sync_worker.kernel.model import DealRecord, Side
 from sync_worker.state import (
     CursorMark,
     InboxEntry,
@@ -104,3 +104,13 @@ def test_a_dry_run_queues_and_drains_only_in_memory(store: SqlStateStore, pair: 
     overlay.commit_page(pair, PageCommit(taken=[taken(first)]))
     assert overlay.inbox(pair, Side.REP, 10) == [second]
     assert [e.record_id for e in store.inbox(pair, Side.REP, 10)] == ["a"]
+
+
+def test_a_search_document_comes_back_whole(store: SqlStateStore, pair: str) -> None:
+    """Discovery queues what its search found, so the pair's cycle needs no read of its own."""
+    found = DealRecord("7", {"amount": "12.5", "dealname": None}, T0 + timedelta(seconds=3))
+    store.enqueue([InboxEntry(pair, Side.REP, "7", "discovery", T0, found)])
+    store.enqueue([InboxEntry(pair, Side.REP, "8", "webhook", T0)])
+    first, second = store.inbox(pair, Side.REP, 10)
+    assert first.record == found
+    assert second.record is None
