@@ -110,6 +110,7 @@ class Daemon:
             sink=self.runtime.store.enqueue,
             wake=self.wake,
             counters=self.metrics.webhooks,
+            serving=bool(self.worker.metrics_port),
         )
         if self.worker.metrics_port:
             app = build_app(self.metrics, self.health, webhooks)

@@ -6,10 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry
+from structlog.testing import capture_logs
 
 from sync_worker.kernel.errors import ConfigError
 from sync_worker.runtime.config import load_config
-from sync_worker.service.webhooks import webhook_endpoints
+from sync_worker.runtime.wiring import runtime_for
+from sync_worker.service.webhooks import WebhookCounters, daemon_routes, webhook_endpoints
 from tests.foundation.test_config import MINIMAL, write
 
 WEBHOOK_SECRET = "wh-0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
@@ -92,3 +95,24 @@ def test_a_public_url_that_is_no_base_is_refused(
     with pytest.raises(ConfigError) as error:
         load_config(write(tmp_path, text))
     assert error.value.problems[0].startswith("worker.webhook_public_url:")
+
+
+def test_the_daemon_mounts_the_route_only_where_it_serves_http(
+    tmp_path: Path, tokens: pytest.MonkeyPatch
+) -> None:
+    tokens.setenv("SYNC_WORKER_ENDPOINTS__P__WEBHOOK_SECRET", WEBHOOK_SECRET)
+    text = MINIMAL + f'[worker]\nstate_url = "sqlite:///{tmp_path / "state.db"}"\n'
+    counters = WebhookCounters(CollectorRegistry())
+
+    with runtime_for(load_config(write(tmp_path, text))) as runtime, capture_logs() as logs:
+        unserved = daemon_routes(
+            runtime, sink=lambda _: None, wake=lambda _: None, counters=counters, serving=False
+        )
+        served = daemon_routes(
+            runtime, sink=lambda _: None, wake=lambda _: None, counters=counters, serving=True
+        )
+
+    assert unserved == []
+    assert [getattr(route, "path", None) for route in served] == ["/webhooks/hubspot/{endpoint}"]
+    assert [log["event"] for log in logs] == ["webhooks_not_served", "webhooks_served"]
+    assert WEBHOOK_SECRET not in repr(logs)

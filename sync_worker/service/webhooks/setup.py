@@ -57,16 +57,17 @@ def webhook_receiver(
 
 
 def daemon_routes(
-    runtime: Runtime, *, sink: Sink, wake: Wake, counters: WebhookCounters
+    runtime: Runtime, *, sink: Sink, wake: Wake, counters: WebhookCounters, serving: bool
 ) -> list[BaseRoute]:
     """The webhook route for the daemon's HTTP server (none when no endpoint has a secret, or
-    the store keeps no ledger), logging which endpoints it serves."""
+    the store keeps no ledger), logging which endpoints it serves; ``serving``: whether the
+    daemon runs an HTTP server at all."""
     settings = runtime.config.settings
     ledger = runtime.webhook_ledger
     endpoints = webhook_endpoints(settings)
     if not endpoints or ledger is None:
         return []
-    if not settings.worker.metrics_port:
+    if not serving:
         log.warning(
             "webhooks_not_served",
             endpoints=sorted(endpoints),
