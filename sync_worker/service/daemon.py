@@ -20,6 +20,9 @@
   it newly owns at once (a dead daemon's pairs are taken within :data:`REPLICA_TTL_SECONDS`, at
   once on the same machine), and wakes the pairs and discoveries whose inbox got entries since
   they last started (discovery in another daemon, or a webhook) after :data:`WAKE_DELAY_SECONDS`.
+* HubSpot webhooks (:mod:`.webhooks`), when an endpoint has a webhook secret: the HTTP server
+  also serves ``POST /webhooks/hubspot/{endpoint}``, which queues the changed deals in the inbox
+  (``store.enqueue``) and wakes their pairs or discovery (:meth:`Daemon.wake`) at once.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from sync_worker.runtime.wiring import Runtime
 from sync_worker.service.http import ThreadedServer
 from sync_worker.service.metrics import Health, Metrics, build_app
 from sync_worker.service.sharing import share_of
+from sync_worker.service.webhooks import daemon_routes
 from sync_worker.state.base import endpoint_key
 from sync_worker.sync.discoverer import DiscoverOptions, discover
 from sync_worker.sync.engine import PROCESS_OWNER, CycleOptions, CycleReport, run_cycle
@@ -110,8 +114,15 @@ class Daemon:
     def start(self) -> None:
         """Start the metrics/health server (first: a busy port fails before any sync), then
         schedule every pair and start the scheduler."""
+        webhooks = daemon_routes(
+            self.runtime,
+            sink=self.runtime.store.enqueue,
+            wake=self.wake,
+            counters=self.metrics.webhooks,
+            serving=bool(self.worker.metrics_port),
+        )
         if self.worker.metrics_port:
-            app = build_app(self.metrics, self.health)
+            app = build_app(self.metrics, self.health, webhooks)
             self.server = ThreadedServer(
                 app, host=self.worker.metrics_host, port=self.worker.metrics_port, name="metrics"
             ).start()
