@@ -160,7 +160,7 @@ def wait_synced(runtime: Runtime, pairs: int, daemon: Daemon) -> None:
     """Until the first cycle linked every seeded pair and nothing runs."""
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
-        if runtime.store.status([PAIR])[0].links >= pairs and not daemon.running:
+        if runtime.store.status([PAIR])[0].links >= pairs and not daemon.activity.running:
             return
         time.sleep(0.2)
     raise RuntimeError("the first sync did not finish in 10 minutes")

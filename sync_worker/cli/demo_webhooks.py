@@ -63,7 +63,7 @@ def _wait_first_runs(daemon: Daemon, rt: Runtime) -> None:
     webhook's doing."""
     deadline = time.monotonic() + CROSSING_DEADLINE_SECONDS
     while time.monotonic() < deadline:
-        if set(rt.pairs) <= set(daemon.started) and not daemon.running:
+        if set(rt.pairs) <= set(daemon.activity.started) and not daemon.activity.running:
             return
         time.sleep(0.05)
 

@@ -16,10 +16,13 @@
 * Rep discovery runs as a job per rep endpoint (at its pairs' shortest interval): one pull finds
   the rep changes of every pair on it and queues them in the pairs' inboxes.
 * Daemons sharing a store split the pairs and discoveries (:mod:`.sharing`): a watcher beats
-  every :data:`WATCH_SECONDS`, recomputes this daemon's share from the live daemons, runs pairs
-  it newly owns at once (a dead daemon's pairs are taken within :data:`REPLICA_TTL_SECONDS`, at
+  every 2 s (:mod:`.jobs`), recomputes this daemon's share from the live daemons, runs pairs it
+  newly owns at once (a dead daemon's pairs are taken within :data:`REPLICA_TTL_SECONDS`, at
   once on the same machine), and wakes the pairs and discoveries whose inbox got entries since
   they last started (discovery in another daemon, or a webhook) after :data:`WAKE_DELAY_SECONDS`.
+  A woken run is a one-off beside the schedule; between two polls it only takes the inbox
+  (searches nothing, logged as mode ``inbox``), so a webhook costs the reads and writes of its
+  changes, not a search; the regular runs keep polling at their interval as the safety net.
 * HubSpot webhooks (:mod:`.webhooks`), when an endpoint has a webhook secret: the HTTP server
   also serves ``POST /webhooks/hubspot/{endpoint}``, which queues the changed deals in the inbox
   (``store.enqueue``) and wakes their pairs or discovery (:meth:`Daemon.wake`) at once.
@@ -28,43 +31,40 @@
 from __future__ import annotations
 
 import os
-import random
 import signal
 import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from types import FrameType
 
 import structlog
-from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import SQLAlchemyError
 
 from sync_worker.ops.preflight import refused_pairs
 from sync_worker.runtime.wiring import Runtime
+from sync_worker.service.activity import Activity
 from sync_worker.service.http import ThreadedServer
+from sync_worker.service.jobs import (
+    add_discoveries,
+    add_pairs,
+    add_upkeep,
+    add_wake,
+    make_scheduler,
+)
 from sync_worker.service.metrics import Health, Metrics, build_app
 from sync_worker.service.sharing import share_of
 from sync_worker.service.webhooks import daemon_routes
 from sync_worker.state.base import endpoint_key
+from sync_worker.state.progress import INBOX_MODE
 from sync_worker.sync.discoverer import DiscoverOptions, discover
 from sync_worker.sync.engine import PROCESS_OWNER, CycleOptions, CycleReport, run_cycle
 
 log = structlog.stdlib.get_logger("sync_worker.service.daemon")
 
 INTERRUPT_MARGIN_SECONDS = 5.0  # of the grace period, left for interrupted cycles to end
-PRUNE_JOB = "worker:prune-history"  # ":" cannot occur in a pair name (a pair's job id)
-WATCH_JOB = "worker:watch"
-WATCH_EXECUTOR = "watch"
-DISCOVERY_EXECUTOR = "discovery"
-WATCH_SECONDS = 2.0
 REPLICA_TTL_SECONDS = 10.0
 WAKE_DELAY_SECONDS = 1.0
 """A burst of changes (webhooks for one deal's edits) coalesces into one cycle."""
-PRUNE_DELAY = timedelta(minutes=10)  # after the first cycles, not competing with them
-_NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 class Daemon:
@@ -77,18 +77,7 @@ class Daemon:
         self.stop_event = threading.Event()
         self.metrics = metrics or Metrics()
         self.metrics.watch_credentials(runtime.limiters)
-        self.scheduler = BackgroundScheduler(
-            timezone=UTC,
-            # The watcher has a thread of its own: with every worker in a long cycle it must
-            # still beat, or the other daemons count this one dead and take its pairs. Rep
-            # discovery has one too: long pair cycles must not hold back every pair's rep changes.
-            executors={
-                "default": ThreadPoolExecutor(worker.max_parallel_pairs),
-                WATCH_EXECUTOR: ThreadPoolExecutor(1),
-                DISCOVERY_EXECUTOR: ThreadPoolExecutor(1),
-            },
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
-        )
+        self.scheduler = make_scheduler(worker.max_parallel_pairs)
         self.health = Health(
             threshold=worker.unhealthy_after_failures,
             scheduler_alive=lambda: self.scheduler.running,
@@ -96,10 +85,7 @@ class Daemon:
         self.server: ThreadedServer | None = None
         self.console: ThreadedServer | None = None
         self.share = share_of(PROCESS_OWNER, [], runtime.pairs, runtime.discoveries)
-        self.started: dict[str, datetime] = {}
-        """When each pair's cycle (or endpoint's discovery, under its inbox key) last started."""
-        self.running: set[str] = set()
-        self._lock = threading.Lock()
+        self.activity = Activity(runtime.clock)
 
     def install_signal_handlers(self) -> None:
         """SIGTERM and SIGINT ask for a graceful stop (main thread only)."""
@@ -127,49 +113,15 @@ class Daemon:
                 app, host=self.worker.metrics_host, port=self.worker.metrics_port, name="metrics"
             ).start()
         self._start_console()
-        now = self.runtime.clock.now()
         refused = refused_pairs(self.runtime.pairs)
         for name, problems in refused.items():
             self.health.pause(name, f"refused: {'; '.join(problems)}")
-        for name, ctx in self.runtime.pairs.items():
-            if name in refused:
-                continue
-            first = now + timedelta(seconds=random.uniform(0, self.worker.jitter_seconds))
-            self.scheduler.add_job(
-                self._run_pair,
-                IntervalTrigger(seconds=ctx.interval_seconds, jitter=self.worker.jitter_seconds),
-                args=[name],
-                id=name,
-                name=f"sync {name}",
-                next_run_time=first,
-            )
+        jitter = self.worker.jitter_seconds
+        add_pairs(self.scheduler, self.runtime, self._run_pair, skip=refused, jitter=jitter)
         self._watch()  # this daemon's share, before the first cycle
-        for endpoint, discovery in self.runtime.discoveries.items():
-            interval = min(self.runtime.pairs[p].interval_seconds for p in discovery.pairs)
-            self.scheduler.add_job(
-                self._discover,
-                IntervalTrigger(seconds=interval, jitter=self.worker.jitter_seconds),
-                args=[endpoint],
-                id=endpoint_key(endpoint),
-                name=f"discover {endpoint}",
-                next_run_time=now,
-                executor=DISCOVERY_EXECUTOR,
-            )
-        self.scheduler.add_job(
-            self._watch,
-            IntervalTrigger(seconds=WATCH_SECONDS),
-            id=WATCH_JOB,
-            name="watch",
-            executor=WATCH_EXECUTOR,
-        )
-        if self.worker.history_days:
-            self.scheduler.add_job(
-                self._prune,
-                IntervalTrigger(hours=24, jitter=self.worker.jitter_seconds),
-                id=PRUNE_JOB,
-                name="prune history",
-                next_run_time=now + PRUNE_DELAY,
-            )
+        add_discoveries(self.scheduler, self.runtime, self._discover, jitter)
+        prune = self._prune if self.worker.history_days else None
+        add_upkeep(self.scheduler, self.runtime, watch=self._watch, prune=prune, jitter=jitter)
         self.scheduler.start()
         log.info(
             "daemon_started",
@@ -239,59 +191,65 @@ class Daemon:
             log.warning("replica_leave_failed", exc_info=True)
         log.info("daemon_stopped")
 
-    def _run_pair(self, name: str) -> None:
+    def _run_pair(self, name: str, *, woken: bool = False) -> None:
+        """A pair's cycle. One woken by queued changes between two polls only takes its
+        inbox; a poll is due once the pair's interval has passed since the last one."""
         if self.stop_event.is_set() or name not in self.share.pairs:
             return
-        with self._running(name):
-            ctx = self.runtime.pairs[name]
-            report = run_cycle(ctx, CycleOptions(mode="daemon", stop=self.stop_event))
+        ctx = self.runtime.pairs[name]
+        polls = not woken or self.activity.poll_due(name, ctx.interval_seconds)
+        with self.activity.claim(name, polls=polls) as claimed:
+            if not claimed:
+                return
+            mode = "daemon" if polls else INBOX_MODE
+            options = CycleOptions(mode=mode, stop=self.stop_event, inbox_only=not polls)
+            report = run_cycle(ctx, options)
         self.after_cycle(report)
 
-    def _discover(self, endpoint: str) -> None:
+    def _discover(self, endpoint: str, *, woken: bool = False) -> None:
+        """A rep endpoint's discovery; one woken by ids a webhook queued between two searches
+        only routes those."""
         if self.stop_event.is_set() or endpoint not in self.share.discoveries:
             return
+        key, discovery = endpoint_key(endpoint), self.runtime.discoveries[endpoint]
+        interval = min(self.runtime.pairs[p].interval_seconds for p in discovery.pairs)
+        search = not woken or self.activity.poll_due(key, interval)
         options = DiscoverOptions(
-            PROCESS_OWNER, self.worker.lease_ttl_seconds, stop=self.stop_event
+            PROCESS_OWNER, self.worker.lease_ttl_seconds, stop=self.stop_event, search=search
         )
-        with self._running(endpoint_key(endpoint)):
-            report = discover(
-                self.runtime.discoveries[endpoint], self.runtime.store, self.runtime.clock, options
-            )
+        with self.activity.claim(key, polls=search) as claimed:
+            if not claimed:
+                return
+            report = discover(discovery, self.runtime.store, self.runtime.clock, options)
         self.metrics.observe_discovery(report)
         self.health.record_discovery(report)
         self.wake(report.routed)
         if report.resume_at is not None:  # the rep portal's daily budget is spent
-            job = self.scheduler.get_job(endpoint_key(endpoint))
+            job = self.scheduler.get_job(key)
             if job is not None:
                 job.modify(next_run_time=_aware(report.resume_at))
             log.warning(
                 "discovery_postponed", endpoint=endpoint, until=report.resume_at.isoformat()
             )
 
-    @contextmanager
-    def _running(self, key: str) -> Iterator[None]:
-        with self._lock:
-            self.running.add(key)
-            self.started[key] = self.runtime.clock.now()
-        try:
-            yield
-        finally:
-            with self._lock:
-                self.running.discard(key)
-
     def wake(self, keys: Iterable[str]) -> None:
         """Run these pairs (or ``endpoint:<name>`` discoveries) of this daemon's share soon,
-        after :data:`WAKE_DELAY_SECONDS`; the others are woken by the daemon that owns them."""
+        after :data:`WAKE_DELAY_SECONDS`, as a one-off run beside their schedule (which stays
+        as it is: polls keep their interval). A wake already pending is not moved, so a stream
+        of webhooks cannot postpone it; the others are woken by the daemon that owns them."""
+        if not self.scheduler.running:
+            return
         soon = _aware(self.runtime.clock.now()) + timedelta(seconds=WAKE_DELAY_SECONDS)
         for key in keys:
             endpoint = key.removeprefix("endpoint:")
-            mine = key in self.share.pairs or (
-                key != endpoint and endpoint in self.share.discoveries
-            )
-            job = self.scheduler.get_job(key) if mine and key not in self.running else None
+            discovery = key != endpoint
+            mine = endpoint in self.share.discoveries if discovery else key in self.share.pairs
+            busy = self.activity.is_running(key)
+            regular = self.scheduler.get_job(key) if mine and not busy else None
             # A paused pair (auth) has no next run time, and stays paused.
-            if job is not None and job.next_run_time is not None and job.next_run_time > soon:
-                job.modify(next_run_time=soon)
+            if regular is not None and regular.next_run_time is not None:
+                run = self._discover if discovery else self._run_pair
+                add_wake(self.scheduler, key, run, soon, discovery=discovery)
 
     def _watch(self) -> None:
         """Beat, take this daemon's share, and wake what has queued changes."""
@@ -310,7 +268,7 @@ class Daemon:
         fresh = (self.share.pairs - before.pairs) | {
             endpoint_key(e) for e in self.share.discoveries - before.discoveries
         }
-        queued = {k for k, at in heads.items() if at > self.started.get(k, _NEVER)}
+        queued = self.activity.queued_since_start(heads)
         if self.scheduler.running:
             self.wake(fresh | queued)
 

@@ -15,6 +15,10 @@ from sqlalchemy import Connection, select
 
 from sync_worker.state.schema import runs
 
+INBOX_MODE = "inbox"
+"""The run mode of a cycle (or discovery) that only took its inbox, woken by a webhook between
+two polls: it searched nothing, so it never counts as the pair being in sync up to its start."""
+
 
 @dataclass(frozen=True, slots=True)
 class PairProgress:
@@ -29,7 +33,7 @@ class PairProgress:
 def pair_progress(conn: Connection, pair: str) -> PairProgress:
     complete = conn.execute(
         select(runs.c.started_at)
-        .where(runs.c.pair == pair, runs.c.outcome == "ok")
+        .where(runs.c.pair == pair, runs.c.outcome == "ok", runs.c.mode != INBOX_MODE)
         .order_by(runs.c.started_at.desc())
         .limit(1)
     ).first()

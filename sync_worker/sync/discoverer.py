@@ -26,6 +26,7 @@ from sync_worker.kernel.errors import (
 )
 from sync_worker.kernel.model import DealRecord, Side
 from sync_worker.state.base import InboxEntry, RunRecord, StateStore, endpoint_key
+from sync_worker.state.progress import INBOX_MODE
 from sync_worker.sync.discovery import (
     Group,
     Routed,
@@ -85,6 +86,9 @@ class DiscoverOptions:
     owner: str
     lease_ttl_seconds: float = 30.0
     stop: threading.Event | None = None
+    search: bool = True
+    """False: only route the ids queued for the endpoint (a run woken by webhooks between two
+    searches; its run is logged as mode ``inbox`` and does not count as a complete discovery)."""
 
 
 def discover(
@@ -100,10 +104,11 @@ def discover(
         log.info("discovery_busy", endpoint=discovery.endpoint, detail="another process runs it")
         return report
     run_id = uuid.uuid4().hex[:12]
-    store.start_run(RunRecord(run_id, lease, "discover", clock.now()))
+    mode = "discover" if options.search else INBOX_MODE
+    store.start_run(RunRecord(run_id, lease, mode, clock.now()))
     try:
         runner = _Runner(discovery, store, clock, options, report)
-        for group in discovery.groups:
+        for group in discovery.groups if options.search else ():
             runner.pull(group)
         runner.route_endpoint_inbox()
     except DailyLimitReached as exc:

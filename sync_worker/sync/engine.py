@@ -117,6 +117,9 @@ class CycleOptions:
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     unit_records: int = UNIT_RECORDS
     """Pulled records processed and committed together (see :data:`UNIT_RECORDS`)."""
+    inbox_only: bool = False
+    """Take the inbox (and due dead letters) only, search nothing: a run woken by a webhook
+    or by discovery between two polls (mode ``inbox``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +238,8 @@ def _cycle_body(ctx: PairContext, opts: CycleOptions, writer: Writer, totals: _T
     if opts.since is None:
         _retry_dead_letters(ctx, processor, totals)
         _drain_inbox(ctx, opts, processor, totals)
+    if opts.inbox_only:
+        return
     sources = {
         side: ctx.connector(side).changes(
             opts.since or ctx.store.get_cursor(ctx.name, side),

@@ -76,13 +76,17 @@ def test_the_daemon_beats_while_cycles_take_every_worker(
             daemon.worker = daemon.worker.model_copy(update={"metrics_port": 0})
             daemon.start()
             try:
-                wait_for(lambda: "pair-000" in daemon.running, "pair-000's slow cycle to start")
-                before, cycle = last_beat(runtime.store), daemon.started["pair-000"]
+                wait_for(
+                    lambda: "pair-000" in daemon.activity.running, "pair-000's slow cycle to start"
+                )
+                before, cycle = last_beat(runtime.store), daemon.activity.started["pair-000"]
 
                 def beat_during_the_cycle() -> bool:
                     beat = last_beat(runtime.store)
-                    running = "pair-000" in daemon.running
-                    return running and daemon.started["pair-000"] == cycle and beat > before
+                    running = "pair-000" in daemon.activity.running
+                    return (
+                        running and daemon.activity.started["pair-000"] == cycle and beat > before
+                    )
 
                 wait_for(beat_during_the_cycle, "a beat while the only worker is busy")
             finally:

@@ -12,7 +12,8 @@ from sync_worker.cli.app import app
 from sync_worker.kernel.model import Side
 from sync_worker.runtime.config import load_config
 from sync_worker.runtime.wiring import runtime_for
-from sync_worker.service.daemon import PRUNE_DELAY, PRUNE_JOB, Daemon
+from sync_worker.service.daemon import Daemon
+from sync_worker.service.jobs import PRUNE_DELAY, PRUNE_JOB
 from sync_worker.state import ChangeEntry, PageCommit, RunRecord, open_store
 from tests.cli.conftest import Env
 

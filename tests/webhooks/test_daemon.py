@@ -37,7 +37,9 @@ class Running:
     def quiet(self) -> bool:
         """Nothing in flight: deliveries answered, inboxes empty, no cycle running."""
         delivered = all(p.webhooks is None or p.webhooks.flush(0.1) for p in self.sandbox.portals)
-        return delivered and not self.runtime.store.inbox_heads() and not self.daemon.running
+        return (
+            delivered and not self.runtime.store.inbox_heads() and not self.daemon.activity.running
+        )
 
 
 def wait_for(check: Callable[[], bool], what: str) -> None:
