@@ -44,6 +44,7 @@ from sync_worker.connectors.hubspot.ratelimit import (
     CredentialLimiter,
     LimiterRegistry,
     RequestKind,
+    Ticket,
     token_fingerprint,
 )
 from sync_worker.kernel.clock import Clock, SystemClock
@@ -236,11 +237,11 @@ class MeteredLimiter(CredentialLimiter):
         super().__init__(**kwargs)
         self.waited: defaultdict[str, float] = defaultdict(float)
 
-    def acquire(self, kind: RequestKind = "general") -> float:
+    def acquire(self, kind: RequestKind = "general") -> Ticket:
         started = time.monotonic()
-        granted = super().acquire(kind)
+        ticket = super().acquire(kind)
         self.waited[kind] += time.monotonic() - started
-        return granted
+        return ticket
 
 
 class MeteredRegistry(LimiterRegistry):
