@@ -219,6 +219,30 @@ leases = Table(
     Column("pid", Integer),
 )
 
+# version 4: each credential's rate budget, shared by every process using the store
+# (sync_worker.state.budget): the corrections HubSpot's headers made, and the grants of the
+# current windows.
+rate_budgets = Table(
+    "sw_rate_budgets",
+    metadata,
+    Column("credential", String, primary_key=True),  # base URL + token fingerprint
+    Column("general_limit", Integer),  # from X-HubSpot-RateLimit-Max; NULL: the tier's
+    Column("blocked_until", UtcMicros),  # X-HubSpot-RateLimit-Remaining was 0
+    Column("daily_remaining", Integer),
+    Column("daily_resets_at", UtcMicros),  # set while the daily budget is spent
+    Column("updated_at", UtcMicros, nullable=False),
+)
+
+rate_grants = Table(
+    "sw_rate_grants",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("credential", String, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("at", UtcMicros, nullable=False),
+)
+Index("sw_rate_grants_window", rate_grants.c.credential, rate_grants.c.kind, rate_grants.c.at)
+
 
 @dataclass(frozen=True, slots=True)
 class Migration:
@@ -255,6 +279,12 @@ def _v3_origins_and_lease_holders(conn: Connection) -> None:
                 conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {kind}"))
 
 
+def _v4_rate_budgets(conn: Connection) -> None:
+    # Version 1 builds the current metadata, so a new database has them already.
+    for table in (rate_budgets, rate_grants):
+        table.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_initial),
     Migration(2, "index the change log by time, for retention", _v2_changes_by_time),
@@ -263,6 +293,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "links record their origin and why they are out of scope; leases their holder's process",
         _v3_origins_and_lease_holders,
     ),
+    Migration(4, "rate budgets shared by every process using a credential", _v4_rate_budgets),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
