@@ -17,8 +17,9 @@ Behaviour every implementation has (``tests/contract/test_budget_contract.py``):
   instead (the CRM counts a request on arrival, which may be later than the grant); an answer
   within the window's pad changes nothing, the pad already covers it.
 * **Corrections are shared.** A lower (or restored) general limit from the CRM's headers, a
-  block while the CRM says nothing remains, the daily figure it reported, and a daily limit
-  reached apply to every user of the credential at its next grant.
+  block while the CRM says nothing remains, and a daily limit reached apply to every user of
+  the credential at its next grant; the daily figure the CRM reported reaches the others'
+  snapshots with the reporting user's next grant at the latest.
 * **A spent daily budget refuses** until its reset, without granting anything.
 """
 

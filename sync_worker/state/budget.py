@@ -117,12 +117,13 @@ class SqlRateBudget:
         if now.timestamp() - ticket.at <= self._rules.window(ticket.kind).pad:
             return  # the window's pad already covers an answer this quick
         with self._lock, self._engine.begin() as conn:
-            # The budget row first, as a grant locks it: no grant reads the window meanwhile.
-            conn.execute(
-                select(rate_budgets.c.credential)
-                .where(rate_budgets.c.credential == self._credential)
-                .with_for_update()
-            )
+            if conn.dialect.name == "postgresql":  # SQLite's writers are serialised already
+                # The budget row first, as a grant locks it: no grant reads the window meanwhile.
+                conn.execute(
+                    select(rate_budgets.c.credential)
+                    .where(rate_budgets.c.credential == self._credential)
+                    .with_for_update()
+                )
             conn.execute(
                 rate_grants.update()
                 .where(rate_grants.c.id == ticket.id, rate_grants.c.at < now)
