@@ -37,6 +37,8 @@ from typing import IO, TYPE_CHECKING, Any
 import httpx
 from pydantic import SecretStr
 
+from sync_worker.connectors.budget import BudgetStore
+from sync_worker.connectors.hubspot.adapter import HubSpotConnector
 from sync_worker.connectors.hubspot.factory import make_hubspot_connector
 from sync_worker.connectors.hubspot.ratelimit import (
     SEARCH_PER_SECOND,
@@ -44,6 +46,7 @@ from sync_worker.connectors.hubspot.ratelimit import (
     CredentialLimiter,
     LimiterRegistry,
     RequestKind,
+    Ticket,
     token_fingerprint,
 )
 from sync_worker.kernel.clock import Clock, SystemClock
@@ -51,6 +54,7 @@ from sync_worker.mappings import builtin_mapping_path
 from sync_worker.rules.mapping import load_mapping
 from sync_worker.runtime.logging import configure_logging
 from sync_worker.state import open_store
+from sync_worker.state.budget import SqlBudgets
 from sync_worker.sync.context import PairContext
 from sync_worker.sync.engine import CycleOptions, CycleReport, run_cycle
 
@@ -236,11 +240,11 @@ class MeteredLimiter(CredentialLimiter):
         super().__init__(**kwargs)
         self.waited: defaultdict[str, float] = defaultdict(float)
 
-    def acquire(self, kind: RequestKind = "general") -> float:
+    def acquire(self, kind: RequestKind = "general") -> Ticket:
         started = time.monotonic()
-        granted = super().acquire(kind)
+        ticket = super().acquire(kind)
         self.waited[kind] += time.monotonic() - started
-        return granted
+        return ticket
 
 
 class MeteredRegistry(LimiterRegistry):
@@ -248,12 +252,15 @@ class MeteredRegistry(LimiterRegistry):
 
     The sandbox's "unlimited" tier has no HubSpot equivalent and every product tier paces
     search at 5/s, so for it the limiters pace nothing: the run then measures the worker's own
-    CPU and memory rather than HubSpot's limits.
+    CPU and memory rather than HubSpot's limits. Paced tiers keep their budgets in ``budgets``
+    (the state store's, as the product wires them); unpaced ones in the process, as the product
+    sends no request of the unlimited tier through a budget at all.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, budgets: BudgetStore | None = None) -> None:
         super().__init__(margin=CLIENT_MARGIN)
         self.by_url: dict[str, MeteredLimiter] = {}
+        self._shared = budgets
 
     def get(self, *, base_url: str, token: SecretStr, tier: str, clock: Clock) -> CredentialLimiter:
         unpaced = tier == UNLIMITED
@@ -263,6 +270,7 @@ class MeteredRegistry(LimiterRegistry):
             label=f"{base_url}#{token_fingerprint(token)}",
             margin=0 if unpaced else CLIENT_MARGIN,
             search_per_s=UNPACED if unpaced else SEARCH_PER_SECOND,
+            budgets=None if unpaced else self._shared,
         )
         self.by_url[base_url] = limiter
         return limiter
@@ -291,23 +299,22 @@ def worker_pair(
     ``overlap_seconds`` is the connectors' index-lag allowance."""
     configure_logging(fmt="json", level="warning")
     clock = SystemClock()
-    limiters = MeteredRegistry()
-    connectors = {
-        portal: make_hubspot_connector(
-            name=portal,
-            base_url=sandbox.base_url(portal),
-            token=SecretStr(TOKENS[portal]),
-            tier=tier,
-            clock=clock,
-            limiter_registry=limiters,
-            overlap_seconds=overlap_seconds,
-        )
-        for portal in PORTALS
-    }
     mapping = load_mapping(MAPPING_PATH, context={"partner_account": PARTNER_ACCOUNT})
     with tempfile.TemporaryDirectory(prefix="bench-state-") as directory:
         store = open_store(f"sqlite:///{Path(directory) / 'state.db'}", clock=clock)
+        limiters = MeteredRegistry(SqlBudgets(store.engine))  # budgets in the store, as wired
+        connectors: dict[str, HubSpotConnector] = {}
         try:
+            for portal in PORTALS:
+                connectors[portal] = make_hubspot_connector(
+                    name=portal,
+                    base_url=sandbox.base_url(portal),
+                    token=SecretStr(TOKENS[portal]),
+                    tier=tier,
+                    clock=clock,
+                    limiter_registry=limiters,
+                    overlap_seconds=overlap_seconds,
+                )
             ctx = PairContext(
                 name="bench",
                 mapping=mapping,

@@ -1,7 +1,9 @@
 """HubSpot CRM v3 behind the :class:`sync_worker.connectors.base.Connector` port.
 
 Build one per portal with :func:`make_hubspot_connector`, sharing one :class:`LimiterRegistry`
-per process so that every connector using the same credential shares its rate budget::
+per process so that every connector using the same credential shares its rate budget (give the
+registry a :class:`~sync_worker.connectors.budget.BudgetStore`, as the runtime gives it the
+state store's, and processes share it too)::
 
     limiters = LimiterRegistry()
     rep = make_hubspot_connector(

@@ -120,7 +120,7 @@ class HubSpotClient:
         kind: RequestKind,
         attempt: int = 1,
     ) -> HubSpotResponse:
-        granted = self._limiter.acquire(kind) if self._limiter is not None else 0.0
+        ticket = self._limiter.acquire(kind) if self._limiter is not None else None
         with self._calls_lock:
             self._calls += 1
         started = self._clock.monotonic()
@@ -130,8 +130,8 @@ class HubSpotClient:
             _log_call(method, path, type(exc).__name__, self._clock.monotonic() - started, attempt)
             raise TransientError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
         finally:
-            if self._limiter is not None:
-                self._limiter.answered(kind, granted)
+            if self._limiter is not None and ticket is not None:
+                self._limiter.answered(ticket)
         _log_call(method, path, response.status_code, self._clock.monotonic() - started, attempt)
         if self._limiter is not None:
             self._limiter.observe(response.headers)

@@ -6,25 +6,39 @@ rate headers), and per account per day. Many pairs share the rep CRM's credentia
 is shared by every connector using the same base URL and token: :class:`LimiterRegistry` hands
 out one :class:`CredentialLimiter` per credential. It is thread-safe.
 
-Pacing is a sliding window of actual grant times (not a token bucket), so no 10-second window
-ever holds more than ``limit - margin`` grants and no search window more than ``search_per_s``.
-Response headers tighten it: ``X-HubSpot-RateLimit-Max`` lowers the limit, and
-``X-HubSpot-RateLimit-Remaining`` at zero blocks the credential for the interval. After a
-``DAILY`` 429 the limiter refuses further requests (no HTTP call) until the reset time.
+The budget itself is a :class:`~sync_worker.connectors.budget.RateBudget`: the process's own
+(:class:`~sync_worker.connectors.budget.MemoryBudget`), or, given a
+:class:`~sync_worker.connectors.budget.BudgetStore`, one kept in the state store that every
+process using the credential shares (a daemon, a ``backfill`` next to it, replicas). Either
+way pacing is a sliding window of actual grant times (not a token bucket), so no 10-second
+window ever holds more than ``limit - margin`` grants and no search window more than
+``search_per_s``. Response headers correct it for every user of the budget:
+``X-HubSpot-RateLimit-Max`` lowers the limit, and ``X-HubSpot-RateLimit-Remaining`` at zero
+blocks the credential for the interval. After a ``DAILY`` 429 the budget refuses further
+requests (no HTTP call) until the reset time.
 """
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import threading
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Literal
 
 import structlog
 from pydantic import SecretStr
 
+from sync_worker.connectors.budget import (
+    BudgetRules,
+    BudgetSnapshot,
+    BudgetStore,
+    Correction,
+    MemoryBudget,
+    RateBudget,
+    RequestKind,
+    Ticket,
+    Window,
+)
 from sync_worker.connectors.hubspot.status import local_time
 from sync_worker.kernel.clock import Clock
 from sync_worker.kernel.errors import ConfigError, DailyLimitReached
@@ -35,12 +49,11 @@ __all__ = [
     "CredentialLimiter",
     "LimiterRegistry",
     "RequestKind",
-    "SlidingWindow",
+    "Ticket",
     "credential_label",
+    "pacing_rules",
     "token_fingerprint",
 ]
-
-RequestKind = Literal["general", "search"]
 
 TIER_LIMITS: Mapping[str, int] = {
     "free": 100,
@@ -76,35 +89,21 @@ def credential_label(base_url: str, token: SecretStr) -> str:
     return f"{base_url.rstrip('/')}#{token_fingerprint(token)}"
 
 
-class SlidingWindow:
-    """At most ``limit`` grants in any ``window_s`` seconds. Not locked: the owner locks."""
-
-    def __init__(self, limit: int, window_s: float) -> None:
-        self.limit = limit
-        self.window_s = window_s
-        self._grants: list[float] = []  # sorted
-
-    def try_grant(self, now: float) -> float:
-        """Record a grant at ``now`` and return 0, or return how long to wait first."""
-        expired = bisect.bisect_right(self._grants, now - self.window_s)
-        del self._grants[:expired]
-        if len(self._grants) < self.limit:
-            bisect.insort(self._grants, now)
-            return 0.0
-        return self._grants[-self.limit] + self.window_s - now
-
-    def answered(self, granted: float, now: float) -> None:
-        """Count the grant made at ``granted`` from ``now``, when its request was answered:
-        the server counts a request when it arrives, which may be later than we sent it, so a
-        window that restarts from the answer can never let the server see one too many."""
-        index = bisect.bisect_left(self._grants, granted)
-        if index < len(self._grants) and self._grants[index] == granted:
-            del self._grants[index]
-            bisect.insort(self._grants, max(granted, now))
+def pacing_rules(per_10s: int, *, margin: int, search_per_s: int) -> BudgetRules:
+    """The windows a credential is paced to: ``per_10s - margin`` requests per 10 s and
+    ``search_per_s`` searches per second, each with its pad."""
+    return BudgetRules(
+        general=Window(max(1, per_10s - margin), TEN_SECONDS, WINDOW_PAD_S),
+        search=Window(search_per_s, 1.0, SEARCH_PAD_S),
+    )
 
 
 class CredentialLimiter:
-    """Paces one credential's requests; see the module docstring."""
+    """Paces one credential's requests through its budget; see the module docstring.
+
+    Its own counters (``waited_seconds``, ``refusals``) are this process's; the budget's
+    figures (:meth:`snapshot`) are everyone's when the budget is shared.
+    """
 
     def __init__(
         self,
@@ -114,46 +113,45 @@ class CredentialLimiter:
         label: str,
         margin: int = 5,
         search_per_s: int = SEARCH_PER_SECOND,
+        budgets: BudgetStore | None = None,
     ) -> None:
         self._clock = clock
         self._margin = margin
         self._tier_limit = per_10s
         self.label = label
-        self._general = SlidingWindow(max(1, per_10s - margin), TEN_SECONDS + WINDOW_PAD_S)
-        self._search = SlidingWindow(search_per_s, 1.0 + SEARCH_PAD_S)
+        rules = pacing_rules(per_10s, margin=margin, search_per_s=search_per_s)
+        self._budget: RateBudget = (
+            budgets.budget(label, rules, clock) if budgets else MemoryBudget(label, rules, clock)
+        )
         self._lock = threading.Lock()
-        self._blocked_until = 0.0
         self._daily_resets_at: datetime | None = None
-        self.daily_remaining: int | None = None
         self.waited_seconds = 0.0
         """Time spent waiting for a grant, in total (a metric)."""
         self.refusals: dict[str, int] = {"429": 0, "5xx": 0}
         """Responses the portal refused (rate limited) or failed (5xx), in total (a metric)."""
 
-    def acquire(self, kind: RequestKind = "general") -> float:
-        """Block (via the clock's sleep) until a request of ``kind`` may be sent; return the
-        monotonic time of the grant. Raises :class:`DailyLimitReached` while the daily budget
-        is known to be spent."""
+    def acquire(self, kind: RequestKind = "general") -> Ticket:
+        """Block (via the clock's sleep) until a request of ``kind`` may be sent; return its
+        ticket (hand it to :meth:`answered`). Raises :class:`DailyLimitReached` while the
+        daily budget is known to be spent: known here, it costs not even a budget lookup."""
         while True:
+            self._refuse_if_daily_spent()
+            decision = self._budget.try_grant(kind)
+            if decision.ticket is not None:
+                return decision.ticket
+            if decision.daily_resets_at is not None:  # another user of the budget tripped it
+                with self._lock:
+                    self._daily_resets_at = decision.daily_resets_at
+                raise self._daily_error(decision.daily_resets_at)
             with self._lock:
-                self._refuse_if_daily_spent()
-                now = self._clock.monotonic()
-                wait = self._blocked_until - now
-                if wait <= 0:
-                    window = self._search if kind == "search" else self._general
-                    wait = window.try_grant(now)
-                    if wait <= 0:
-                        return now
-                self.waited_seconds += wait
-            self._clock.sleep(wait)
+                self.waited_seconds += decision.wait
+            self._clock.sleep(decision.wait)
 
-    def answered(self, kind: RequestKind, granted: float) -> None:
-        """A search granted at ``granted`` was answered: its slot in the per-second window runs
-        from now (HubSpot counts it on arrival; network delays must not bunch arrivals up)."""
-        if kind != "search":
-            return  # a 10-second window's own padding covers any delay
-        with self._lock:
-            self._search.answered(granted, self._clock.monotonic())
+    def answered(self, ticket: Ticket) -> None:
+        """A search was answered: its slot in the per-second window runs from now (HubSpot
+        counts it on arrival; network delays must not bunch arrivals up)."""
+        if ticket.kind == "search":  # a 10-second window's own padding covers any delay
+            self._budget.answered(ticket)
 
     def count_status(self, status: int) -> None:
         """Tally a 429 or 5xx answer for the credential's metrics."""
@@ -163,39 +161,58 @@ class CredentialLimiter:
                 self.refusals[kind] += 1
 
     def observe(self, headers: Mapping[str, str]) -> None:
-        """Tighten pacing from a response's ``X-HubSpot-RateLimit-*`` headers (if any)."""
-        daily = _int_header(headers, "x-hubspot-ratelimit-daily-remaining")
+        """Correct the budget from a response's ``X-HubSpot-RateLimit-*`` headers (if any)."""
         maximum = _int_header(headers, "x-hubspot-ratelimit-max")
         remaining = _int_header(headers, "x-hubspot-ratelimit-remaining")
         interval_ms = _int_header(headers, "x-hubspot-ratelimit-interval-milliseconds")
-        with self._lock:
-            if daily is not None:
-                self.daily_remaining = daily
-            if maximum is not None and maximum > 0:
-                self._general.limit = max(1, min(self._tier_limit, maximum) - self._margin)
-            if remaining is not None and remaining <= 0:
-                interval = (interval_ms or TEN_SECONDS * 1000) / 1000
-                self._blocked_until = max(self._blocked_until, self._clock.monotonic() + interval)
+        correction = Correction(
+            general_limit=(
+                max(1, min(self._tier_limit, maximum) - self._margin)
+                if maximum is not None and maximum > 0
+                else None
+            ),
+            blocked_for=(
+                (interval_ms or TEN_SECONDS * 1000) / 1000
+                if remaining is not None and remaining <= 0
+                else None
+            ),
+            daily_remaining=_int_header(headers, "x-hubspot-ratelimit-daily-remaining"),
+        )
+        if not correction.says_nothing():
+            self._budget.correct(correction)
 
     def trip_daily(self, error: DailyLimitReached) -> None:
-        """Remember that the daily budget is spent, until ``error.resets_at``."""
-        with self._lock:
-            self._daily_resets_at = error.resets_at
-            self.daily_remaining = 0
+        """Remember that the daily budget is spent, until ``error.resets_at``, for every user
+        of the budget."""
+        if error.resets_at is not None:
+            with self._lock:
+                self._daily_resets_at = error.resets_at
+            self._budget.trip_daily(error.resets_at)
         _log.error(
             "hubspot.daily_limit_reached",
             credential=self.label,
             resets_at=error.resets_at.isoformat() if error.resets_at else None,
         )
 
+    def snapshot(self) -> BudgetSnapshot:
+        """The budget's figures now (shared ones as every process sees them)."""
+        return self._budget.snapshot()
+
+    @property
+    def daily_remaining(self) -> int | None:
+        """Requests left today, as HubSpot last reported them to any user of the budget."""
+        return self._budget.snapshot().daily_remaining
+
     def _refuse_if_daily_spent(self) -> None:
-        resets_at = self._daily_resets_at
-        if resets_at is None:
-            return
-        if self._clock.now() >= resets_at:
-            self._daily_resets_at = None
-            return
-        raise DailyLimitReached(
+        with self._lock:
+            resets_at = self._daily_resets_at
+            if resets_at is not None and self._clock.now() >= resets_at:
+                self._daily_resets_at = resets_at = None
+        if resets_at is not None:
+            raise self._daily_error(resets_at)
+
+    def _daily_error(self, resets_at: datetime) -> DailyLimitReached:
+        return DailyLimitReached(
             f"HubSpot daily API limit reached for {self.label}; no requests are sent until "
             f"{local_time(resets_at)} (HubSpot's Retry-After, else the next midnight in the "
             "endpoint's account_timezone)",
@@ -213,11 +230,19 @@ def _int_header(headers: Mapping[str, str], name: str) -> int | None:
 
 class LimiterRegistry:
     """One :class:`CredentialLimiter` per (base URL, token). Create one per process and hand it
-    to every connector so that pairs sharing a credential share its budget."""
+    to every connector so that pairs sharing a credential share its budget; with ``budgets``
+    (the state store's), processes sharing a credential share it too."""
 
-    def __init__(self, *, margin: int = 5, search_per_s: int = SEARCH_PER_SECOND) -> None:
+    def __init__(
+        self,
+        *,
+        margin: int = 5,
+        search_per_s: int = SEARCH_PER_SECOND,
+        budgets: BudgetStore | None = None,
+    ) -> None:
         self._margin = margin
         self._search_per_s = search_per_s
+        self._budgets = budgets
         self._limiters: dict[str, CredentialLimiter] = {}
         self._lock = threading.Lock()
 
@@ -237,6 +262,7 @@ class LimiterRegistry:
                     label=label,
                     margin=self._margin,
                     search_per_s=self._search_per_s,
+                    budgets=self._budgets,
                 )
                 self._limiters[label] = limiter
             return limiter

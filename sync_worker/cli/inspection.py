@@ -37,18 +37,25 @@ def status(
     config: ConfigOption = None, pair: PairOption = None, as_json: JsonOption = False
 ) -> None:
     """Per pair: last run, outcome, how far behind (the start of the last complete cycle and
-    the time since), links, conflicts, dead letters, the last failure and who holds the pair."""
+    the time since), links, conflicts, dead letters, the last failure and who holds the pair;
+    per paced credential: its rate budget, as every process using it spends it."""
+    from sync_worker.cli.budgets import budgets_document, budgets_table
     from sync_worker.cli.documents import status_document
     from sync_worker.cli.tables import show, status_notes, status_table
 
     with runtime(config, only_enabled=False) as rt:
         names = pairs_or_exit(rt, pair)
         rows, progress = rt.store.status(names), rt.progress(names)
+        budgets = [limiter.snapshot() for limiter in rt.limiters.limiters()]
         now, failing = rt.clock.now(), rt.discovery_failures()
     if as_json:
-        print_json(status_document(rows, progress, now))
+        print_json(
+            {**status_document(rows, progress, now), "credentials": budgets_document(budgets, now)}
+        )
         return
     show(status_table(rows, progress, now))
+    if budgets:
+        show(budgets_table(budgets))
     for note in [*status_notes(rows), *failing]:
         typer.echo(note)
 

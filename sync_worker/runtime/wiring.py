@@ -3,7 +3,9 @@
 Each pair gets its own connector per side (so per-cycle API-call counts are its own), while
 every connector using the same credential shares one rate limiter (:class:`LimiterRegistry`:
 the rep CRM's budget is shared by all the pairs that use it) and one metadata cache
-(:class:`MetadataRegistry`: the rep CRM's owners are loaded once for every pair).
+(:class:`MetadataRegistry`: the rep CRM's owners are loaded once for every pair). The limiters'
+budgets live in the state store (:class:`~sync_worker.state.budget.SqlBudgets`), so every
+process using the same store and credential paces against one budget too.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from sync_worker.runtime.config import EndpointSettings, LoadedConfig
 from sync_worker.runtime.pairs import load_pair_mappings
 from sync_worker.state import SqlStateStore, open_store
 from sync_worker.state.base import PruneCounts, StateStore
+from sync_worker.state.budget import SqlBudgets
 from sync_worker.state.progress import PairProgress
 from sync_worker.state.webhook_ledger import SqlWebhookLedger
 from sync_worker.sync.context import PairContext
@@ -182,7 +185,7 @@ def build_runtime(
     mappings = load_pair_mappings(loaded)
     the_clock = clock or SystemClock()
     the_store = store or open_store(loaded.settings.worker.state_url)
-    runtime = Runtime(loaded, the_store, {}, the_clock)
+    runtime = Runtime(loaded, the_store, {}, the_clock, shared_limiters(the_store))
     try:
         runtime.pairs = _contexts(loaded, mappings, runtime, only_enabled=only_enabled)
         runtime.discoveries = _discoveries(loaded, runtime)
@@ -190,6 +193,14 @@ def build_runtime(
         the_store.close()
         raise
     return runtime
+
+
+def shared_limiters(store: StateStore) -> LimiterRegistry:
+    """Limiters whose budgets live in ``store``'s database, shared with every process using it
+    (a store of another kind, e.g. a test's own, gives each process its own budgets)."""
+    if isinstance(store, SqlStateStore):
+        return LimiterRegistry(budgets=SqlBudgets(store.engine))
+    return LimiterRegistry()
 
 
 def _contexts(

@@ -224,6 +224,10 @@ class Daemon:
         self.metrics.observe_discovery(report)
         self.health.record_discovery(report)
         self.wake(report.routed)
+        if report.refused:  # as for a pair: paused until a person fixes the token and restarts
+            self.scheduler.pause_job(key)
+            self.health.pause(key.replace("endpoint:", "discover:"), f"auth: {report.error}")
+            log.error("discovery_paused", endpoint=endpoint, reason="credentials refused")
         if report.resume_at is not None:  # the rep portal's daily budget is spent
             job = self.scheduler.get_job(key)
             if job is not None:

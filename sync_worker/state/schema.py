@@ -259,6 +259,30 @@ replicas = Table(
     Column("seen_at", UtcMicros, nullable=False),
 )
 
+# version 7: each credential's rate budget, shared by every process using the store
+# (sync_worker.state.budget): the corrections HubSpot's headers made, and the grants of the
+# current windows.
+rate_budgets = Table(
+    "sw_rate_budgets",
+    metadata,
+    Column("credential", String, primary_key=True),  # base URL + token fingerprint
+    Column("general_limit", Integer),  # from X-HubSpot-RateLimit-Max; NULL: the tier's
+    Column("blocked_until", UtcMicros),  # X-HubSpot-RateLimit-Remaining was 0
+    Column("daily_remaining", Integer),
+    Column("daily_resets_at", UtcMicros),  # set while the daily budget is spent
+    Column("updated_at", UtcMicros, nullable=False),
+)
+
+rate_grants = Table(
+    "sw_rate_grants",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("credential", String, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("at", UtcMicros, nullable=False),
+)
+Index("sw_rate_grants_window", rate_grants.c.credential, rate_grants.c.kind, rate_grants.c.at)
+
 
 @dataclass(frozen=True, slots=True)
 class Migration:
@@ -312,6 +336,12 @@ def _v6_webhook_seen(conn: Connection) -> None:
     webhook_seen.create(conn, checkfirst=True)
 
 
+def _v7_rate_budgets(conn: Connection) -> None:
+    # Version 1 builds the current metadata, so a new database has them already.
+    for table in (rate_budgets, rate_grants):
+        table.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_initial),
     Migration(2, "index the change log by time, for retention", _v2_changes_by_time),
@@ -323,6 +353,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "an inbox of changed deals per pair and per rep endpoint", _v4_inbox),
     Migration(5, "the daemons sharing the store, to split the pairs", _v5_replicas),
     Migration(6, "the webhook route remembers recent signatures and event ids", _v6_webhook_seen),
+    Migration(7, "rate budgets shared by every process using a credential", _v7_rate_budgets),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -18,6 +18,7 @@ import structlog
 from sync_worker.connectors.base import Connector
 from sync_worker.kernel.clock import Clock
 from sync_worker.kernel.errors import (
+    AuthError,
     ConfigError,
     ConnectorError,
     DailyLimitReached,
@@ -75,6 +76,8 @@ class DiscoveryReport:
     duration_seconds: float = 0.0
     error: str | None = None
     resume_at: datetime | None = None
+    refused: bool = False
+    """The rep token was refused: a person must fix it (the daemon pauses this discovery)."""
 
     @property
     def failed(self) -> bool:
@@ -113,6 +116,8 @@ def discover(
         runner.route_endpoint_inbox()
     except DailyLimitReached as exc:
         report.error, report.resume_at = str(exc), exc.resets_at
+    except AuthError as exc:
+        report.error, report.refused = str(exc), True
     except (ConnectorError, ConfigError, Interrupted, LeaseLost) as exc:
         report.error = str(exc)
     finally:

@@ -104,18 +104,27 @@ def test_daemon_syncs_serves_health_and_metrics_and_stops_on_sigterm(cli_env: En
     assert REP_TOKEN not in err
 
 
+def failing_pairs(url: str) -> dict[str, dict[str, object]]:
+    body: dict[str, dict[str, dict[str, object]]] = httpx.get(f"{url}/healthz", timeout=2).json()
+    return body["failing_pairs"]
+
+
 def test_auth_failure_pauses_the_pair_and_turns_health_red(cli_env: Env) -> None:
     url = metrics_url(cli_env)
     wrong = "pat-na1-revoked-4444-5555"
     with daemon(cli_env, SYNC_WORKER_ENDPOINTS__REP__TOKEN=wrong) as process:
-        wait_for(lambda: httpx.get(f"{url}/healthz", timeout=2).status_code == 503, "red health")
+        # Rep discovery fails on the same token, maybe first: wait for the pair itself.
+        wait_for(lambda: "agency-001" in failing_pairs(url), "the pair failing in /healthz")
         body = httpx.get(f"{url}/healthz", timeout=2).json()
         assert body["healthy"] is False
         assert body["failing_pairs"]["agency-001"]["paused"] is True
         assert "auth" in body["failing_pairs"]["agency-001"]["reason"]
+        wait_for(lambda: "discover:rep" in failing_pairs(url), "rep discovery paused too")
+        assert failing_pairs(url)["discover:rep"]["paused"] is True
         code, err = stop(process)
     assert code == 0
     assert "pair_paused" in err
+    assert "discovery_paused" in err
     assert wrong not in err
 
 

@@ -42,7 +42,7 @@ def test_ten_second_windows_never_exceed_the_tier(tier: str) -> None:
     clock = FakeClock()
     paced = limiter(clock, tier)
 
-    grants = [paced.acquire("general") for _ in range(3 * TIER_LIMITS[tier] + 7)]
+    grants = [paced.acquire("general").at for _ in range(3 * TIER_LIMITS[tier] + 7)]
 
     assert busiest_window(grants, 10.0) <= TIER_LIMITS[tier] - 5
     assert clock.sleeps  # it had to wait
@@ -53,8 +53,8 @@ def test_search_never_exceeds_five_per_second_and_skips_the_ten_second_budget() 
     clock = FakeClock()
     paced = limiter(clock, "starter")
 
-    searches = [paced.acquire("search") for _ in range(60)]
-    general = [paced.acquire("general") for _ in range(95)]
+    searches = [paced.acquire("search").at for _ in range(60)]
+    general = [paced.acquire("general").at for _ in range(95)]
 
     assert busiest_window(searches, 1.0) <= 5
     assert busiest_window(general, 10.0) <= 95
@@ -70,15 +70,15 @@ def test_a_slow_search_answer_holds_its_slot_until_it_came() -> None:
     first = [paced.acquire("search") for _ in range(5)]
     arrivals = []
     clock.advance(0.01)
-    for granted in first[1:]:
+    for ticket in first[1:]:
         arrivals.append(clock.monotonic())
-        paced.answered("search", granted)
+        paced.answered(ticket)
     clock.advance(0.89)
     arrivals.append(clock.monotonic())  # the slow one
-    paced.answered("search", first[0])
+    paced.answered(first[0])
     for _ in range(5):  # answered as soon as sent
-        paced.answered("search", granted := paced.acquire("search"))
-        arrivals.append(granted)
+        paced.answered(ticket := paced.acquire("search"))
+        arrivals.append(ticket.at)
 
     assert busiest_window(arrivals, 1.0) <= 5
 
@@ -94,9 +94,9 @@ def test_many_threads_sharing_a_credential_stay_within_limits() -> None:
             base_url="https://api.hubapi.test", token=SecretStr("shared"), tier="free", clock=clock
         )
         for _ in range(40):
-            granted = paced.acquire("search" if kind == "search" else "general")
+            ticket = paced.acquire("search" if kind == "search" else "general")
             with lock:
-                grants[kind].append(granted)
+                grants[kind].append(ticket.at)
 
     threads = [threading.Thread(target=worker, args=(k,)) for k in ["general"] * 6 + ["search"] * 3]
     for thread in threads:
@@ -147,7 +147,7 @@ def test_requests_sent_through_connectors_sharing_a_credential_are_paced() -> No
 def test_remaining_zero_blocks_for_the_interval() -> None:
     clock = FakeClock()
     paced = limiter(clock)
-    first = paced.acquire()
+    first = paced.acquire().at
 
     paced.observe(
         httpx.Headers(
@@ -158,7 +158,7 @@ def test_remaining_zero_blocks_for_the_interval() -> None:
             }
         )
     )
-    second = paced.acquire()
+    second = paced.acquire().at
 
     assert second - first >= 10.0
 
@@ -168,7 +168,7 @@ def test_a_lower_max_header_tightens_the_window() -> None:
     paced = limiter(clock, "enterprise")
     paced.observe(httpx.Headers({"X-HubSpot-RateLimit-Max": "50"}))
 
-    grants = [paced.acquire() for _ in range(120)]
+    grants = [paced.acquire().at for _ in range(120)]
 
     assert busiest_window(grants, 10.0) <= 45
 

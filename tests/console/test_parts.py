@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import SecretStr
 
+from sync_worker.connectors.budget import BudgetSnapshot
 from sync_worker.kernel.model import BySide, Side
 from sync_worker.runtime.console_settings import ConsoleRole, ConsoleUser
 from sync_worker.runtime.wiring import CredentialRef
@@ -92,6 +93,19 @@ class Limiter:
         self.daily_remaining = remaining
         self.waited_seconds = 0.0
         self.refusals: dict[str, int] = {}
+
+    def snapshot(self) -> BudgetSnapshot:
+        return BudgetSnapshot(
+            self.label,
+            general_limit=95,
+            general_used=0,
+            search_limit=5,
+            search_used=0,
+            blocked_for=0.0,
+            daily_remaining=self.daily_remaining,
+            daily_resets_at=None,
+            shared=True,
+        )
 
 
 class Limiters:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 from pydantic import SecretStr
@@ -13,9 +14,12 @@ from sync_worker.connectors.hubspot.ratelimit import LimiterRegistry
 from sync_worker.kernel.clock import FakeClock
 from sync_worker.service.http import ThreadedServer
 from sync_worker.service.metrics import Health, Metrics, build_app
+from sync_worker.state import open_store
+from sync_worker.state.budget import SqlBudgets
 from sync_worker.sync.engine import CycleReport, Outcome
 
 TOKEN = "pat-na1-metrics-0000-secret"
+URL = "https://api.hubapi.com"
 
 
 def scrape() -> str:
@@ -67,3 +71,31 @@ def test_no_created_series_and_one_family_each() -> None:
     assert not re.search(r"^\S+_created[{ ]", text, flags=re.MULTILINE)
     families = re.findall(r"^# TYPE (\S+) ", text, flags=re.MULTILINE)
     assert len(families) == len(set(families))
+
+
+def test_credential_figures_are_the_shared_budget_s(tmp_path: Path) -> None:
+    """Two processes' registries on one state store: the one that sent nothing exports what
+    the other spent and what HubSpot told it."""
+    clock = FakeClock(datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
+    stores = [open_store(f"sqlite:///{tmp_path / 'state.db'}", clock=clock) for _ in range(2)]
+    spender, watcher = (LimiterRegistry(budgets=SqlBudgets(s.engine)) for s in stores)
+    try:
+        spent = spender.get(base_url=URL, token=SecretStr(TOKEN), tier="free", clock=clock)
+        watcher.get(base_url=URL, token=SecretStr(TOKEN), tier="free", clock=clock)
+        spent.observe(httpx.Headers({"X-HubSpot-RateLimit-Daily-Remaining": "4321"}))
+        for _ in range(4):
+            spent.acquire()
+        metrics = Metrics()
+        metrics.watch_credentials(watcher)
+        text = metrics.render().decode()
+    finally:
+        for store in stores:
+            store.close()
+
+    assert re.search(r'sync_credential_daily_remaining\{credential="[^"]+"\} 4321.0', text)
+    assert re.search(
+        r'sync_credential_window_remaining\{credential="[^"]+",kind="general"\} 91.0', text
+    )
+    assert re.search(
+        r'sync_credential_window_remaining\{credential="[^"]+",kind="search"\} 5.0', text
+    )

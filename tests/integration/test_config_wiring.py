@@ -50,3 +50,23 @@ def test_every_tier_the_config_accepts_builds_a_working_pair(
 
     assert report.outcome == "ok", report.error
     assert len(world.rep_deals_for(partner_id)) == 1
+
+
+def test_runtimes_on_one_state_store_pace_one_budget_per_credential(
+    world: World, demo_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Two runtimes (as two processes build them) on one state file: a grant of one counts
+    in the other's window, and the status figures are the shared ones."""
+    path = tmp_path / "config.toml"
+    text = CONFIG.format(state=tmp_path / "wired.db", url=world.server.url, tier="free", pair=PAIR)
+    path.write_text(text)
+
+    with runtime_for(load_config(path)) as first, runtime_for(load_config(path)) as second:
+        [mine, *_] = first.limiters.limiters()
+        [theirs] = [b for b in second.limiters.limiters() if b.label == mine.label]
+        for _ in range(3):
+            mine.acquire("general")
+        seen = theirs.snapshot()
+
+    assert seen.shared
+    assert (seen.general_used, seen.general_remaining) == (3, 92)

@@ -162,8 +162,9 @@ COLUMNS: tuple[Column, ...] = (
 
 
 def budgets(refs: BySide[CredentialRef], limiters: CredentialSource) -> tuple[Budget, Budget]:
-    """Each side's remaining daily budget, as its credential's limiter last heard it."""
-    remaining = {lim.label: lim.daily_remaining for lim in limiters.limiters()}
+    """Each side's remaining daily budget, as HubSpot last reported it to any process sharing
+    the credential's budget."""
+    remaining = {lim.label: lim.snapshot().daily_remaining for lim in limiters.limiters()}
 
     def budget(side: Side) -> Budget:
         ref = refs[side]
