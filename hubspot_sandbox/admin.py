@@ -14,6 +14,8 @@ calls are neither rate limited, faulted nor counted.
 | POST | deals/{id}/archive, deals/{id}/register | | archive / register (as in the UI) |
 | POST | deals/{id}/unregister | | the deal's registration ends |
 | POST | bulk_load | ``{"deals": [props], "modified_at"?}`` | fast import -> ``{"ids"}`` |
+| GET/POST | latency | ``{"min_seconds", "max_seconds"}`` | read / set the simulated response time |
+| POST | tier | ``{"tier"}`` | switch the rate-limit tier (fresh windows and day count) |
 
 ``at``/``modified_at`` are ISO-8601 or epoch ms.
 """
@@ -67,6 +69,9 @@ def routes() -> list[Route]:
         Route(f"{PREFIX}/deals/{{deal_id}}/register", wrap(_register), methods=["POST"]),
         Route(f"{PREFIX}/deals/{{deal_id}}/unregister", wrap(_unregister), methods=["POST"]),
         Route(f"{PREFIX}/bulk_load", wrap(_bulk_load), methods=["POST"]),
+        Route(f"{PREFIX}/latency", wrap(_get_latency), methods=["GET"]),
+        Route(f"{PREFIX}/latency", wrap(_set_latency), methods=["POST"]),
+        Route(f"{PREFIX}/tier", wrap(_set_tier), methods=["POST"]),
     ]
 
 
@@ -135,6 +140,22 @@ async def _bulk_load(portal: Portal, request: Request) -> Response:
         raise bad_request("deals must be a list of property objects.")
     ids = portal.bulk_load(rows, modified_at=_when(body.get("modified_at")))
     return JSONResponse({"ids": ids})
+
+
+async def _get_latency(portal: Portal, _request: Request) -> Response:
+    latency = portal.latency
+    return JSONResponse({"min_seconds": latency.low, "max_seconds": latency.high})
+
+
+async def _set_latency(portal: Portal, request: Request) -> Response:
+    body = await _body(request)
+    portal.set_latency(float(body.get("min_seconds", 0.0)), float(body.get("max_seconds", 0.0)))
+    return await _get_latency(portal, request)
+
+
+async def _set_tier(portal: Portal, request: Request) -> Response:
+    portal.set_tier(str((await _body(request)).get("tier")))
+    return JSONResponse({"tier": portal.spec.tier})
 
 
 async def _body(request: Request) -> dict[str, Any]:
