@@ -39,7 +39,7 @@ import subprocess
 import sys
 import time
 import tomllib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -89,7 +89,7 @@ class Seeded:
     """Each pair's linked deals as (partner id, rep id), and the next one each side edits."""
 
     links: dict[int, list[tuple[str, str]]]
-    turn: dict[tuple[int, str], Iterator[tuple[str, str]]]
+    turn: Mapping[tuple[int, str], Iterator[tuple[str, str]]]
 
 
 def seed(sandbox: Sandbox, pairs: int, deals: int, rng: random.Random) -> Seeded:
@@ -119,9 +119,10 @@ def seed(sandbox: Sandbox, pairs: int, deals: int, rng: random.Random) -> Seeded
         for n, (pid, rid) in enumerate(links[i]):
             at = loaded_at + timedelta(seconds=1, milliseconds=n)
             partner.edit_deal(pid, {"rep_deal_id": on_partner(i, rid)}, source="INTEGRATION", at=at)
+    half = deals // 2  # the partner edits its registrations, the rep its referrals
     turn = {
-        (i, side): itertools.cycle(pair_links[: deals // 2] if side == "partner" else pair_links[deals // 2 :])
-        for i, pair_links in links.items()
+        (i, side): itertools.cycle(found[:half] if side == "partner" else found[half:])
+        for i, found in links.items()
         for side in ("partner", "rep")
     }
     return Seeded(links, turn)
@@ -245,7 +246,8 @@ class Fleet:
 
     def ask(self, op: str, **args: Any) -> Any:
         stdin, stdout = self.process.stdin, self.process.stdout
-        assert stdin is not None and stdout is not None
+        assert stdin is not None
+        assert stdout is not None
         stdin.write(json.dumps({"op": op, **args}) + "\n")
         stdin.flush()
         reply = json.loads(stdout.readline() or '{"error": "the fleet process exited"}')

@@ -61,12 +61,21 @@ def write_config(directory: Path, fleet: Fleet, setting: Setting, name: str) -> 
         "metrics_port = 0",
         "stop_grace_seconds = 20",
         setting.extra_worker,
-        *_endpoint(tokens, REP, fleet.base_url(REP), REP_TOKEN, setting.rep_tier, setting),
+        *_endpoint(
+            tokens,
+            REP,
+            fleet.base_url(REP),
+            token=REP_TOKEN,
+            tier=setting.rep_tier,
+            setting=setting,
+        ),
     ]
     for i in range(1, fleet.pairs + 1):
         url = fleet.base_url(partner_name(i))
         tier = setting.partner_tier
-        lines += _endpoint(tokens, partner_name(i), url, partner_token(i), tier, setting)
+        lines += _endpoint(
+            tokens, partner_name(i), url, token=partner_token(i), tier=tier, setting=setting
+        )
         lines += [
             f"[pairs.{pair_name(i)}]",
             f'partner = "{partner_name(i)}"',
@@ -79,7 +88,7 @@ def write_config(directory: Path, fleet: Fleet, setting: Setting, name: str) -> 
 
 
 def _endpoint(
-    tokens: Path, name: str, url: str, token: str, tier: str, setting: Setting
+    tokens: Path, name: str, url: str, *, token: str, tier: str, setting: Setting
 ) -> list[str]:
     token_file = tokens / name
     if not token_file.exists():
