@@ -141,18 +141,23 @@ def _admitted(rt: Runtime, names: list[str]) -> list[str]:
 def once(config: ConfigOption = None, pair: PairOption = None) -> None:
     """Run one cycle for every enabled pair (or one); exit 1 if any pair failed or was refused
     at start, 3 if a pair was not synced because another live process holds it (named)."""
-    from sync_worker.cli.tables import cycle_notes, cycle_table, show
-    from sync_worker.sync.engine import Outcome, run_cycle
+    from sync_worker.cli.tables import cycle_notes, cycle_table, discovery_notes, show
+    from sync_worker.service.rounds import run_round
+    from sync_worker.sync.engine import Outcome
 
     with runtime(config) as rt:
         wanted = pairs_or_exit(rt, pair)
         names = _admitted(rt, wanted)
-        reports = [run_cycle(rt.pairs[name]) for name in names]
+        done = run_round(rt, names)
+    reports = list(done.cycles)
+    for note in discovery_notes(done.discoveries):
+        typer.echo(note, err=True)
     if reports:
         show(cycle_table(reports))
     for note in cycle_notes(reports):
         typer.echo(note, err=True)
-    if len(names) < len(wanted) or any(r.failed for r in reports):
+    failed = any(r.failed for r in reports) or any(d.failed for d in done.discoveries)
+    if len(names) < len(wanted) or failed:
         raise typer.Exit(EXIT_SYNC_FAILED)
     if any(r.outcome is Outcome.SKIPPED for r in reports):
         raise typer.Exit(EXIT_PAIR_BUSY)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -30,9 +31,10 @@ from sync_worker.kernel.model import Side
 from sync_worker.ops.explain import explain
 from sync_worker.runtime.config import LoadedConfig, load_config
 from sync_worker.runtime.logging import configure_logging
-from sync_worker.runtime.wiring import runtime_for
+from sync_worker.runtime.wiring import Runtime, runtime_for
+from sync_worker.service.rounds import run_round
 from sync_worker.sync.context import PairContext
-from sync_worker.sync.engine import CycleReport, run_cycle
+from sync_worker.sync.engine import CycleReport
 
 DEMO_TOKENS = {"partner": "demo-partner-token", "rep": "demo-rep-token"}
 FOREIGN_REP_USER = "paula.partnermgr@hubspot.example"
@@ -74,33 +76,35 @@ def run_demo(config_path: Path) -> int:
     with server, runtime_for(loaded) as rt:
         out.rule("sync-worker demo")
         out.print(f"sandbox CRMs: {server.base_url('partner')}  and  {server.base_url('rep')}")
-        ctx = next(iter(rt.pairs.values()))
-        return _story(out, ctx, sandbox, loaded)
+        return _story(out, rt, sandbox, loaded)
 
 
-def _story(out: Console, ctx: PairContext, sandbox: Sandbox, loaded: LoadedConfig) -> int:
-    first = _cycle(out, ctx, "1. first sync: link every shared deal, create missing counterparts")
-    _cycle(out, ctx, "2. idle cycle: nothing changed, nothing to do")
+def _story(out: Console, rt: Runtime, sandbox: Sandbox, loaded: LoadedConfig) -> int:
+    ctx = next(iter(rt.pairs.values()))
+    cycle = partial(_cycle, out, rt, ctx.name)
+    first = cycle("1. first sync: link every shared deal, create missing counterparts")
+    cycle("2. idle cycle: nothing changed, nothing to do")
     out.rule("3. people edit deals on both sides")
     scenarios = _edit(out, sandbox, ctx.mapping.links.partner)
     worker = loaded.settings.worker
     configure_logging(fmt="auto", level="info", secrets=loaded.settings.secret_values())
     out.print("[dim]structured log events of the next cycle (stderr):[/dim]")
-    second = _cycle(out, ctx, "4. sync the edits")
+    second = cycle("4. sync the edits")
     configure_logging(fmt="auto", level=worker.log_level, secrets=loaded.settings.secret_values())
     _show_scenarios(out, ctx, sandbox, scenarios, second.run_id)
     out.rule(f"5. sync-worker explain --pair {ctx.name} {scenarios[0].partner_id}")
     for item in explanation_tables(explain(ctx, scenarios[0].partner_id)):
         out.print(fitted(item, out) if isinstance(item, Table) else item)
-    third = _cycle(out, ctx, "6. idle again: the worker's own writes come back and plan nothing")
+    third = cycle("6. idle again: the worker's own writes come back and plan nothing")
     failed = any(r.failed for r in (first, second, third))
     out.rule("demo finished" + (" with failures" if failed else ""))
     return 1 if failed else 0
 
 
-def _cycle(out: Console, ctx: PairContext, title: str) -> CycleReport:
+def _cycle(out: Console, rt: Runtime, pair: str, title: str) -> CycleReport:
+    """A round of the one pair: rep discovery, then its cycle."""
     out.rule(title)
-    report = run_cycle(ctx)
+    (report,) = run_round(rt, [pair]).cycles
     out.print(fitted(cycle_table([report]), out))
     return report
 

@@ -65,6 +65,8 @@ def _pair_status(row: PairStatus, progress: PairProgress, now: datetime) -> dict
         "lag_seconds": lag_seconds(progress, now),
         # Where each side's next pull starts: the last pull's start less the index-lag allowance.
         "next_pull_from": {"partner": row.partner_cursor, "rep": row.rep_cursor},
+        # Changed deals queued for the pair's next cycle (rep discovery, webhooks).
+        "inbox": {"depth": row.inbox, "oldest_queued_at": row.inbox_since},
         "links": row.links,
         "linked_out_of_scope": row.out_of_scope,
         "open_conflicts": row.open_conflicts,

@@ -43,13 +43,13 @@ def status(
 
     with runtime(config, only_enabled=False) as rt:
         names = pairs_or_exit(rt, pair)
-        rows, progress = rt.store.status(names), rt.store.progress(names)
-        now = rt.clock.now()
+        rows, progress = rt.store.status(names), rt.progress(names)
+        now, failing = rt.clock.now(), rt.discovery_failures()
     if as_json:
         print_json(status_document(rows, progress, now))
         return
     show(status_table(rows, progress, now))
-    for note in status_notes(rows):
+    for note in [*status_notes(rows), *failing]:
         typer.echo(note)
 
 

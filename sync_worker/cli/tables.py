@@ -13,6 +13,7 @@ from sync_worker.cli.documents import outcome
 from sync_worker.ops.explain import Explanation
 from sync_worker.state.base import ChangeEntry, ConflictEntry, DeadLetter, PairStatus
 from sync_worker.state.progress import PairProgress
+from sync_worker.sync.discoverer import DiscoveryReport
 from sync_worker.sync.engine import CycleReport
 from sync_worker.sync.writers import Intention
 
@@ -121,7 +122,7 @@ def status_table(
 ) -> Table:
     by_pair = {p.pair: p for p in progress}
     table = Table(title="pairs")
-    for column in ("pair", "last run", "outcome", "synced up to", "lag", "links"):
+    for column in ("pair", "last run", "outcome", "synced up to", "lag", "inbox", "links"):
         table.add_column(column)
     for column in ("open conflicts", "dead letters", "failures in a row", "last failure"):
         table.add_column(column)
@@ -134,6 +135,7 @@ def status_table(
             outcome(row),
             _when(done.synced_up_to) if done.synced_up_to else "never",
             _ago(done.synced_up_to, now),
+            f"{row.inbox} (oldest {_ago(row.inbox_since, now)})" if row.inbox else "0",
             str(row.links),
             str(row.open_conflicts),
             str(row.dead_letters),
@@ -258,6 +260,23 @@ def cycle_notes(reports: Iterable[CycleReport]) -> list[str]:
         for r in reports
         if r.error and r.outcome in ("failed", "skipped")
     ]
+
+
+def discovery_notes(reports: Iterable[DiscoveryReport]) -> list[str]:
+    """One line per rep discovery: what it queued for how many pairs, or why it failed."""
+    notes = []
+    for r in reports:
+        if not r.ran:
+            notes.append(f"rep discovery of {r.endpoint}: another process runs it; not run here")
+        elif r.failed:
+            notes.append(f"rep discovery of {r.endpoint} failed: {r.error}")
+        else:
+            notes.append(
+                f"rep discovery of {r.endpoint}: {r.pulled} changed, "
+                f"{sum(r.routed.values())} queued for {len(r.routed)} pairs, "
+                f"{r.api_calls} API calls"
+            )
+    return notes
 
 
 def status_notes(rows: Iterable[PairStatus]) -> list[str]:

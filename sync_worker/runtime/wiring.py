@@ -8,9 +8,9 @@ the rep CRM's budget is shared by all the pairs that use it) and one metadata ca
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 import structlog
@@ -27,7 +27,10 @@ from sync_worker.runtime.config import EndpointSettings, LoadedConfig
 from sync_worker.runtime.pairs import load_pair_mappings
 from sync_worker.state import open_store
 from sync_worker.state.base import PruneCounts, StateStore
+from sync_worker.state.progress import PairProgress
 from sync_worker.sync.context import PairContext
+from sync_worker.sync.discoverer import Discovery
+from sync_worker.sync.discovery import Group, lease_name, plan_groups
 
 log = structlog.stdlib.get_logger("sync_worker.runtime.wiring")
 
@@ -42,6 +45,42 @@ class Runtime:
     clock: Clock
     limiters: LimiterRegistry = field(default_factory=LimiterRegistry)
     metadata: MetadataRegistry = field(default_factory=MetadataRegistry)
+    discoveries: dict[str, Discovery] = field(default_factory=dict)
+    """Rep discovery per rep endpoint: one pull for every pair on it."""
+
+    def discoveries_for(self, names: Iterable[str]) -> list[Discovery]:
+        """The discoveries that serve any of the pairs ``names``."""
+        wanted = set(names)
+        return [d for d in self.discoveries.values() if wanted & set(d.pairs)]
+
+    def progress(self, names: Sequence[str]) -> list[PairProgress]:
+        """Each pair's progress, its rep side bounded by its endpoint's rep discovery: a pair is
+        synced only up to the start of the last discovery that completed (a discovery failing
+        for hours shows as hours of lag on every pair it serves)."""
+        leases = {p: lease_name(d.endpoint) for d in self.discoveries.values() for p in d.pairs}
+        found = self.store.progress([*names, *sorted(set(leases.values()))])
+        by_key = {p.pair: p for p in found}
+        result = []
+        for name in names:
+            mine = by_key[name]
+            if name in leases and self.pairs[name].discovered:
+                found_up_to = by_key[leases[name]].synced_up_to
+                # Before its first discovery the pair's own first sync pulled its rep side.
+                if found_up_to is not None and mine.synced_up_to is not None:
+                    mine = replace(mine, synced_up_to=min(found_up_to, mine.synced_up_to))
+            result.append(mine)
+        return result
+
+    def discovery_failures(self) -> list[str]:
+        """One line per rep discovery whose newest run failed, with the reason."""
+        leases = {lease_name(e): e for e in self.discoveries}
+        lines = []
+        for found in self.store.progress(sorted(leases)):
+            failed_at, done = found.last_failure_at, found.synced_up_to
+            if failed_at is not None and (done is None or failed_at > done):
+                endpoint = leases[found.pair]
+                lines.append(f"rep discovery of {endpoint}: last run failed: {found.last_failure}")
+        return lines
 
     def prune_history(self, days: int | None = None) -> PruneCounts | None:
         """Delete history older than ``days`` (default ``worker.history_days``); None when
@@ -62,11 +101,13 @@ class Runtime:
         return counts
 
     def close(self) -> None:
+        connectors = [d.connector for d in self.discoveries.values()]
         for ctx in self.pairs.values():
-            for connector in (ctx.partner, ctx.rep):
-                close = getattr(connector, "close", None)
-                if callable(close):
-                    close()
+            connectors += [ctx.partner, ctx.rep]
+        for connector in connectors:
+            close = getattr(connector, "close", None)
+            if callable(close):
+                close()
         self.store.close()
 
 
@@ -111,6 +152,7 @@ def build_runtime(
     runtime = Runtime(loaded, the_store, {}, the_clock)
     try:
         runtime.pairs = _contexts(loaded, mappings, runtime, only_enabled=only_enabled)
+        runtime.discoveries = _discoveries(loaded, runtime)
     except BaseException:
         the_store.close()
         raise
@@ -148,8 +190,28 @@ def _contexts(
             interval_seconds=pair.interval_seconds or settings.worker.interval_seconds,
             dead_letter_max_attempts=settings.worker.dead_letter_max_attempts,
             lease_ttl_seconds=settings.worker.lease_ttl_seconds,
+            discovered=True,
         )
     return contexts
+
+
+def _discoveries(loaded: LoadedConfig, runtime: Runtime) -> dict[str, Discovery]:
+    """One discovery per rep endpoint, with a connector of its own (its calls are not any
+    pair's) sharing the credential's rate limiter."""
+    endpoints = loaded.settings.endpoints
+    found: dict[str, list[Group]] = {}
+    for group in plan_groups(runtime.pairs.values()):
+        found.setdefault(group.endpoint, []).append(group)
+    return {
+        endpoint: Discovery(
+            endpoint,
+            make_connector(
+                endpoint, endpoints[endpoint], runtime.clock, runtime.limiters, runtime.metadata
+            ),
+            tuple(groups),
+        )
+        for endpoint, groups in found.items()
+    }
 
 
 @contextmanager

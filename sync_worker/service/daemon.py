@@ -11,13 +11,23 @@
   they cannot serve is refused (``pair_refused``, and ``/healthz`` red naming it), the others run.
 * An auth failure pauses only that pair (a human must fix the token; restart resumes it); the
   daily limit postpones only that pair until the limit resets.
+* Rep discovery runs as a job per rep endpoint (at its pairs' shortest interval): one pull finds
+  the rep changes of every pair on it and queues them in the pairs' inboxes.
+* Daemons sharing a store split the pairs and discoveries (:mod:`.sharing`): a watcher beats
+  every :data:`WATCH_SECONDS`, recomputes this daemon's share from the live daemons, runs pairs
+  it newly owns at once (a dead daemon's pairs are taken within :data:`REPLICA_TTL_SECONDS`, at
+  once on the same machine), and wakes the pairs and discoveries whose inbox got entries since
+  they last started (discovery in another daemon, or a webhook) after :data:`WAKE_DELAY_SECONDS`.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from types import FrameType
 
@@ -31,13 +41,22 @@ from sync_worker.ops.preflight import refused_pairs
 from sync_worker.runtime.wiring import Runtime
 from sync_worker.service.http import ThreadedServer
 from sync_worker.service.metrics import Health, Metrics, build_app
-from sync_worker.sync.engine import CycleOptions, CycleReport, run_cycle
+from sync_worker.service.sharing import share_of
+from sync_worker.state.base import endpoint_key
+from sync_worker.sync.discoverer import DiscoverOptions, discover
+from sync_worker.sync.engine import PROCESS_OWNER, CycleOptions, CycleReport, run_cycle
 
 log = structlog.stdlib.get_logger("sync_worker.service.daemon")
 
 INTERRUPT_MARGIN_SECONDS = 5.0  # of the grace period, left for interrupted cycles to end
 PRUNE_JOB = "worker:prune-history"  # ":" cannot occur in a pair name (a pair's job id)
+WATCH_JOB = "worker:watch"
+WATCH_SECONDS = 2.0
+REPLICA_TTL_SECONDS = 10.0
+WAKE_DELAY_SECONDS = 1.0
+"""A burst of changes (webhooks for one deal's edits) coalesces into one cycle."""
 PRUNE_DELAY = timedelta(minutes=10)  # after the first cycles, not competing with them
+_NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 class Daemon:
@@ -60,6 +79,11 @@ class Daemon:
             scheduler_alive=lambda: self.scheduler.running,
         )
         self.server: ThreadedServer | None = None
+        self.share = share_of(PROCESS_OWNER, [], runtime.pairs, runtime.discoveries)
+        self.started: dict[str, datetime] = {}
+        """When each pair's cycle (or endpoint's discovery, under its inbox key) last started."""
+        self.running: set[str] = set()
+        self._lock = threading.Lock()
 
     def install_signal_handlers(self) -> None:
         """SIGTERM and SIGINT ask for a graceful stop (main thread only)."""
@@ -95,6 +119,20 @@ class Daemon:
                 name=f"sync {name}",
                 next_run_time=first,
             )
+        self._watch()  # this daemon's share, before the first cycle
+        for endpoint, discovery in self.runtime.discoveries.items():
+            interval = min(self.runtime.pairs[p].interval_seconds for p in discovery.pairs)
+            self.scheduler.add_job(
+                self._discover,
+                IntervalTrigger(seconds=interval, jitter=self.worker.jitter_seconds),
+                args=[endpoint],
+                id=endpoint_key(endpoint),
+                name=f"discover {endpoint}",
+                next_run_time=now,
+            )
+        self.scheduler.add_job(
+            self._watch, IntervalTrigger(seconds=WATCH_SECONDS), id=WATCH_JOB, name="watch"
+        )
         if self.worker.history_days:
             self.scheduler.add_job(
                 self._prune,
@@ -133,14 +171,86 @@ class Daemon:
             log.warning("shutdown_grace_exceeded", seconds=grace)
         if self.server is not None:
             self.server.stop()
+        try:
+            self.runtime.store.leave(PROCESS_OWNER)
+        except SQLAlchemyError:  # the others see this daemon gone when its beats stop
+            log.warning("replica_leave_failed", exc_info=True)
         log.info("daemon_stopped")
 
     def _run_pair(self, name: str) -> None:
-        if self.stop_event.is_set():
+        if self.stop_event.is_set() or name not in self.share.pairs:
             return
-        ctx = self.runtime.pairs[name]
-        report = run_cycle(ctx, CycleOptions(mode="daemon", stop=self.stop_event))
+        with self._running(name):
+            ctx = self.runtime.pairs[name]
+            report = run_cycle(ctx, CycleOptions(mode="daemon", stop=self.stop_event))
         self.after_cycle(report)
+
+    def _discover(self, endpoint: str) -> None:
+        if self.stop_event.is_set() or endpoint not in self.share.discoveries:
+            return
+        options = DiscoverOptions(
+            PROCESS_OWNER, self.worker.lease_ttl_seconds, stop=self.stop_event
+        )
+        with self._running(endpoint_key(endpoint)):
+            report = discover(
+                self.runtime.discoveries[endpoint], self.runtime.store, self.runtime.clock, options
+            )
+        self.metrics.observe_discovery(report)
+        self.health.record_discovery(report)
+        self.wake(report.routed)
+        if report.resume_at is not None:  # the rep portal's daily budget is spent
+            job = self.scheduler.get_job(endpoint_key(endpoint))
+            if job is not None:
+                job.modify(next_run_time=_aware(report.resume_at))
+            log.warning(
+                "discovery_postponed", endpoint=endpoint, until=report.resume_at.isoformat()
+            )
+
+    @contextmanager
+    def _running(self, key: str) -> Iterator[None]:
+        with self._lock:
+            self.running.add(key)
+            self.started[key] = self.runtime.clock.now()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.running.discard(key)
+
+    def wake(self, keys: Iterable[str]) -> None:
+        """Run these pairs (or ``endpoint:<name>`` discoveries) of this daemon's share soon,
+        after :data:`WAKE_DELAY_SECONDS`; the others are woken by the daemon that owns them."""
+        soon = _aware(self.runtime.clock.now()) + timedelta(seconds=WAKE_DELAY_SECONDS)
+        for key in keys:
+            endpoint = key.removeprefix("endpoint:")
+            mine = key in self.share.pairs or (
+                key != endpoint and endpoint in self.share.discoveries
+            )
+            job = self.scheduler.get_job(key) if mine and key not in self.running else None
+            # A paused pair (auth) has no next run time, and stays paused.
+            if job is not None and job.next_run_time is not None and job.next_run_time > soon:
+                job.modify(next_run_time=soon)
+
+    def _watch(self) -> None:
+        """Beat, take this daemon's share, and wake what has queued changes."""
+        try:
+            live = self.runtime.store.beat(
+                PROCESS_OWNER, os.getpid(), self.runtime.clock.now(), REPLICA_TTL_SECONDS
+            )
+            heads = self.runtime.store.inbox_heads()
+        except SQLAlchemyError:  # the store may be down for a while; the next beat retries
+            log.warning("watch_failed", exc_info=True)
+            return
+        before = self.share
+        self.share = share_of(PROCESS_OWNER, live, self.runtime.pairs, self.runtime.discoveries)
+        if self.share != before:
+            log.info("share_changed", replicas=self.share.replicas, pairs=len(self.share.pairs))
+        fresh = (self.share.pairs - before.pairs) | {
+            endpoint_key(e) for e in self.share.discoveries - before.discoveries
+        }
+        queued = {k for k, at in heads.items() if at > self.started.get(k, _NEVER)}
+        if self.scheduler.running:
+            self.wake(fresh | queued)
 
     def _prune(self) -> None:
         try:
@@ -171,7 +281,9 @@ class Daemon:
         except SQLAlchemyError:  # the store may be down for a while; the next cycle counts
             log.warning("backlog_not_counted", pair=pair, exc_info=True)
             return
-        self.metrics.backlog(pair, open_conflicts=row.open_conflicts, dead_letters=row.dead_letters)
+        self.metrics.backlog(
+            pair, open_conflicts=row.open_conflicts, dead_letters=row.dead_letters, inbox=row.inbox
+        )
 
 
 def _aware(moment: datetime) -> datetime:

@@ -32,6 +32,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sync_worker.service.gauges import CredentialCollector, CredentialSource
+from sync_worker.sync.discoverer import DiscoveryReport
 from sync_worker.sync.engine import CycleReport
 
 # A `*_created` sample per counter doubles every series in the text format for a value nobody
@@ -95,6 +96,27 @@ class Metrics:
         self.dead_letter_backlog = Gauge(
             "sync_dead_letter_backlog", "Open dead letters now.", ["pair"], registry=r
         )
+        self.inbox = Gauge(
+            "sync_inbox_depth",
+            "Changed deals queued for the pair's next cycle.",
+            ["pair"],
+            registry=r,
+        )
+        self.discoveries = Counter(
+            "sync_discovery_runs",
+            "Rep discovery runs, by outcome (ok, failed, busy: another daemon ran it).",
+            ["endpoint", "outcome"],
+            registry=r,
+        )
+        self.discovered = Counter(
+            "sync_discovery_queued",
+            "Inbox entries queued by rep discovery.",
+            ["endpoint"],
+            registry=r,
+        )
+        self.discovery_calls = Counter(
+            "sync_discovery_api_calls", "CRM requests of rep discovery.", ["endpoint"], registry=r
+        )
         ProcessCollector(registry=r)
         PlatformCollector(registry=r)
 
@@ -102,9 +124,16 @@ class Metrics:
         """Export each credential's budget, limiter waits and 429/5xx answers."""
         self.registry.register(CredentialCollector(limiters))
 
-    def backlog(self, pair: str, *, open_conflicts: int, dead_letters: int) -> None:
+    def backlog(self, pair: str, *, open_conflicts: int, dead_letters: int, inbox: int = 0) -> None:
         self.open_conflicts.labels(pair).set(open_conflicts)
         self.dead_letter_backlog.labels(pair).set(dead_letters)
+        self.inbox.labels(pair).set(inbox)
+
+    def observe_discovery(self, report: DiscoveryReport) -> None:
+        outcome = "busy" if not report.ran else "failed" if report.failed else "ok"
+        self.discoveries.labels(report.endpoint, outcome).inc()
+        self.discovered.labels(report.endpoint).inc(sum(report.routed.values()))
+        self.discovery_calls.labels(report.endpoint).inc(report.api_calls)
 
     def observe(self, report: CycleReport, now: datetime) -> None:
         pair, counts = report.pair, report.counts
@@ -147,6 +176,22 @@ class Health:
                 self.failures[report.pair] = 0
                 self.reasons.pop(report.pair, None)
             return self.failures.get(report.pair, 0)
+
+    def record_discovery(self, report: DiscoveryReport) -> int:
+        """Update after a rep discovery, under its lease name (``discover:<endpoint>``): one
+        failing for ``threshold`` runs in a row turns health red, since every pair it serves
+        stops receiving rep changes."""
+        if not report.ran:
+            return 0
+        name = f"discover:{report.endpoint}"
+        with self._lock:
+            if report.failed:
+                self.failures[name] = self.failures.get(name, 0) + 1
+                self.reasons[name] = f"rep discovery: {report.error}"
+            else:
+                self.failures[name] = 0
+                self.reasons.pop(name, None)
+            return self.failures[name]
 
     def pause(self, pair: str, reason: str) -> None:
         with self._lock:

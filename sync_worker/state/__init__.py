@@ -11,13 +11,17 @@ from sync_worker.kernel.errors import LinkRepointed
 from sync_worker.state.base import (
     ChangeEntry,
     ConflictEntry,
+    CursorMark,
     DeadLetter,
+    InboxEntry,
     LinkState,
     PageCommit,
     PairStatus,
     PruneCounts,
     RunRecord,
     StateStore,
+    Taken,
+    endpoint_key,
 )
 from sync_worker.state.connect import make_engine, parse_url
 from sync_worker.state.lease import AdvisoryLeases, Leases, RowLeases, lease_key
@@ -28,7 +32,9 @@ __all__ = [
     "SCHEMA_VERSION",
     "ChangeEntry",
     "ConflictEntry",
+    "CursorMark",
     "DeadLetter",
+    "InboxEntry",
     "LinkRepointed",
     "LinkState",
     "PageCommit",
@@ -37,6 +43,8 @@ __all__ = [
     "RunRecord",
     "SqlStateStore",
     "StateStore",
+    "Taken",
+    "endpoint_key",
     "lease_key",
     "open_store",
 ]

@@ -3,7 +3,9 @@
 Per pair it keeps: a cursor per side; links (partner id <-> rep id) each with the **base** (the
 canonical values both sides last agreed on, as JSON) and when the worker last wrote each side;
 creations in flight; conflicts awaiting a person; dead letters; an audit log of applied changes;
-a run log; and leases so that one process at a time works on a pair.
+a run log; and leases so that one process at a time works on a pair. An **inbox** per pair (and
+per rep endpoint) holds ids of deals known to have changed, written by rep discovery or a
+webhook and drained by the page that processes them.
 
 Rules every implementation keeps (``tests/state`` runs one contract suite over SQLite and
 PostgreSQL):
@@ -25,7 +27,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from sync_worker.kernel.model import BySide, Side
+from sync_worker.kernel.model import BySide, DealRecord, Side
 from sync_worker.state.progress import PairProgress
 
 
@@ -137,6 +139,51 @@ class RunRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class InboxEntry:
+    """A deal known to have changed, waiting for a cycle to read it live.
+
+    ``key`` is a pair name, or :func:`endpoint_key` of a rep endpoint for an id whose pairs are
+    found by reading the deal (rep discovery routes it). Queuing the same (key, side, id) again
+    moves ``queued_at`` forward and keeps one row."""
+
+    key: str
+    side: Side
+    record_id: str
+    source: str
+    """Who found it: ``discovery``, ``webhook``."""
+    queued_at: datetime
+    record: DealRecord | None = None
+    """The search document discovery found (the cycle uses it as a pulled record: a plan that
+    writes this side re-reads the deal live first); None for an id only (a webhook): the cycle
+    reads the deal live."""
+
+
+def endpoint_key(endpoint: str) -> str:
+    """The inbox key of ids on a rep endpoint not yet routed to their pairs (``:`` never occurs
+    in a pair name)."""
+    return f"endpoint:{endpoint}"
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """An inbox entry a cycle read. Its page drains it, unless the id was queued again after
+    ``queued_at`` (a newer change that this read may have missed stays queued)."""
+
+    side: Side
+    record_id: str
+    queued_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CursorMark:
+    """A cursor to advance in the same transaction as other state."""
+
+    key: str
+    side: Side
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class PageCommit:
     """Everything one processed page changes, committed atomically.
 
@@ -160,6 +207,8 @@ class PageCommit:
     pending_done: Sequence[tuple[Side, str]] = ()
     cursor_side: Side | None = None
     cursor: datetime | None = None
+    taken: Sequence[Taken] = ()
+    """Inbox entries of this pair that the page processed: drained with it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +241,10 @@ class PairStatus:
     """The process working on the pair right now (``host:pid:id``), if any."""
     out_of_scope: int = 0
     """Active links whose pair is not syncing because a deal is out of scope."""
+    inbox: int = 0
+    """Changed deals queued for the pair's next cycle."""
+    inbox_since: datetime | None = None
+    """When the oldest of them was first queued (how far the pair trails its changes)."""
 
 
 class StateStore(Protocol):
@@ -213,6 +266,35 @@ class StateStore(Protocol):
 
     # the atomic page commit
     def commit_page(self, pair: str, commit: PageCommit) -> None: ...
+
+    # the inbox of changed deals
+    def enqueue(
+        self,
+        entries: Sequence[InboxEntry],
+        *,
+        cursor: CursorMark | None = None,
+        drained: Sequence[tuple[str, Taken]] = (),
+    ) -> None:
+        """Queue ``entries``, advance ``cursor`` and drain ``drained`` (key, entry) in one
+        transaction: a discovery page lands whole or not at all."""
+        ...
+
+    def inbox(self, key: str, side: Side, limit: int) -> list[InboxEntry]:
+        """Up to ``limit`` queued entries of ``key`` on ``side``, oldest first."""
+        ...
+
+    def inbox_heads(self) -> dict[str, datetime]:
+        """Every inbox key holding entries, with its newest queuing (what to wake)."""
+        ...
+
+    # daemons sharing the store
+    def beat(self, owner: str, pid: int, now: datetime, ttl_seconds: float) -> list[str]:
+        """Record that daemon ``owner`` is alive; the live daemons, sorted."""
+        ...
+
+    def leave(self, owner: str) -> None:
+        """A daemon stopping says so: the others take its pairs at once."""
+        ...
 
     # creations in flight (intent recorded before the create call, cleared by commit_page)
     def add_pending(

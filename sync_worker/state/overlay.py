@@ -20,13 +20,16 @@ from sync_worker.kernel.model import Side
 from sync_worker.state.base import (
     ChangeEntry,
     ConflictEntry,
+    CursorMark,
     DeadLetter,
+    InboxEntry,
     LinkState,
     PageCommit,
     PairStatus,
     PruneCounts,
     RunRecord,
     StateStore,
+    Taken,
 )
 from sync_worker.state.progress import PairProgress
 
@@ -39,6 +42,8 @@ class OverlayStore:
         self._links: dict[tuple[str, Side, str], LinkState] = {}
         self._cursors: dict[tuple[str, Side], datetime] = {}
         self._pending: set[tuple[str, Side, str]] = set()
+        self._queued: dict[tuple[str, Side, str], InboxEntry] = {}
+        self._drained: dict[tuple[str, Side, str], datetime] = {}
         self.commits: list[tuple[str, PageCommit]] = []
         """Every page the dry run committed, in order (what a real run would have stored)."""
         self.runs: list[RunRecord] = []
@@ -81,7 +86,50 @@ class OverlayStore:
                 self._cursors[key] = commit.cursor
         for side, origin_id in commit.pending_done:
             self._pending.discard((pair, side, origin_id))
+        self._drain(pair, commit.taken)
         self.commits.append((pair, commit))
+
+    # the inbox: queued in memory over the real one; drained entries hidden, never deleted
+    def enqueue(
+        self,
+        entries: Sequence[InboxEntry],
+        *,
+        cursor: CursorMark | None = None,
+        drained: Sequence[tuple[str, Taken]] = (),
+    ) -> None:
+        for entry in entries:
+            self._queued[(entry.key, entry.side, entry.record_id)] = entry
+        for key, taken in drained:
+            self._drain(key, [taken])
+        if cursor is not None:
+            known = self.get_cursor(cursor.key, cursor.side)
+            if known is None or cursor.at > known:
+                self._cursors[(cursor.key, cursor.side)] = cursor.at
+
+    def inbox(self, key: str, side: Side, limit: int) -> list[InboxEntry]:
+        found = {
+            (e.key, e.side, e.record_id): e
+            for e in self._real.inbox(key, side, limit + len(self._drained))
+        }
+        found.update({k: e for k, e in self._queued.items() if k[0] == key and k[1] is side})
+        alive = [
+            e for k, e in found.items() if k not in self._drained or e.queued_at > self._drained[k]
+        ]
+        return sorted(alive, key=lambda e: (e.queued_at, e.record_id))[:limit]
+
+    def inbox_heads(self) -> dict[str, datetime]:
+        return self._real.inbox_heads()
+
+    # daemons: a dry run is none
+    def beat(self, owner: str, pid: int, now: datetime, ttl_seconds: float) -> list[str]:
+        return [owner]
+
+    def leave(self, owner: str) -> None:
+        """Never joined."""
+
+    def _drain(self, key: str, taken: Sequence[Taken]) -> None:
+        for entry in taken:
+            self._drained[(key, entry.side, entry.record_id)] = entry.queued_at
 
     # creations in flight
     def add_pending(

@@ -220,6 +220,33 @@ leases = Table(
 )
 
 
+inbox = Table(
+    "sw_inbox",
+    metadata,
+    # version 4: deals known to have changed, per pair (or per rep endpoint, not yet routed)
+    Column("key", String, primary_key=True),
+    Column("side", String(16), primary_key=True),
+    Column("record_id", String, primary_key=True),
+    Column("source", String(16), nullable=False),
+    Column("first_queued_at", UtcMicros, nullable=False),
+    Column("queued_at", UtcMicros, nullable=False),
+    Column("payload", Text),  # the search document discovery found, as JSON; NULL for an id
+)
+Index("sw_inbox_by_age", inbox.c.key, inbox.c.side, inbox.c.first_queued_at)
+
+
+replicas = Table(
+    "sw_replicas",
+    metadata,
+    # version 5: the daemons sharing this store, so that they can split the pairs between them
+    Column("owner", String, primary_key=True),
+    Column("node", String),
+    Column("pid", Integer),
+    Column("started_at", UtcMicros, nullable=False),
+    Column("seen_at", UtcMicros, nullable=False),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     """One step: ``apply`` brings a database at ``version - 1`` to ``version``."""
@@ -255,6 +282,18 @@ def _v3_origins_and_lease_holders(conn: Connection) -> None:
                 conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {kind}"))
 
 
+def _v4_inbox(conn: Connection) -> None:
+    # Version 1 builds the current metadata, so a database created at version 4 has it.
+    inbox.create(conn, checkfirst=True)
+    conn.execute(
+        text("CREATE INDEX IF NOT EXISTS sw_inbox_by_age ON sw_inbox (key, side, first_queued_at)")
+    )
+
+
+def _v5_replicas(conn: Connection) -> None:
+    replicas.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_initial),
     Migration(2, "index the change log by time, for retention", _v2_changes_by_time),
@@ -263,6 +302,8 @@ MIGRATIONS: tuple[Migration, ...] = (
         "links record their origin and why they are out of scope; leases their holder's process",
         _v3_origins_and_lease_holders,
     ),
+    Migration(4, "an inbox of changed deals per pair and per rep endpoint", _v4_inbox),
+    Migration(5, "the daemons sharing the store, to split the pairs", _v5_replicas),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -17,20 +17,23 @@ from sqlalchemy import Connection, Engine, or_, select
 
 from sync_worker.kernel.clock import Clock
 from sync_worker.kernel.model import BySide, Side
-from sync_worker.state import rows
+from sync_worker.state import inbox, replicas, rows
 from sync_worker.state.base import (
     ChangeEntry,
     ConflictEntry,
+    CursorMark,
     DeadLetter,
+    InboxEntry,
     LinkState,
     PageCommit,
     PairStatus,
     PruneCounts,
     RunRecord,
+    Taken,
 )
 from sync_worker.state.connect import READ_ONLY
 from sync_worker.state.lease import Leases
-from sync_worker.state.page import apply_page, chunks, insert_for
+from sync_worker.state.page import advance_cursor, apply_page, chunks, insert_for
 from sync_worker.state.progress import PairProgress, pair_progress
 from sync_worker.state.retention import prune
 from sync_worker.state.schema import (
@@ -119,6 +122,39 @@ class SqlStateStore:
         """
         with self._engine.begin() as conn:
             apply_page(conn, pair, commit, self._clock.now())
+            inbox.drain(conn, pair, commit.taken)
+
+    # the inbox of changed deals
+    def enqueue(
+        self,
+        entries: Sequence[InboxEntry],
+        *,
+        cursor: CursorMark | None = None,
+        drained: Sequence[tuple[str, Taken]] = (),
+    ) -> None:
+        with self._engine.begin() as conn:
+            inbox.queue(conn, entries)
+            for key, taken in drained:
+                inbox.drain(conn, key, [taken])
+            if cursor is not None:
+                advance_cursor(conn, cursor.key, cursor.side, cursor.at, self._clock.now())
+
+    def inbox(self, key: str, side: Side, limit: int) -> list[InboxEntry]:
+        with self._read() as conn:
+            return inbox.oldest(conn, key, side, limit)
+
+    # daemons sharing the store
+    def beat(self, owner: str, pid: int, now: datetime, ttl_seconds: float) -> list[str]:
+        with self._engine.begin() as conn:
+            return replicas.beat(conn, owner, pid, now, ttl_seconds)
+
+    def leave(self, owner: str) -> None:
+        with self._engine.begin() as conn:
+            replicas.leave(conn, owner)
+
+    def inbox_heads(self) -> dict[str, datetime]:
+        with self._read() as conn:
+            return replicas.inbox_heads(conn)
 
     # creations in flight
     def add_pending(

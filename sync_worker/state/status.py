@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Connection, func, or_, select
 
 from sync_worker.kernel.model import Side
-from sync_worker.state import rows
+from sync_worker.state import inbox, rows
 from sync_worker.state.base import LinkStatus, PairStatus
 from sync_worker.state.schema import conflicts, cursors, dead_letters, links, runs
 
@@ -31,6 +31,7 @@ def pair_status(conn: Connection, pair: str) -> PairStatus:
     open_letters = select(func.count()).where(
         dead_letters.c.pair == pair, dead_letters.c.status == "open"
     )
+    queued, since = inbox.depth(conn, pair)
     return PairStatus(
         pair=pair,
         last_run=None if last is None else rows.run(last),
@@ -41,6 +42,8 @@ def pair_status(conn: Connection, pair: str) -> PairStatus:
         dead_letters=int(conn.execute(open_letters).scalar_one()),
         consecutive_failures=_consecutive_failures(conn, pair),
         out_of_scope=_out_of_scope(conn, pair),
+        inbox=queued,
+        inbox_since=since,
     )
 
 

@@ -26,6 +26,10 @@ class PairContext:
     lease_ttl_seconds: float = 30.0
     """How long the pair's lease outlives its last renewal; a heartbeat renews it every third
     of that while a cycle runs, so a holder that died (on any host) is replaced within it."""
+    discovered: bool = False
+    """The pair's rep changes are found by rep discovery (one pull for every pair on the rep
+    endpoint, :mod:`sync_worker.sync.discovery`) and reach it through its inbox; its own rep
+    pull then runs only for its first sync and for a backfill."""
 
     def connector(self, side: Side) -> Connector:
         return BySide(self.partner, self.rep)[side]

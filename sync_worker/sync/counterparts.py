@@ -15,12 +15,14 @@ from dataclasses import dataclass, field, replace
 import structlog
 
 from sync_worker.kernel.model import DealRecord, Side
+from sync_worker.rules.scope import discovery_scope
 from sync_worker.state.base import LinkState, LinkStatus
 from sync_worker.sync.context import PairContext
 from sync_worker.sync.ledger import PageLedger
 from sync_worker.sync.push import Pair
 from sync_worker.sync.scoping import ScopeGuard, ScopeJudge
 from sync_worker.sync.sorting import Sorted
+from sync_worker.sync.tally import Skip
 
 log = structlog.stdlib.get_logger("sync_worker.sync.counterparts")
 
@@ -169,6 +171,17 @@ class Counterparts:
             taken.add(counterpart.id)
             pairs.append(Pair.of(side, record, counterpart, None, origin=side))
         return pairs, set(holders)
+
+    def searchable(self, ledger: PageLedger, records: Sequence[DealRecord]) -> list[DealRecord]:
+        """Records read live for inbox entries that the side's pull would have found; the
+        others (a webhook for a deal outside this pair) are skipped, counted."""
+        side = ledger.side
+        scope = discovery_scope(self.ctx.mapping, side)
+        shapes = self.judge.shapes(side)
+        kept = [r for r in records if scope.selects(r.properties, shapes)]
+        if len(kept) < len(records):
+            ledger.skip(Skip.NOT_SELECTED, len(records) - len(kept))
+        return kept
 
     def still_in_scope(
         self, ledger: PageLedger, records: Sequence[DealRecord], links: Mapping[str, LinkState]

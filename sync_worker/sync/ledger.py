@@ -25,6 +25,7 @@ from sync_worker.state.base import (
     LinkState,
     LinkStatus,
     PageCommit,
+    Taken,
 )
 from sync_worker.sync.context import PairContext
 from sync_worker.sync.push import CreationOutcome, Pair, PairOutcome, PushOutcome, Write
@@ -57,6 +58,8 @@ class PageLedger:
     rejected: set[tuple[Side, str]] = field(default_factory=set)
     resolved: set[tuple[Side, str]] = field(default_factory=set)
     pending_done: list[tuple[Side, str]] = field(default_factory=list)
+    taken: list[Taken] = field(default_factory=list)
+    """Inbox entries the page read: drained by its commit."""
     skipped: dict[Skip, int] = field(default_factory=dict)
     reverted: int = 0
     linked: int = 0
@@ -292,6 +295,7 @@ class PageLedger:
             pending_done=self.pending_done,
             cursor_side=self.side if self.cursor is not None else None,
             cursor=self.cursor,
+            taken=self.taken,
         )
 
     def tally(self, commit: PageCommit, outcome: PushOutcome, *, pulled: int) -> Tally:

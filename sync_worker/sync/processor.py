@@ -29,7 +29,7 @@ import structlog
 from sync_worker.kernel.model import DealRecord, Side
 from sync_worker.rules.plan import BaseSnapshot, Directory, PairPlan
 from sync_worker.rules.reconcile import plan_creation, reconcile
-from sync_worker.state.base import ChangeEntry
+from sync_worker.state.base import ChangeEntry, Taken
 from sync_worker.sync.context import PairContext
 from sync_worker.sync.counterparts import Counterparts
 from sync_worker.sync.ledger import PageLedger
@@ -79,11 +79,17 @@ class PageProcessor:
         *,
         attempts: Mapping[str, int] | None = None,
         missing: Sequence[str] = (),
+        taken: Sequence[Taken] = (),
+        read_live: bool = False,
     ) -> PageResult:
         """Process ``records`` from ``side`` and commit the page. Records come from a search
-        (a pull) unless ``attempts`` is given: then they are dead letters retried, read live by
-        id, and ``missing`` lists retried ids that no longer exist, whose letters close."""
+        (a pull, or rep discovery through the inbox) unless ``attempts`` is given: then they are
+        dead letters retried, read live by id, and ``missing`` lists retried ids that no longer
+        exist, whose letters close. ``taken`` lists the inbox entries the records stand for,
+        which the page's commit drains. Records ``read_live`` for inbox ids are processed only
+        if a search of the side would find them (a webhook knows no scope)."""
         retried = attempts or {}
+        live = bool(retried) or read_live
         now = self.ctx.clock.now()
         ledger = PageLedger(
             self.ctx,
@@ -95,7 +101,10 @@ class PageProcessor:
             self.retry_base_seconds,
         )
         ledger.resolve(side, missing)
+        ledger.taken = list(taken)
         unique = latest_per_id(records)
+        if read_live and not retried:
+            unique = self.counterparts.searchable(ledger, unique)
         links = self.ctx.store.links_by_ids(self.ctx.name, side, [r.id for r in unique])
         if retried:  # read by id, not found by the scoped search: check the scope here
             unique = self.counterparts.still_in_scope(ledger, unique, links)
@@ -109,12 +118,14 @@ class PageProcessor:
             reason = f"{prop} holds {stored!r}, which is not a link of this pair"
             ledger.dead_letter(side, record.id, reason)
         pairs = self.counterparts.linked(ledger, page) + self.counterparts.claimed(ledger, page)
-        searched = None if retried else side
+        searched = None if live else side
         outcome = self._push(ledger, pairs, page.origins, now, searched)
         ledger.settle(outcome)
         commit = ledger.commit()
         self.ctx.store.commit_page(self.ctx.name, commit)
         tally = ledger.tally(commit, outcome, pulled=0 if retried else len(records))
+        if taken:
+            tally += Tally(inbox_drained=len(taken))
         return PageResult(tally, tuple(commit.changes))
 
     def _push(

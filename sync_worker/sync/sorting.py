@@ -121,6 +121,17 @@ def fingerprint(properties: Mapping[str, str | None], side: Side, mapping: SyncM
     return digest.hexdigest()
 
 
+def settled(record: DealRecord, link: LinkState, mapping: SyncMapping) -> bool:
+    """Whether a rep ``record`` needs nothing from ``link``'s pair, as :func:`sort_page` would
+    find: its link is a tombstone, it is older than what the worker wrote, or unchanged."""
+    if link.status is not LinkStatus.ACTIVE:
+        return True
+    written = link.written_at(Side.REP)
+    if written is not None and record.modified_at < written:
+        return True
+    return unchanged(record, Side.REP, link, mapping)
+
+
 def unchanged(record: DealRecord, side: Side, link: LinkState, mapping: SyncMapping) -> bool:
     """Whether ``record`` holds exactly what the worker last saw or wrote on ``side`` (an echo of
     its own write, or a change to properties the mapping ignores). Then it cannot originate a

@@ -26,6 +26,8 @@ class Skip(StrEnum):
     NOT_IN_SCOPE = "not_in_scope"
     """Found by its link property only (a second discovery group), yet in no scope of its
     side: it may not originate anything."""
+    NOT_SELECTED = "not_selected"
+    """Read live for an inbox entry (a webhook), yet outside what the side's pull selects."""
 
 
 _ZERO = BySide(0, 0)
@@ -50,6 +52,8 @@ class Tally:
     reconciled: int = 0
     write_failed: int = 0
     dead_letters_retried: int = 0
+    inbox_drained: int = 0
+    """Inbox entries (changes found by discovery or a webhook) read live and processed."""
     skipped: Mapping[Skip, int] = field(default_factory=dict)
 
     def __add__(self, other: Tally) -> Tally:

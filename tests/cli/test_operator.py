@@ -177,11 +177,13 @@ def test_tables_fit_a_narrow_terminal(cli_env: Env) -> None:
             assert PAIR in result.stdout
 
 
-def _record_runs(env: Env, runs: list[tuple[str, datetime, str, str | None]]) -> None:
+def _record_runs(
+    env: Env, runs: list[tuple[str, datetime, str, str | None]], pair: str = PAIR
+) -> None:
     store = open_store(f"sqlite:///{env.state}")
     try:
         for run_id, started, outcome, error in runs:
-            store.start_run(RunRecord(run_id, PAIR, "daemon", started))
+            store.start_run(RunRecord(run_id, pair, "daemon", started))
             store.finish_run(run_id, started + timedelta(seconds=2), outcome, {}, error)
     finally:
         store.close()
@@ -209,6 +211,23 @@ def test_status_lag_is_time_since_the_last_complete_cycle(cli_env: Env) -> None:
     assert pair["consecutive_failures"] == 1
 
 
+def test_status_lag_counts_from_the_last_rep_discovery_that_completed(cli_env: Env) -> None:
+    """A pair's own cycles keep succeeding while the rep discovery that feeds it fails: its rep
+    changes are not reaching it, and status must say so, not show the pair as current."""
+    now = datetime.now(UTC)
+    _record_runs(cli_env, [("ok-1", now - timedelta(minutes=1), "ok", None)])
+    discoveries = [
+        ("d-ok", now - timedelta(minutes=30), "ok", None),
+        ("d-bad", now - timedelta(minutes=2), "failed", "endpoint 'rep': HubSpot 401"),
+    ]
+    _record_runs(cli_env, discoveries, pair="discover:rep")
+    (pair,) = json.loads(invoke("status", "--json", "--config", str(cli_env.config))[1])["pairs"]
+    assert datetime.fromisoformat(pair["synced_up_to"]) == now - timedelta(minutes=30)
+    assert pair["lag_seconds"] >= 30 * 60
+    text = invoke("status", "--config", str(cli_env.config))[1]
+    assert "rep discovery of rep: last run failed: endpoint 'rep': HubSpot 401" in text
+
+
 def test_status_lag_right_after_a_sync_is_small(cli_env: Env) -> None:
     assert invoke("once", "--config", str(cli_env.config))[0] == 0
     (pair,) = json.loads(invoke("status", "--json", "--config", str(cli_env.config))[1])["pairs"]
@@ -216,6 +235,7 @@ def test_status_lag_right_after_a_sync_is_small(cli_env: Env) -> None:
     assert pair["last_failure"] is None
     assert pair["next_pull_from"]["partner"] is not None
     assert pair["linked_out_of_scope"] == 0
+    assert pair["inbox"] == {"depth": 0, "oldest_queued_at": None}
 
 
 def test_json_lists_and_explain(cli_env: Env) -> None:
