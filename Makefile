@@ -18,7 +18,7 @@ ifneq ($(WANT_PY),$(HAVE_PY))
 STALE_VENV := stale-venv
 endif
 
-.PHONY: install lint typecheck test pytest demo bench sandbox lock clean stale-venv
+.PHONY: install lint typecheck test pytest demo screenshots bench sandbox lock clean stale-venv
 
 # Installs exactly the versions in the hashed lock files (requirements/*.lock), so a new
 # release of a dependency cannot change what CI runs; `make lock` refreshes them on purpose.
@@ -45,9 +45,14 @@ pytest: $(STAMP)
 # The test command the README and .ci/run use: lint, types, then the whole suite.
 test: lint typecheck pytest
 
-# Starts two local sandbox CRMs, seeds them, and runs the real worker against them (SQLite state).
+# Starts two local sandbox CRMs, seeds them, and runs the real worker against them (SQLite state);
+# `make demo ARGS=--keep-open` then leaves the web console up (and the worker syncing).
 demo: $(STAMP)
-	$(BIN)/sync-worker demo --config config.example.toml
+	$(BIN)/sync-worker demo --config config.example.toml $(ARGS)
+
+# PNGs of every console page (docs/screenshots/), from headless chromium over a live daemon.
+screenshots: $(STAMP)
+	$(BIN)/python -m tests.console.screenshots docs/screenshots
 
 # Reproducible measurements (not part of `make test`).
 bench: $(STAMP)

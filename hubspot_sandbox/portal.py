@@ -167,6 +167,11 @@ class Portal:
         )
         self.spec, self.limiter = spec, limiter
 
+    def rotate_token(self, token: str) -> None:
+        """The account's private app token is rotated (or revoked): from now on the old one
+        is refused with 401, as HubSpot refuses a revoked token."""
+        self.spec = replace(self.spec, token=token)
+
     def index_lag_seconds(self) -> float:
         override = self.faults.spec.index_lag_seconds
         return self.spec.index_lag_seconds if override is None else override
@@ -240,8 +245,10 @@ class Sandbox:
 
     @property
     def specs(self) -> list[PortalSpec]:
-        """Every portal's spec, in the order given (builds nothing)."""
-        return [spec for _, spec in self._specs.values()]
+        """Every portal's spec as it is now (a built portal's tier or token may have changed),
+        in the order given; builds nothing."""
+        built = self._built
+        return [built[n].spec if n in built else spec for n, (_, spec) in self._specs.items()]
 
     @property
     def portals(self) -> list[Portal]:

@@ -142,6 +142,9 @@ def serve(
         fill(sandbox, deals=deals, seed=seed)
     with bind(host, port) as sock:
         url = f"http://{host}:{sock.getsockname()[1]}"
+        # Listening before the URLs are printed: a client that reads them and connects at once
+        # waits in the backlog until uvicorn accepts, instead of being refused.
+        sock.listen(2048)
         print("HubSpot sandbox serving:", *describe(sandbox, url), sep="\n  ", file=out, flush=True)
         with contextlib.suppress(KeyboardInterrupt):  # ^C is the normal way to stop it
             uvicorn.Server(_config(build_app(sandbox))).run(sockets=[sock])

@@ -36,6 +36,7 @@ __all__ = [
     "LimiterRegistry",
     "RequestKind",
     "SlidingWindow",
+    "credential_label",
     "token_fingerprint",
 ]
 
@@ -68,6 +69,11 @@ _log = structlog.get_logger(__name__)
 def token_fingerprint(token: SecretStr) -> str:
     """A short, non-reversible name for a token (safe for logs and keys)."""
     return hashlib.sha256(token.get_secret_value().encode()).hexdigest()[:12]
+
+
+def credential_label(base_url: str, token: SecretStr) -> str:
+    """How metrics and the console name a credential: ``base_url#token-fingerprint``."""
+    return f"{base_url.rstrip('/')}#{token_fingerprint(token)}"
 
 
 class SlidingWindow:
@@ -221,7 +227,7 @@ class LimiterRegistry:
             raise ConfigError(
                 f"unknown HubSpot tier {tier!r}; valid: {', '.join(sorted(TIER_LIMITS))}"
             )
-        label = f"{base_url.rstrip('/')}#{token_fingerprint(token)}"
+        label = credential_label(base_url, token)
         with self._lock:
             limiter = self._limiters.get(label)
             if limiter is None:

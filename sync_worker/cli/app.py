@@ -118,12 +118,14 @@ def run(config: ConfigOption = None) -> None:
         try:
             daemon.start()
         except OSError as exc:
-            worker = rt.config.settings.worker
-            raise fail(
-                f"cannot serve metrics on {worker.metrics_host}:{worker.metrics_port}: "
-                f"{exc.strerror}; set worker.metrics_port (0 disables the server)",
-                EXIT_USAGE,
-            ) from None
+            worker, console = rt.config.settings.worker, rt.config.settings.console
+            if daemon.server is None and worker.metrics_port:
+                what = f"metrics on {worker.metrics_host}:{worker.metrics_port}"
+                fix = "set worker.metrics_port (0 disables the server)"
+            else:
+                what = f"the console on {console.host}:{console.port}"
+                fix = "set console.port"
+            raise fail(f"cannot serve {what}: {exc.strerror}; {fix}", EXIT_USAGE) from None
         daemon.wait()
 
 

@@ -110,9 +110,7 @@ def load_or_exit(config: Path | None, *, require_tokens: bool = True) -> LoadedC
     except ConfigError as error:
         raise fail_config(error) from None
     worker = loaded.settings.worker
-    configure_logging(
-        fmt=worker.log_format, level=worker.log_level, secrets=loaded.settings.secret_values()
-    )
+    configure_logging(fmt=worker.log_format, level=worker.log_level, secrets=loaded.secret_values())
     return loaded
 
 
@@ -129,7 +127,7 @@ def runtime(config: Path | None, *, only_enabled: bool = True) -> Iterator[Runti
     except ConfigError as error:
         raise fail_config(error) from None
     except SQLAlchemyError as exc:
-        redactor = Redactor(loaded.settings.secret_values())
+        redactor = Redactor(loaded.secret_values())
         cause = getattr(exc, "orig", None) or exc  # the driver's own message, without SQL
         detail = redactor.redact_text(str(cause).splitlines()[0])
         raise fail(

@@ -6,7 +6,9 @@
    added on each side (and a rep user typed into the partner's team display, which is
    restored), a product-interest change, a close-date change, and a new shared deal on each side;
 4. run again and show what synced and why (the audit log the worker wrote), then ``explain`` one
-   deal, then an idle cycle proving nothing echoes.
+   deal, then an idle cycle proving nothing echoes;
+5. print where the web console is; with ``--keep-open`` serve it (the daemon keeps syncing the
+   sandbox) until Ctrl-C.
 
 State is a SQLite file (the config's ``worker.state_url``), emptied first: the sandbox starts
 fresh on every demo, so state from an earlier demo would describe deals that no longer exist.
@@ -25,6 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hubspot_sandbox import Portal, Sandbox, SandboxServer, demo_portals, seed_demo
+from sync_worker.cli.demo_console import keep_open, point_to_console
 from sync_worker.cli.tables import cycle_table, explanation_tables, fitted, planned_table
 from sync_worker.kernel.errors import ConfigError
 from sync_worker.kernel.model import Side
@@ -48,7 +51,7 @@ class Scenario:
     field: str
 
 
-def run_demo(config_path: Path) -> int:
+def run_demo(config_path: Path, *, stay: bool = False) -> int:
     """Run the demo; return the process exit code."""
     out = Console(highlight=False)
     for name, token in DEMO_TOKENS.items():
@@ -61,7 +64,7 @@ def run_demo(config_path: Path) -> int:
         for problem in error.problems:
             out.print(f"config error: {problem}")
         return 2
-    configure_logging(fmt="auto", level="warning", secrets=loaded.settings.secret_values())
+    configure_logging(fmt="auto", level="warning", secrets=loaded.secret_values())
     tier = loaded.settings.endpoints["partner"].rate_limit_tier
     sandbox = Sandbox(demo_portals(tier=tier))
     seed_demo(sandbox, deals=300)
@@ -76,7 +79,11 @@ def run_demo(config_path: Path) -> int:
     with server, runtime_for(loaded) as rt:
         out.rule("sync-worker demo")
         out.print(f"sandbox CRMs: {server.base_url('partner')}  and  {server.base_url('rep')}")
-        return _story(out, rt, sandbox, loaded)
+        code = _story(out, rt, sandbox, loaded)
+        if not stay:
+            point_to_console(out, loaded)
+            return code
+        return keep_open(out, rt) or code
 
 
 def _story(out: Console, rt: Runtime, sandbox: Sandbox, loaded: LoadedConfig) -> int:
@@ -87,10 +94,10 @@ def _story(out: Console, rt: Runtime, sandbox: Sandbox, loaded: LoadedConfig) ->
     out.rule("3. people edit deals on both sides")
     scenarios = _edit(out, sandbox, ctx.mapping.links.partner)
     worker = loaded.settings.worker
-    configure_logging(fmt="auto", level="info", secrets=loaded.settings.secret_values())
+    configure_logging(fmt="auto", level="info", secrets=loaded.secret_values())
     out.print("[dim]structured log events of the next cycle (stderr):[/dim]")
     second = cycle("4. sync the edits")
-    configure_logging(fmt="auto", level=worker.log_level, secrets=loaded.settings.secret_values())
+    configure_logging(fmt="auto", level=worker.log_level, secrets=loaded.secret_values())
     _show_scenarios(out, ctx, sandbox, scenarios, second.run_id)
     out.rule(f"5. sync-worker explain --pair {ctx.name} {scenarios[0].partner_id}")
     for item in explanation_tables(explain(ctx, scenarios[0].partner_id)):

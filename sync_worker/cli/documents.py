@@ -20,13 +20,7 @@ SCHEMA_VERSION = 1
 
 def outcome(row: PairStatus) -> str:
     """The last run's outcome; ``running`` or ``interrupted`` when it has none."""
-    last = row.last_run
-    if last is None:
-        return "never run"
-    if last.outcome is not None:
-        return last.outcome
-    # No outcome: running now if a process holds the pair, else that run died unfinished.
-    return "running" if row.lease_holder else "interrupted"
+    return row.outcome
 
 
 def lag_seconds(progress: PairProgress, now: datetime) -> float | None:

@@ -94,11 +94,20 @@ def sandbox(
 
 
 @app.command()
-def demo(config: ConfigOption = None) -> None:
-    """Start the sandbox CRMs, sync, make edits on both sides, sync again, show what and why.
+def demo(
+    config: ConfigOption = None,
+    keep_open: Annotated[
+        bool,
+        typer.Option(
+            "--keep-open", help="Then serve the web console (and keep syncing) until Ctrl-C."
+        ),
+    ] = False,
+) -> None:
+    """Start the sandbox CRMs, sync, make edits on both sides, sync again, show what and why;
+    end with the web console's address.
 
     Needs no file: without --config (or $SYNC_WORKER_CONFIG) it uses the packaged example."""
     from sync_worker.cli.demo import run_demo
 
     chosen = config or Path(os.environ.get(CONFIG_ENV_VAR) or EXAMPLE_CONFIG)
-    raise typer.Exit(run_demo(chosen))
+    raise typer.Exit(run_demo(chosen, stay=keep_open))

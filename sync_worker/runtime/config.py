@@ -27,6 +27,7 @@ from sync_worker.kernel.errors import ConfigError
 from sync_worker.mappings import builtin_mapping_names, builtin_mapping_path
 from sync_worker.runtime import environment
 from sync_worker.runtime.config_file import CONFIG_ENV_VAR, read_toml, secrets_in_file
+from sync_worker.runtime.console_settings import ConsoleSettings, ConsoleUser, console_users
 from sync_worker.runtime.validation import format_validation_error
 
 ENV_PREFIX = "SYNC_WORKER_"
@@ -173,6 +174,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     endpoints: dict[str, EndpointSettings] = Field(default_factory=dict)
     pairs: dict[str, PairSettings] = Field(default_factory=dict)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -193,6 +195,10 @@ class Settings(BaseSettings):
         """Every secret in the config (tokens, a password in the state URL), so the log
         redactor can mask it wherever it appears."""
         secrets = [e.token.get_secret_value() for e in self.endpoints.values() if e.token]
+        console = self.console
+        for secret in (console.viewer_password, console.operator_password, console.session_secret):
+            if secret is not None and secret.get_secret_value():
+                secrets.append(secret.get_secret_value())
         password = urlsplit(self.worker.state_url).password
         if password:
             secrets += [password, unquote(password)]  # as written, and decoded
@@ -207,6 +213,13 @@ class LoadedConfig(BaseModel):
     settings: Settings
     path: Path
     mapping_paths: dict[str, Path]
+    console_users: tuple[ConsoleUser, ...] = ()
+    """Who may sign in to the web console (empty while it is off)."""
+
+    def secret_values(self) -> list[str]:
+        """Every secret: the settings' and the console passwords of ``console.users_file``."""
+        users = [u.password.get_secret_value() for u in self.console_users]
+        return self.settings.secret_values() + [p for p in users if p]
 
 
 def resolve_config_path(path: Path | None, env: Mapping[str, str] | None = None) -> Path:
@@ -236,16 +249,19 @@ def load_config(path: Path | None = None, *, require_tokens: bool = True) -> Loa
     settings, token_problems = _with_file_tokens(settings)
     problems += (token_problems if require_tokens else []) + _cross_check(settings)
     mapping_paths, mapping_problems = _resolve_mappings(settings, config_path.parent)
-    problems += mapping_problems
+    users, console_problems = console_users(settings.console)
+    problems += mapping_problems + console_problems
     if problems:
         raise ConfigError(problems, source=source)
-    return LoadedConfig(settings=settings, path=config_path, mapping_paths=mapping_paths)
+    return LoadedConfig(
+        settings=settings, path=config_path, mapping_paths=mapping_paths, console_users=users
+    )
 
 
 def _unknown_variables(data: Mapping[str, Any], environ: Mapping[str, str]) -> list[str]:
     valid = environment.valid_variables(
         ENV_PREFIX,
-        {"worker": WorkerSettings},
+        {"worker": WorkerSettings, "console": ConsoleSettings},
         {
             "endpoints": (EndpointSettings, environment.table_names(data, "endpoints")),
             "pairs": (PairSettings, environment.table_names(data, "pairs")),

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sync_worker.kernel.errors import ConfigError
+from sync_worker.runtime.console_settings import SECRET_KEYS
 from sync_worker.runtime.environment import variable
 
 CONFIG_ENV_VAR = "SYNC_WORKER_CONFIG"
@@ -37,13 +38,24 @@ def read_toml(path: Path) -> dict[str, Any]:
 
 
 def secrets_in_file(data: Mapping[str, Any], prefix: str) -> list[str]:
-    """A token written in the file is refused: a config file can be committed and shared."""
+    """A token or console password written in the file is refused: a config file can be
+    committed and shared."""
     endpoints = data.get("endpoints")
-    if not isinstance(endpoints, Mapping):
-        return []
-    return [
-        f"endpoints.{name}.token: secrets do not belong in the config file; set "
-        f"{variable(prefix, 'endpoints', name, 'token')} or endpoints.{name}.token_file"
-        for name, section in endpoints.items()
-        if isinstance(section, Mapping) and "token" in section
-    ]
+    console = data.get("console")
+    found = []
+    if isinstance(endpoints, Mapping):
+        found += [
+            f"endpoints.{name}.token: secrets do not belong in the config file; set "
+            f"{variable(prefix, 'endpoints', name, 'token')} or endpoints.{name}.token_file"
+            for name, section in endpoints.items()
+            if isinstance(section, Mapping) and "token" in section
+        ]
+    if isinstance(console, Mapping):
+        found += [
+            f"console.{key}: secrets do not belong in the config file; set "
+            f"{variable(prefix, 'console', key)}"
+            + (" or console.users_file" if key.endswith("password") else "")
+            for key in SECRET_KEYS
+            if key in console
+        ]
+    return found

@@ -18,10 +18,11 @@ import structlog
 from sync_worker.connectors.base import Connector
 from sync_worker.connectors.hubspot.factory import make_hubspot_connector
 from sync_worker.connectors.hubspot.metadata import MetadataRegistry
-from sync_worker.connectors.hubspot.ratelimit import LimiterRegistry
+from sync_worker.connectors.hubspot.ratelimit import UNLIMITED, LimiterRegistry, credential_label
 from sync_worker.connectors.hubspot.retry import RetrySettings
 from sync_worker.kernel.clock import Clock, SystemClock
 from sync_worker.kernel.errors import ConfigError
+from sync_worker.kernel.model import BySide, Side
 from sync_worker.rules.mapping import SyncMapping
 from sync_worker.runtime.config import EndpointSettings, LoadedConfig
 from sync_worker.runtime.pairs import load_pair_mappings
@@ -33,6 +34,16 @@ from sync_worker.sync.discoverer import Discovery
 from sync_worker.sync.discovery import Group, lease_name, plan_groups
 
 log = structlog.stdlib.get_logger("sync_worker.runtime.wiring")
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialRef:
+    """The credential one side of a pair uses: its endpoint and the label its limiter and
+    metrics carry (``base_url#token-fingerprint``); ``label`` is None when nothing paces it
+    (the sandbox's ``unlimited`` tier)."""
+
+    endpoint: str
+    label: str | None
 
 
 @dataclass(slots=True)
@@ -99,6 +110,20 @@ class Runtime:
             dead_letters=counts.dead_letters,
         )
         return counts
+
+    def credentials(self, pair: str) -> BySide[CredentialRef]:
+        """Which credential each side of ``pair`` spends (for the console's budget column)."""
+        settings = self.config.settings
+        names = settings.pairs[pair]
+
+        def ref(side: Side) -> CredentialRef:
+            name = names.partner if side is Side.PARTNER else names.rep
+            endpoint = settings.endpoints[name]
+            if endpoint.rate_limit_tier == UNLIMITED or endpoint.token is None:
+                return CredentialRef(name, None)
+            return CredentialRef(name, credential_label(endpoint.base_url, endpoint.token))
+
+        return BySide.build(ref)
 
     def close(self) -> None:
         connectors = [d.connector for d in self.discoveries.values()]

@@ -9,6 +9,8 @@
 * Once a day (first ten minutes after start) old history is pruned (``worker.history_days``).
 * Before scheduling, each pair's mapping is checked against its portals' properties; a pair
   they cannot serve is refused (``pair_refused``, and ``/healthz`` red naming it), the others run.
+* With ``[console] enabled``, the web console is served on its own address (127.0.0.1 by
+  default); it reads through the same runtime and can ask for a pair's cycle soon.
 * An auth failure pauses only that pair (a human must fix the token; restart resumes it); the
   daily limit postpones only that pair until the limit resets.
 * Rep discovery runs as a job per rep endpoint (at its pairs' shortest interval): one pull finds
@@ -79,6 +81,7 @@ class Daemon:
             scheduler_alive=lambda: self.scheduler.running,
         )
         self.server: ThreadedServer | None = None
+        self.console: ThreadedServer | None = None
         self.share = share_of(PROCESS_OWNER, [], runtime.pairs, runtime.discoveries)
         self.started: dict[str, datetime] = {}
         """When each pair's cycle (or endpoint's discovery, under its inbox key) last started."""
@@ -103,6 +106,7 @@ class Daemon:
             self.server = ThreadedServer(
                 app, host=self.worker.metrics_host, port=self.worker.metrics_port, name="metrics"
             ).start()
+        self._start_console()
         now = self.runtime.clock.now()
         refused = refused_pairs(self.runtime.pairs)
         for name, problems in refused.items():
@@ -146,7 +150,39 @@ class Daemon:
             "daemon_started",
             pairs=sorted(self.runtime.pairs),
             metrics=self.server.url if self.server else None,
+            console=self.console.url if self.console else None,
         )
+
+    def _start_console(self) -> None:
+        """Serve the web console when configured; a busy port raises OSError (before any
+        sync, like the metrics port)."""
+        settings = self.runtime.config.settings.console
+        if not settings.enabled:
+            return
+        from sync_worker.service.console import ConsoleDeps, build_console
+
+        deps = ConsoleDeps(self.runtime, self.health, self.run_soon)
+        app = build_console(deps, settings, self.runtime.config.console_users)
+        try:
+            self.console = ThreadedServer(
+                app, host=settings.host, port=settings.port, name="console"
+            ).start()
+        except OSError:
+            if self.server is not None:
+                self.server.stop()
+            raise
+
+    def run_soon(self, pair: str) -> bool:
+        """Run ``pair``'s next cycle now (a person asked, e.g. to retry a dead letter); False
+        when the pair is not scheduled, is paused (its credentials were refused), another
+        daemon runs it, or this daemon is stopping."""
+        job = self.scheduler.get_job(pair) if self.scheduler.running else None
+        if job is None or job.next_run_time is None or self.stop_event.is_set():
+            return False
+        if pair not in self.share.pairs:  # another daemon runs it, on its own schedule
+            return False
+        self.scheduler.modify_job(pair, next_run_time=self.runtime.clock.now())
+        return True
 
     def wait(self) -> None:
         """Block until a stop is requested, then shut down gracefully."""
@@ -169,8 +205,9 @@ class Daemon:
             stopper.join(timeout=margin)
         if stopper.is_alive():
             log.warning("shutdown_grace_exceeded", seconds=grace)
-        if self.server is not None:
-            self.server.stop()
+        for server in (self.console, self.server):
+            if server is not None:
+                server.stop()
         try:
             self.runtime.store.leave(PROCESS_OWNER)
         except SQLAlchemyError:  # the others see this daemon gone when its beats stop

@@ -198,12 +198,20 @@ class Health:
             self.paused.add(pair)
             self.reasons[pair] = reason
 
+    def failing_pairs(self) -> dict[str, str | None]:
+        """The pairs ``/healthz`` names as failing, with why (the console shows them red)."""
+        with self._lock:
+            return {pair: self.reasons.get(pair) for pair in self._failing()}
+
     def snapshot(self) -> tuple[bool, dict[str, object]]:
         with self._lock:
-            failing = {
-                pair: {"consecutive_failures": n, "reason": self.reasons.get(pair)}
-                for pair, n in self.failures.items()
-                if n >= self.threshold or pair in self.paused
+            failing: dict[str, dict[str, object]] = {
+                pair: {
+                    "consecutive_failures": self.failures[pair],
+                    "reason": self.reasons.get(pair),
+                }
+                for pair in self._failing()
+                if pair not in self.paused
             }
             failing.update(
                 {p: {"paused": True, "reason": self.reasons.get(p)} for p in self.paused}
@@ -211,6 +219,11 @@ class Health:
         alive = self.scheduler_alive()
         healthy = alive and not failing
         return healthy, {"healthy": healthy, "scheduler_alive": alive, "failing_pairs": failing}
+
+    def _failing(self) -> list[str]:
+        """Pairs failed ``threshold`` cycles in a row, or paused (call with the lock held)."""
+        over = [pair for pair, n in self.failures.items() if n >= self.threshold]
+        return sorted({*over, *self.paused})
 
 
 class _Passthrough:

@@ -246,6 +246,17 @@ class PairStatus:
     inbox_since: datetime | None = None
     """When the oldest of them was first queued (how far the pair trails its changes)."""
 
+    @property
+    def outcome(self) -> str:
+        """The last run's outcome; ``running`` or ``interrupted`` when it has none."""
+        last = self.last_run
+        if last is None:
+            return "never run"
+        if last.outcome is not None:
+            return last.outcome
+        # No outcome: running now if a process holds the pair, else that run died unfinished.
+        return "running" if self.lease_holder else "interrupted"
+
 
 class StateStore(Protocol):
     """Durable memory of the worker. Thread-safe: one store is shared by every pair's job."""
@@ -348,6 +359,10 @@ class StateStore(Protocol):
         counts: Mapping[str, int],
         error: str | None,
     ) -> None: ...
+
+    def runs(self, pair: str, limit: int = 200) -> list[RunRecord]:
+        """The pair's latest ``limit`` runs, newest first (the console's sync log)."""
+        ...
 
     def prune_history(self, before: datetime) -> PruneCounts:
         """Delete the change log, run log and resolved conflicts and dead letters older than

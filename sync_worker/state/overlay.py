@@ -46,7 +46,8 @@ class OverlayStore:
         self._drained: dict[tuple[str, Side, str], datetime] = {}
         self.commits: list[tuple[str, PageCommit]] = []
         """Every page the dry run committed, in order (what a real run would have stored)."""
-        self.runs: list[RunRecord] = []
+        self.started: list[RunRecord] = []
+        """The dry run's own runs (never logged in the real store)."""
 
     # cursors
     def get_cursor(self, pair: str, side: Side) -> datetime | None:
@@ -167,7 +168,7 @@ class OverlayStore:
         return self._real.changes_for(pair, partner_id, limit)
 
     def start_run(self, run: RunRecord) -> None:
-        self.runs.append(run)
+        self.started.append(run)
 
     def finish_run(
         self,
@@ -178,6 +179,9 @@ class OverlayStore:
         error: str | None,
     ) -> None:
         """A dry run's run is reported by the command, not logged in the state."""
+
+    def runs(self, pair: str, limit: int = 200) -> list[RunRecord]:
+        return self._real.runs(pair, limit)
 
     def prune_history(self, before: datetime) -> PruneCounts:
         return PruneCounts()

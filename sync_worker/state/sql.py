@@ -286,6 +286,17 @@ class SqlStateStore:
             if conn.execute(stmt).rowcount != 1:
                 raise KeyError(f"no run {run_id!r} was started")
 
+    def runs(self, pair: str, limit: int = 200) -> list[RunRecord]:
+        """The pair's latest ``limit`` runs, newest first."""
+        query = (
+            select(runs)
+            .where(runs.c.pair == pair)
+            .order_by(runs.c.started_at.desc(), runs.c.run_id.desc())
+            .limit(limit)
+        )
+        with self._read() as conn:
+            return [rows.run(row) for row in conn.execute(query)]
+
     def prune_history(self, before: datetime) -> PruneCounts:
         """Delete audit history older than ``before``; see :mod:`sync_worker.state.retention`."""
         return prune(self._engine.begin, before)

@@ -64,3 +64,49 @@ def test_the_demo_names_a_busy_port(tmp_path: Path, clean_env: pytest.MonkeyPatc
     assert result.returncode == 2
     assert f"cannot serve the sandbox on 127.0.0.1:{port}" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_keep_open_leaves_the_console_up_until_interrupted(
+    tmp_path: Path, clean_env: pytest.MonkeyPatch
+) -> None:
+    import re
+    import signal
+
+    import httpx
+
+    config = demo_config(tmp_path, free_port())
+    console_port = free_port()
+    text = config.read_text(encoding="utf-8").replace("port = 9465", f"port = {console_port}")
+    config.write_text(text.replace("metrics_port = 9464", "metrics_port = 0"), encoding="utf-8")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sync_worker", "demo", "--keep-open", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert process.stdout is not None
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if "web console:" in line:
+                break
+        found = re.search(
+            r"web console: (http://\S+) \(sign in as operator, password (\S+)\)", line
+        )
+        assert found is not None, "".join(lines)
+        url, password = found.groups()
+        assert url == f"http://127.0.0.1:{console_port}/"
+        page = httpx.get(url + "login", timeout=5)
+        assert page.status_code == 200
+        assert "Sign in" in page.text
+        assert password not in page.text
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()

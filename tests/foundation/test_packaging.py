@@ -34,6 +34,9 @@ def test_the_wheel_carries_packages_mappings_and_the_console_script(tmp_path: Pa
         "sync_worker/connectors/base.py",
         "sync_worker/connectors/hubspot/adapter.py",
         "sync_worker/mappings/__init__.py",
+        "sync_worker/service/console/templates/base.html",  # the console's pages
+        "sync_worker/service/console/templates/pairs.html",
+        "sync_worker/service/console/static/console.css",
         "hubspot_sandbox/app.py",
         "hubspot_sandbox/py.typed",
     ):

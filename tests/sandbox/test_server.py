@@ -44,6 +44,16 @@ def test_missing_or_wrong_token_is_401_with_hubspot_body(server: SandboxServer) 
     assert server.sandbox.portal("partner").counters == {"list": {401: 3}}
 
 
+def test_a_rotated_token_is_refused_from_then_on(
+    partner: httpx.Client, server: SandboxServer
+) -> None:
+    assert partner.get(DEALS).status_code == 200
+    server.sandbox.portal("partner").rotate_token("a-new-token")
+    assert partner.get(DEALS).status_code == 401
+    new = {"Authorization": "Bearer a-new-token"}
+    assert httpx.get(server.base_url("partner") + DEALS, headers=new).status_code == 200
+
+
 def test_object_type_id_0_3_is_deals_and_others_are_404(partner: httpx.Client) -> None:
     deal = create(partner)
     assert partner.get(f"/crm/v3/objects/0-3/{deal['id']}").status_code == 200

@@ -60,6 +60,16 @@ def test_finish_run_records_outcome_counts_and_error(store: SqlStateStore) -> No
         store.finish_run("never-started", end, "ok", {}, None)
 
 
+def test_runs_lists_a_pairs_latest_runs_newest_first(store: SqlStateStore) -> None:
+    made = [run_with(store, n, "ok" if n % 2 else "failed") for n in range(5)]
+    run_with(store, 9, "ok", pair="other")
+    running = run_with(store, 6, None)
+
+    assert store.runs(P) == [running, *reversed(made)]
+    assert store.runs(P, limit=2) == [running, made[4]]
+    assert store.runs("nobody") == []
+
+
 def test_status_of_an_unknown_pair_is_empty(store: SqlStateStore) -> None:
     assert store.status(["nobody"]) == [PairStatus("nobody", None, None, None, 0, 0, 0, 0)]
 
