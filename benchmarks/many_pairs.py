@@ -213,22 +213,26 @@ def main(argv: Sequence[str] | None = None) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--quick", action="store_true", help="20 pairs; 40 replica pairs")
-    parser.add_argument("--pairs", type=int, nargs="+", default=[20, 1_000])
+    parser.add_argument(
+        "--pairs", type=int, nargs="*", default=[20, 1_000], help="scale cases (none: skip)"
+    )
     parser.add_argument("--deals", type=int, default=20, help="shared deals per pair")
     parser.add_argument("--replica-pairs", type=int, default=200)
     parser.add_argument("--pg-url", default=next(filter(None, map(os.environ.get, PG_ENVS)), None))
+    parser.add_argument("--keep", type=Path, help="keep configs and worker logs in this folder")
     args = parser.parse_args(argv)
     cases = [20] if args.quick else args.pairs
     replica_pairs = 40 if args.quick else args.replica_pairs
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="many-pairs-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="many-pairs-") as scratch:
+        tmp = args.keep or Path(scratch)
         for pairs in cases:
-            directory = Path(tmp) / f"p{pairs}"
-            directory.mkdir()
+            directory = tmp / f"p{pairs}"
+            directory.mkdir(parents=True)
             print_scale(scale_case(pairs, args.deals, directory))
         if args.pg_url:
-            directory = Path(tmp) / "replicas"
-            directory.mkdir()
+            directory = tmp / "replicas"
+            directory.mkdir(parents=True)
             replicas_case(replica_pairs, args.deals, args.pg_url, directory, timeout=240)
         else:
             print(f"\nreplicas: skipped (no PostgreSQL: pass --pg-url or set {PG_ENVS[0]})")

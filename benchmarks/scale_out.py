@@ -54,6 +54,8 @@ class Round:
     expected: int
     span: float
     startup: float
+    spread: float
+    """Seconds between the first and the last replica's ``daemon_started``."""
     counts: dict[str, dict[str, int]]
     runs: list[Run]
     overlaps: list[str]
@@ -132,6 +134,7 @@ def run_round(rig: Rig, replicas: int, timeout: float) -> Round:
         len(expect),
         span=end - first.timestamp(),
         startup=(first - launched).total_seconds(),
+        spread=(max(started) - first).total_seconds(),
         counts=counts,
         runs=runs,
         overlaps=overlapping(runs, datetime.now(UTC)),
@@ -199,7 +202,8 @@ def print_replicas(
 def _round_line(r: Round) -> str:
     return (
         f"{r.throughput:5.2f} pairs/s ({r.pairs} pairs in {r.span:.1f} s after a start-up of "
-        f"{r.startup:.1f} s; {r.landed}/{r.expected} changes landed); {len(r.runs)} runs "
+        f"{r.startup:.1f} s, replicas {r.spread:.1f} s apart; {r.landed}/{r.expected} changes "
+        f"landed); {len(r.runs)} runs "
         f"({len(r.runs) / r.pairs:.2f} per pair, mean {r.mean_run_seconds():.2f} s); rep "
         f"calls {_kinds(r.counts.get(REP, {}))}; 429s {r.refused}"
     )

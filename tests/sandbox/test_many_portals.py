@@ -113,6 +113,7 @@ def test_the_tier_can_change_at_run_time(
     tier = server.base_url("partner") + "/__sandbox/tier"
     assert httpx.post(tier, json={"tier": "professional"}).json() == {"tier": "professional"}
     assert partner.get(DEALS).headers["X-HubSpot-RateLimit-Max"] == "190"
+    assert [s.tier for s in sandbox.specs] == ["professional", "unlimited"]  # partner, rep
     assert httpx.post(tier, json={"tier": "gold"}).status_code == 400
     sandbox.portal("partner").set_tier("unlimited")
     assert "X-HubSpot-RateLimit-Max" not in partner.get(DEALS).headers
