@@ -14,10 +14,11 @@ HubSpot's CRM v3 paths. Start two demo portals with one call::
 ``serve()`` is the blocking entry behind ``sync-worker sandbox`` and ``python -m
 hubspot_sandbox``. Every behaviour the sandbox assumes where HubSpot is silent is stated in
 the docstring of the module that implements it (search, filters, batch, records, ratelimit,
-properties, wire, deals_api, store).
+properties, wire, deals_api, store, webhooks, delivery).
 """
 
 from hubspot_sandbox.app import build_app
+from hubspot_sandbox.delivery import DeliveryStats, WebhookDelivery, sign_v3
 from hubspot_sandbox.errors import SandboxApiError
 from hubspot_sandbox.faults import FaultSpec
 from hubspot_sandbox.portal import Portal, Sandbox
@@ -34,11 +35,13 @@ from hubspot_sandbox.spec import (
     PropertyDef,
     Stage,
 )
+from hubspot_sandbox.webhooks import WebhookSpec
 
 __all__ = [
     "DEFAULT_PIPELINE",
     "TIERS",
     "UNLIMITED",
+    "DeliveryStats",
     "FaultSpec",
     "Option",
     "Owner",
@@ -50,8 +53,11 @@ __all__ = [
     "SandboxApiError",
     "SandboxServer",
     "Stage",
+    "WebhookDelivery",
+    "WebhookSpec",
     "build_app",
     "demo_portals",
     "seed_demo",
     "serve",
+    "sign_v3",
 ]

@@ -8,11 +8,16 @@ calls are neither rate limited, faulted nor counted.
 | GET | counters | | ``{"counters": {endpoint: {status: n}}, "total": n}`` |
 | POST | counters/reset | | zero the counters |
 | GET/POST | faults | FaultSpec fields | read / replace the fault settings |
-| GET | deals | | every active deal's properties |
+| GET | deals | ``?ids=1,2`` optional | every active deal's properties (or those of ``ids``) |
 | POST | deals | ``{"properties", "source"?, "at"?}`` | create as a user -> ``{"id"}`` |
 | POST | deals/{id} | ``{"properties", "source"?, "at"?}`` | edit as a user |
 | POST | deals/{id}/archive, deals/{id}/register | | archive / register (as in the UI) |
 | POST | deals/{id}/unregister | | the deal's registration ends |
+| POST | deals/{id}/restore | | restore an archived deal (as in the UI) |
+| POST | deals/{id}/merge | ``{"merged_id"}`` | merge that deal into this one (as in the UI) |
+| GET | webhooks | | ``{"target_url", "stats"}`` (``null`` when off); never the secret |
+| POST | webhooks | WebhookSpec fields | deliver events to ``target_url`` from now on |
+| DELETE | webhooks | | stop delivering |
 | POST | bulk_load | ``{"deals": [props], "modified_at"?}`` | fast import -> ``{"ids"}`` |
 | GET/POST | latency | ``{"min_seconds", "max_seconds"}`` | read / set the simulated response time |
 | POST | tier | ``{"tier"}`` | switch the rate-limit tier (fresh windows and day count) |
@@ -26,6 +31,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -36,6 +42,7 @@ from hubspot_sandbox.errors import SandboxApiError, bad_request, error_body
 from hubspot_sandbox.faults import FaultSpec
 from hubspot_sandbox.portal import Portal
 from hubspot_sandbox.properties import parse_datetime_ms
+from hubspot_sandbox.webhooks import WebhookSpec
 from hubspot_sandbox.wire import object_body, parse_json, properties_of
 
 AdminHandler = Callable[[Portal, Request], Awaitable[Response]]
@@ -68,10 +75,15 @@ def routes() -> list[Route]:
         Route(f"{PREFIX}/deals/{{deal_id}}/archive", wrap(_archive), methods=["POST"]),
         Route(f"{PREFIX}/deals/{{deal_id}}/register", wrap(_register), methods=["POST"]),
         Route(f"{PREFIX}/deals/{{deal_id}}/unregister", wrap(_unregister), methods=["POST"]),
+        Route(f"{PREFIX}/deals/{{deal_id}}/restore", wrap(_restore), methods=["POST"]),
+        Route(f"{PREFIX}/deals/{{deal_id}}/merge", wrap(_merge), methods=["POST"]),
         Route(f"{PREFIX}/bulk_load", wrap(_bulk_load), methods=["POST"]),
         Route(f"{PREFIX}/latency", wrap(_get_latency), methods=["GET"]),
         Route(f"{PREFIX}/latency", wrap(_set_latency), methods=["POST"]),
         Route(f"{PREFIX}/tier", wrap(_set_tier), methods=["POST"]),
+        Route(f"{PREFIX}/webhooks", wrap(_get_webhooks), methods=["GET"]),
+        Route(f"{PREFIX}/webhooks", wrap(_set_webhooks), methods=["POST"]),
+        Route(f"{PREFIX}/webhooks", wrap(_stop_webhooks), methods=["DELETE"]),
     ]
 
 
@@ -94,8 +106,12 @@ async def _set_faults(portal: Portal, request: Request) -> Response:
     return JSONResponse(portal.faults.spec.to_json())
 
 
-async def _deals(portal: Portal, _request: Request) -> Response:
-    return JSONResponse({"results": portal.deals()})
+async def _deals(portal: Portal, request: Request) -> Response:
+    wanted = request.query_params.get("ids")
+    if wanted is None:
+        return JSONResponse({"results": portal.deals()})
+    found = (portal.get_deal(deal_id) for deal_id in wanted.split(",") if deal_id)
+    return JSONResponse({"results": [deal for deal in found if deal is not None]})
 
 
 async def _create(portal: Portal, request: Request) -> Response:
@@ -130,6 +146,35 @@ async def _register(portal: Portal, request: Request) -> Response:
 
 async def _unregister(portal: Portal, request: Request) -> Response:
     portal.end_registration(str(request.path_params["deal_id"]))
+    return Response(status_code=204)
+
+
+async def _restore(portal: Portal, request: Request) -> Response:
+    portal.restore_deal(str(request.path_params["deal_id"]))
+    return Response(status_code=204)
+
+
+async def _merge(portal: Portal, request: Request) -> Response:
+    body = await _body(request)
+    portal.merge_deals(str(request.path_params["deal_id"]), str(body.get("merged_id", "")))
+    return Response(status_code=204)
+
+
+async def _get_webhooks(portal: Portal, _request: Request) -> Response:
+    delivery = portal.webhooks
+    if delivery is None:
+        return JSONResponse({"target_url": None, "stats": None})
+    return JSONResponse({"target_url": delivery.spec.target_url, "stats": delivery.stats.to_json()})
+
+
+async def _set_webhooks(portal: Portal, request: Request) -> Response:
+    spec = WebhookSpec.from_json(await _body(request))
+    await run_in_threadpool(portal.configure_webhooks, spec)  # stopping the old one joins threads
+    return await _get_webhooks(portal, request)
+
+
+async def _stop_webhooks(portal: Portal, _request: Request) -> Response:
+    await run_in_threadpool(portal.configure_webhooks, None)
     return Response(status_code=204)
 
 

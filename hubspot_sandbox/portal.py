@@ -21,6 +21,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from hubspot_sandbox.clock import Clock, SystemClock, to_epoch_ms
+from hubspot_sandbox.delivery import WebhookDelivery
+from hubspot_sandbox.errors import object_not_found
 from hubspot_sandbox.faults import FaultInjector, FaultSpec
 from hubspot_sandbox.latency import Latency
 from hubspot_sandbox.properties import ALWAYS_RETURNED, PropertyBook
@@ -29,6 +31,7 @@ from hubspot_sandbox.records import Deal
 from hubspot_sandbox.search_cache import SearchCache
 from hubspot_sandbox.spec import Owner, PortalSpec
 from hubspot_sandbox.store import DealStore
+from hubspot_sandbox.webhooks import WebhookSpec, hub_id
 
 UI = "CRM_UI"
 
@@ -52,6 +55,9 @@ class Portal:
         self.search_cache = SearchCache()
         self._counts: defaultdict[str, Counter[int]] = defaultdict(Counter)
         self._count_lock = threading.Lock()
+        self.hub_id = hub_id(spec.name)
+        """HubSpot's account id for this portal (``portalId`` in webhook events)."""
+        self._webhooks: WebhookDelivery | None = None
 
     def now_ms(self) -> int:
         return to_epoch_ms(self.clock.now())
@@ -84,7 +90,20 @@ class Portal:
         self.store.update(deal, props, source=source, source_id=source_id, at_ms=_ms(at))
 
     def archive_deal(self, deal_id: str) -> None:
-        self.store.archive(self.store.require(str(deal_id)))
+        """Delete a deal in the UI (it goes to the recycling bin)."""
+        self.store.archive(self.store.require(str(deal_id)), source=UI)
+
+    def restore_deal(self, deal_id: str) -> None:
+        """Restore an archived deal from the recycling bin, as in the UI."""
+        deal = self.store.get(str(deal_id), archived=True)
+        if deal is None:
+            raise object_not_found(str(deal_id))
+        self.store.restore(deal, source=UI)
+
+    def merge_deals(self, primary_id: str, merged_id: str) -> None:
+        """Merge deal ``merged_id`` into ``primary_id`` in the UI: the primary keeps its id and
+        its values, takes the values only the other had, and the other is archived."""
+        self.store.merge(self.store.require(str(primary_id)), self.store.require(str(merged_id)))
 
     def register_deal(self, deal_id: str, *, at: datetime | None = None) -> None:
         """A partner registers a shared deal in HubSpot's UI: its registration count becomes 1.
@@ -148,6 +167,27 @@ class Portal:
                 raise KeyError(f"no owner {owner_id!r} in portal {self.name!r}")
             self._owners[index] = replace(self._owners[index], archived=archived)
             self.book.set_owners(self._owners)
+
+    # -- webhooks -------------------------------------------------------------------------
+
+    def configure_webhooks(self, spec: WebhookSpec | None) -> WebhookDelivery | None:
+        """Send this portal's deal events to ``spec.target_url`` from now on (None: stop)."""
+        old, self._webhooks = self._webhooks, None
+        self.store.observer = None
+        if old is not None:
+            old.close()
+        if spec is not None:
+            portal_id = spec.portal_id or self.hub_id
+            self._webhooks = WebhookDelivery(
+                spec, clock=self.clock, portal_id=portal_id, name=self.name
+            )
+            self.store.observer = self._webhooks.observe
+        return self._webhooks
+
+    @property
+    def webhooks(self) -> WebhookDelivery | None:
+        """The running deliveries (``.stats``, ``.flush()``), or None."""
+        return self._webhooks
 
     # -- faults and counters ---------------------------------------------------------------
 
@@ -260,6 +300,11 @@ class Sandbox:
         """The portals used so far (a request, ``portal()``), in the order given: the only ones
         that can have deals, counters, faults or latency."""
         return [p for name in self._specs if (p := self._built.get(name)) is not None]
+
+    def close(self) -> None:
+        """Stop every portal's webhook deliveries (only a portal used can have any)."""
+        for portal in self.built_portals:
+            portal.configure_webhooks(None)
 
 
 def _check(spec: PortalSpec) -> None:

@@ -10,19 +10,20 @@ from __future__ import annotations
 import bisect
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from hubspot_sandbox.changes import ChangeKind, Observer, StoreChange
 from hubspot_sandbox.errors import (
     PropertyProblem,
     SandboxApiError,
     bad_request,
     object_not_found,
     property_errors_body,
-    unique_conflict,
 )
 from hubspot_sandbox.properties import PropertyBook, iso_ms
 from hubspot_sandbox.records import REGISTERED_KEY, Deal, Write
+from hubspot_sandbox.unique import UniqueValues
 
 API = "API"
 CHANGE_LOG = 20_000
@@ -41,11 +42,13 @@ class DealStore:
         """The deal with this (existing) id, archived or not."""
         self._active_ids: list[int] = []
         self._by_modified: list[tuple[int, int]] = []
-        self._unique: dict[str, dict[str, int]] = {name: {} for name in book.unique}
+        self._unique = UniqueValues(book.unique)
         self._next_id = id_base + 1
         self.version = 0
         """Bumped on every create, write and archive (one change = one version)."""
         self._changes: deque[int] = deque(maxlen=CHANGE_LOG)
+        self.observer: Observer | None = None
+        """Told of every change, under the lock (the webhook deliveries; must not wait)."""
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -112,7 +115,7 @@ class DealStore:
                 changes = dict(validated)
             else:
                 changes = self._validate_new(raw, stage_required=source == API)
-            self._check_unique(changes, None)
+            self._unique.check(changes, None)
             at = self.now_ms() if at_ms is None else at_ms
             changes.setdefault("createdate", iso_ms(at))
             deal_id = self._next_id
@@ -122,8 +125,9 @@ class DealStore:
             self._deals[deal_id] = deal
             self._changed(deal_id)
             self._active_ids.append(deal_id)
-            self._index_unique(deal, changes)
+            self._unique.index(deal, changes)
             bisect.insort(self._by_modified, (at, deal_id))
+            self._tell(StoreChange(ChangeKind.CREATED, deal_id, at, source, source_id, changes))
             return deal
 
     def validate_new(
@@ -157,7 +161,7 @@ class DealStore:
         with self.lock:
             changes = self.book.validate(raw, pipeline_id=deal.values.get("pipeline"))
             self._keep_stage_in_pipeline(deal, changes)
-            self._check_unique(changes, deal.id)
+            self._unique.check(changes, deal.id)
             self._write(deal, Write(self._stamp(at_ms), source, source_id, changes))
             return deal
 
@@ -169,27 +173,59 @@ class DealStore:
             write = Write(self._stamp(at_ms), "CALCULATED", None, {REGISTERED_KEY: value})
             self._write(deal, write)
 
-    def archive(self, deal: Deal) -> None:
+    def archive(self, deal: Deal, *, source: str = API) -> None:
         """Archive (soft delete): gone from reads and search; its unique values are released."""
         with self.lock:
             if deal.archived:
                 return
-            deal.archived = True
+            self._remove(deal)
+            self._tell(StoreChange(ChangeKind.ARCHIVED, deal.id, deal.archived_ms, source))
+
+    def restore(self, deal: Deal, *, source: str = "CRM_UI") -> None:
+        """Bring an archived deal back from the recycling bin (as in the UI); its unique values
+        must still be free (else a 409, nothing restored)."""
+        with self.lock:
+            if not deal.archived:
+                return
+            held = self._unique.held_by(deal)
+            self._unique.check(held, deal.id)
+            deal.archived = False
             self._changed(deal.id)
-            deal.archived_ms = self.now_ms()
-            self._active_ids.pop(bisect.bisect_left(self._active_ids, deal.id))
-            self._by_modified.pop(
-                bisect.bisect_left(self._by_modified, (deal.modified_ms, deal.id))
+            bisect.insort(self._active_ids, deal.id)
+            bisect.insort(self._by_modified, (deal.modified_ms, deal.id))
+            self._unique.index(deal, held)
+            self._tell(StoreChange(ChangeKind.RESTORED, deal.id, self.now_ms(), source))
+
+    def merge(self, primary: Deal, merged: Deal, *, source: str = "CRM_UI") -> None:
+        """Merge ``merged`` into ``primary``, which keeps its id and values: a value only the
+        merged deal had moves over, then the merged deal is archived (it is gone from reads).
+        Observers hear one merge, not an update and a deletion."""
+        with self.lock:
+            if primary.archived or merged.archived or primary.id == merged.id:
+                raise bad_request("Merge needs two different active deals.")
+            moved = {k: v for k, v in merged.values.items() if k not in primary.values}
+            moved = {k: v for k, v in moved.items() if not k.startswith("__")}
+            self._remove(merged)
+            at = self.now_ms()
+            self._write(primary, Write(at, source, None, moved), tell=False)
+            change = StoreChange(
+                ChangeKind.MERGED, primary.id, at, source, None, moved, (merged.id,), len(moved)
             )
-            for name, index in self._unique.items():
-                if index.get(deal.values.get(name, "")) == deal.id:
-                    del index[deal.values[name]]
+            self._tell(change)
+
+    def _remove(self, deal: Deal) -> None:
+        deal.archived = True
+        self._changed(deal.id)
+        deal.archived_ms = self.now_ms()
+        self._active_ids.pop(bisect.bisect_left(self._active_ids, deal.id))
+        self._by_modified.pop(bisect.bisect_left(self._by_modified, (deal.modified_ms, deal.id)))
+        self._unique.release(deal)
 
     def bulk_create(self, rows: Sequence[Mapping[str, Any]], at_ms: int, source: str) -> list[str]:
         """Validate all rows first (nothing is created if one fails), then create them."""
         with self.lock:
             validated = [self._validate_new(row, stage_required=False) for row in rows]
-            self._check_batch_unique(validated)
+            self._unique.check_batch(validated)
             ids = [self.create({}, source=source, at_ms=at_ms, validated=v).id for v in validated]
             return [str(i) for i in ids]
 
@@ -210,13 +246,28 @@ class DealStore:
     def _stamp(self, at_ms: int | None) -> int:
         return self.now_ms() if at_ms is None else at_ms
 
-    def _write(self, deal: Deal, write: Write) -> None:
+    def _write(self, deal: Deal, write: Write, *, tell: bool = True) -> None:
         self._changed(deal.id)
         self._by_modified.pop(bisect.bisect_left(self._by_modified, (deal.modified_ms, deal.id)))
-        self._unindex_unique(deal, write.changes)
+        self._unique.unindex(deal, write.changes)
         deal.apply(write)
-        self._index_unique(deal, write.changes)
+        self._unique.index(deal, write.changes)
         bisect.insort(self._by_modified, (deal.modified_ms, deal.id))
+        if tell:
+            self._tell(
+                StoreChange(
+                    ChangeKind.UPDATED,
+                    deal.id,
+                    write.at_ms,
+                    write.source,
+                    write.source_id,
+                    write.changes,
+                )
+            )
+
+    def _tell(self, change: StoreChange) -> None:
+        if self.observer is not None:
+            self.observer(change)
 
     def _keep_stage_in_pipeline(self, deal: Deal, changes: dict[str, str]) -> None:
         """A pipeline change without a valid stage moves the deal to the new pipeline's first stage.
@@ -232,39 +283,10 @@ class DealStore:
 
     def _resolve(self, key: str, id_property: str | None) -> int | None:
         if id_property and id_property != "hs_object_id":
-            if id_property not in self._unique:
+            if not self._unique.has(id_property):
                 raise _not_unique(id_property)
-            return self._unique[id_property].get(key)
+            return self._unique.holder(id_property, key)
         return int(key) if key.isascii() and key.isdigit() else None
-
-    def _check_unique(self, changes: Mapping[str, str], own_id: int | None) -> None:
-        for name, index in self._unique.items():
-            value = changes.get(name)
-            holder = index.get(value) if value else None
-            if holder is not None and holder != own_id:
-                raise unique_conflict(name, value or "", str(holder))
-
-    def _check_batch_unique(self, rows: Iterable[Mapping[str, str]]) -> None:
-        seen: dict[tuple[str, str], bool] = {}
-        for row in rows:
-            self._check_unique(row, None)
-            for name in self._unique:
-                value = row.get(name)
-                if value and seen.setdefault((name, value), False):
-                    raise unique_conflict(name, value, "(same batch)")
-                if value:
-                    seen[(name, value)] = True
-
-    def _index_unique(self, deal: Deal, changes: Mapping[str, str]) -> None:
-        for name, index in self._unique.items():
-            if changes.get(name):
-                index[changes[name]] = deal.id
-
-    def _unindex_unique(self, deal: Deal, changes: Mapping[str, str]) -> None:
-        for name, index in self._unique.items():
-            old = deal.values.get(name)
-            if name in changes and old and index.get(old) == deal.id:
-                del index[old]
 
 
 def _missing(name: str) -> dict[str, Any]:

@@ -7,7 +7,9 @@
    restored), a product-interest change, a close-date change, and a new shared deal on each side;
 4. run again and show what synced and why (the audit log the worker wrote), then ``explain`` one
    deal, then an idle cycle proving nothing echoes;
-5. print where the web console is; with ``--keep-open`` serve it (the daemon keeps syncing the
+5. start the daemon with webhooks: an edit in the partner portal reaches the rep in about a
+   second (:mod:`.demo_webhooks`);
+6. print where the web console is; with ``--keep-open`` serve it (the daemon keeps syncing the
    sandbox) until Ctrl-C.
 
 State is a SQLite file (the config's ``worker.state_url``), emptied first: the sandbox starts
@@ -28,6 +30,7 @@ from rich.table import Table
 
 from hubspot_sandbox import Portal, Sandbox, SandboxServer, demo_portals, seed_demo
 from sync_worker.cli.demo_console import keep_open, point_to_console
+from sync_worker.cli.demo_webhooks import set_demo_webhook_secrets, webhook_step
 from sync_worker.cli.tables import cycle_table, explanation_tables, fitted, planned_table
 from sync_worker.kernel.errors import ConfigError
 from sync_worker.kernel.model import Side
@@ -56,6 +59,7 @@ def run_demo(config_path: Path, *, stay: bool = False) -> int:
     out = Console(highlight=False)
     for name, token in DEMO_TOKENS.items():
         os.environ.setdefault(f"SYNC_WORKER_ENDPOINTS__{name.upper()}__TOKEN", token)
+    set_demo_webhook_secrets()
     try:
         loaded = load_config(config_path)
         host, port = _sandbox_address(loaded)
@@ -103,7 +107,8 @@ def _story(out: Console, rt: Runtime, sandbox: Sandbox, loaded: LoadedConfig) ->
     for item in explanation_tables(explain(ctx, scenarios[0].partner_id)):
         out.print(fitted(item, out) if isinstance(item, Table) else item)
     third = cycle("6. idle again: the worker's own writes come back and plan nothing")
-    failed = any(r.failed for r in (first, second, third))
+    crossed = webhook_step(out, rt, sandbox, ctx.mapping.links.partner)
+    failed = any(r.failed for r in (first, second, third)) or not crossed
     out.rule("demo finished" + (" with failures" if failed else ""))
     return 1 if failed else 0
 

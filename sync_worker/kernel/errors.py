@@ -22,6 +22,8 @@
     │                              process that lost its lease)
     ├── LeaseLost                  another process took the pair -> stop the cycle; the page in
     │                              flight is redone by whoever holds the pair
+    ├── WebhookRefused             a webhook request that cannot be taken (too large, not an
+    │                              array of events) -> answer its ``status``, queue nothing
     └── Interrupted                the process is stopping and a wait was cut short -> the
                                    cycle ends "stopped" without committing the page in flight
 
@@ -163,6 +165,16 @@ class LeaseLost(SyncError):
     def __init__(self, pair: str) -> None:
         self.pair = pair
         super().__init__(f"lease of pair {pair} lost to another process")
+
+
+class WebhookRefused(SyncError):
+    """A webhook request the route will not take; ``status`` is the HTTP answer (413 too large,
+    400 not a JSON array). The message names the reason, never a header or the body."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        self.status = status
+        self.reason = reason
+        super().__init__(f"webhook refused ({status}): {reason}")
 
 
 class Interrupted(SyncError):

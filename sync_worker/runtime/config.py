@@ -2,8 +2,9 @@
 
 Sources, highest priority first: environment variables ``SYNC_WORKER_<SECTION>__<KEY>`` (nested
 with ``__``, e.g. ``SYNC_WORKER_ENDPOINTS__REP__TOKEN``), then the TOML file. Tokens are
-``SecretStr`` and come from the environment or from a ``token_file`` (a mounted secret); a token
-written in the TOML file is refused, so a config file can be committed and shared safely.
+``SecretStr`` and come from the environment or from a ``token_file`` (a mounted secret), and so
+do webhook secrets (:mod:`sync_worker.runtime.secrets`); a secret written in the TOML file is
+refused, so a config file can be committed and shared safely.
 
 Every problem is reported as one line naming the key path and what is allowed, and raised as a
 :class:`~sync_worker.kernel.errors.ConfigError` (the CLI exits 2 on it).
@@ -25,7 +26,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from sync_worker.kernel.errors import ConfigError
 from sync_worker.mappings import builtin_mapping_names, builtin_mapping_path
-from sync_worker.runtime import environment
+from sync_worker.runtime import environment, secrets
 from sync_worker.runtime.config_file import CONFIG_ENV_VAR, read_toml, secrets_in_file
 from sync_worker.runtime.console_settings import ConsoleSettings, ConsoleUser, console_users
 from sync_worker.runtime.validation import format_validation_error
@@ -61,6 +62,20 @@ class WorkerSettings(_Section):
     stop_grace_seconds: float = Field(60.0, ge=1.0, le=3_600.0)
     history_days: int = Field(90, ge=0, le=36_500)
     lease_ttl_seconds: float = Field(30.0, ge=3.0, le=3_600.0)
+    webhook_public_url: str | None = None
+    webhook_max_body_bytes: int = Field(2 * 1024 * 1024, ge=1_024, le=64 * 1024 * 1024)
+
+    @field_validator("webhook_public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("http://", "https://")) or "?" in value or "#" in value:
+            raise ValueError(
+                "must be the http:// or https:// URL HubSpot calls, up to the part the daemon "
+                "serves (no query), e.g. https://sync.example.com"
+            )
+        return value.rstrip("/")
 
     @field_validator("state_url")
     @classmethod
@@ -85,6 +100,9 @@ class EndpointSettings(_Section):
     timeout_seconds: float = Field(30.0, gt=0, le=600)
     search_overlap_seconds: float = Field(120.0, ge=0, le=86_400)
     max_attempts: int = Field(6, ge=1, le=20)
+    webhook_secret: SecretStr | None = None
+    webhook_secret_file: Path | None = None
+    webhook_portal_id: int | None = Field(None, ge=1)
 
     @field_validator("account_timezone")
     @classmethod
@@ -194,7 +212,12 @@ class Settings(BaseSettings):
     def secret_values(self) -> list[str]:
         """Every secret in the config (tokens, a password in the state URL), so the log
         redactor can mask it wherever it appears."""
-        secrets = [e.token.get_secret_value() for e in self.endpoints.values() if e.token]
+        secrets = [
+            secret.get_secret_value()
+            for endpoint in self.endpoints.values()
+            for secret in (endpoint.token, endpoint.webhook_secret)
+            if secret is not None and secret.get_secret_value()
+        ]
         console = self.console
         for secret in (console.viewer_password, console.operator_password, console.session_secret):
             if secret is not None and secret.get_secret_value():
@@ -246,7 +269,7 @@ def load_config(path: Path | None = None, *, require_tokens: bool = True) -> Loa
         raise ConfigError(
             problems + format_validation_error(exc, Settings), source=source
         ) from None
-    settings, token_problems = _with_file_tokens(settings)
+    settings, token_problems = _with_file_secrets(settings)
     problems += (token_problems if require_tokens else []) + _cross_check(settings)
     mapping_paths, mapping_problems = _resolve_mappings(settings, config_path.parent)
     users, console_problems = console_users(settings.console)
@@ -274,34 +297,19 @@ def _unknown_variables(data: Mapping[str, Any], environ: Mapping[str, str]) -> l
     ]
 
 
-def _with_file_tokens(settings: Settings) -> tuple[Settings, list[str]]:
+def _with_file_secrets(settings: Settings) -> tuple[Settings, list[str]]:
     problems: list[str] = []
     endpoints: dict[str, EndpointSettings] = {}
     for name, endpoint in settings.endpoints.items():
-        token, problem = _endpoint_token(name, endpoint)
-        if problem:
-            problems.append(problem)
-        endpoints[name] = endpoint.model_copy(update={"token": token})
+        found: dict[str, SecretStr | None] = {}
+        for key in secrets.ENDPOINT_SECRETS:
+            value, problem = secrets.resolve(
+                ENV_PREFIX, name, key, getattr(endpoint, key.name), getattr(endpoint, key.file_key)
+            )
+            problems += [problem] if problem else []
+            found[key.name] = value
+        endpoints[name] = endpoint.model_copy(update=found)
     return settings.model_copy(update={"endpoints": endpoints}), problems
-
-
-def _endpoint_token(name: str, endpoint: EndpointSettings) -> tuple[SecretStr | None, str | None]:
-    """The endpoint's token (env first, then ``token_file``) or the problem with it."""
-    if endpoint.token is not None and endpoint.token.get_secret_value():
-        return endpoint.token, None
-    if endpoint.token_file is None:
-        variable = env_name("endpoints", name, "token")
-        return None, f"endpoints.{name}: no token; set {variable} or endpoints.{name}.token_file"
-    try:
-        text = endpoint.token_file.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        return (
-            None,
-            f"endpoints.{name}.token_file: cannot read {endpoint.token_file}: {exc.strerror}",
-        )
-    if not text:
-        return None, f"endpoints.{name}.token_file: {endpoint.token_file} is empty"
-    return SecretStr(text), None
 
 
 def _cross_check(settings: Settings) -> list[str]:

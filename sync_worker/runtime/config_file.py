@@ -12,6 +12,8 @@ from sync_worker.runtime.console_settings import SECRET_KEYS
 from sync_worker.runtime.environment import variable
 
 CONFIG_ENV_VAR = "SYNC_WORKER_CONFIG"
+ENDPOINT_SECRET_KEYS = ("token", "webhook_secret")
+"""Endpoint keys whose values are secrets: set from the environment or a ``*_file``."""
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -38,17 +40,19 @@ def read_toml(path: Path) -> dict[str, Any]:
 
 
 def secrets_in_file(data: Mapping[str, Any], prefix: str) -> list[str]:
-    """A token or console password written in the file is refused: a config file can be
-    committed and shared."""
+    """A secret written in the file (an endpoint's token or webhook secret, a console password)
+    is refused: a config file can be committed and shared."""
     endpoints = data.get("endpoints")
     console = data.get("console")
     found = []
     if isinstance(endpoints, Mapping):
         found += [
-            f"endpoints.{name}.token: secrets do not belong in the config file; set "
-            f"{variable(prefix, 'endpoints', name, 'token')} or endpoints.{name}.token_file"
+            f"endpoints.{name}.{key}: secrets do not belong in the config file; set "
+            f"{variable(prefix, 'endpoints', name, key)} or endpoints.{name}.{key}_file"
             for name, section in endpoints.items()
-            if isinstance(section, Mapping) and "token" in section
+            if isinstance(section, Mapping)
+            for key in ENDPOINT_SECRET_KEYS
+            if key in section
         ]
     if isinstance(console, Mapping):
         found += [

@@ -26,9 +26,10 @@ from sync_worker.kernel.model import BySide, Side
 from sync_worker.rules.mapping import SyncMapping
 from sync_worker.runtime.config import EndpointSettings, LoadedConfig
 from sync_worker.runtime.pairs import load_pair_mappings
-from sync_worker.state import open_store
+from sync_worker.state import SqlStateStore, open_store
 from sync_worker.state.base import PruneCounts, StateStore
 from sync_worker.state.progress import PairProgress
+from sync_worker.state.webhook_ledger import SqlWebhookLedger
 from sync_worker.sync.context import PairContext
 from sync_worker.sync.discoverer import Discovery
 from sync_worker.sync.discovery import Group, lease_name, plan_groups
@@ -58,6 +59,13 @@ class Runtime:
     metadata: MetadataRegistry = field(default_factory=MetadataRegistry)
     discoveries: dict[str, Discovery] = field(default_factory=dict)
     """Rep discovery per rep endpoint: one pull for every pair on it."""
+
+    @property
+    def webhook_ledger(self) -> SqlWebhookLedger | None:
+        """The webhook route's memory of recent signatures and event ids, in the state
+        database (None for a store that is not the SQL one)."""
+        store = self.store
+        return SqlWebhookLedger(store.engine) if isinstance(store, SqlStateStore) else None
 
     def discoveries_for(self, names: Iterable[str]) -> list[Discovery]:
         """The discoveries that serve any of the pairs ``names``."""

@@ -20,6 +20,9 @@
   it newly owns at once (a dead daemon's pairs are taken within :data:`REPLICA_TTL_SECONDS`, at
   once on the same machine), and wakes the pairs and discoveries whose inbox got entries since
   they last started (discovery in another daemon, or a webhook) after :data:`WAKE_DELAY_SECONDS`.
+* HubSpot webhooks (:mod:`.webhooks`), when an endpoint has a webhook secret: the HTTP server
+  also serves ``POST /webhooks/hubspot/{endpoint}``, which queues the changed deals in the inbox
+  (``store.enqueue``) and wakes their pairs or discovery (:meth:`Daemon.wake`) at once.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from sync_worker.runtime.wiring import Runtime
 from sync_worker.service.http import ThreadedServer
 from sync_worker.service.metrics import Health, Metrics, build_app
 from sync_worker.service.sharing import share_of
+from sync_worker.service.webhooks import daemon_routes
 from sync_worker.state.base import endpoint_key
 from sync_worker.sync.discoverer import DiscoverOptions, discover
 from sync_worker.sync.engine import PROCESS_OWNER, CycleOptions, CycleReport, run_cycle
@@ -53,6 +57,8 @@ log = structlog.stdlib.get_logger("sync_worker.service.daemon")
 INTERRUPT_MARGIN_SECONDS = 5.0  # of the grace period, left for interrupted cycles to end
 PRUNE_JOB = "worker:prune-history"  # ":" cannot occur in a pair name (a pair's job id)
 WATCH_JOB = "worker:watch"
+WATCH_EXECUTOR = "watch"
+DISCOVERY_EXECUTOR = "discovery"
 WATCH_SECONDS = 2.0
 REPLICA_TTL_SECONDS = 10.0
 WAKE_DELAY_SECONDS = 1.0
@@ -73,7 +79,14 @@ class Daemon:
         self.metrics.watch_credentials(runtime.limiters)
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
-            executors={"default": ThreadPoolExecutor(worker.max_parallel_pairs)},
+            # The watcher has a thread of its own: with every worker in a long cycle it must
+            # still beat, or the other daemons count this one dead and take its pairs. Rep
+            # discovery has one too: long pair cycles must not hold back every pair's rep changes.
+            executors={
+                "default": ThreadPoolExecutor(worker.max_parallel_pairs),
+                WATCH_EXECUTOR: ThreadPoolExecutor(1),
+                DISCOVERY_EXECUTOR: ThreadPoolExecutor(1),
+            },
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
         self.health = Health(
@@ -101,8 +114,15 @@ class Daemon:
     def start(self) -> None:
         """Start the metrics/health server (first: a busy port fails before any sync), then
         schedule every pair and start the scheduler."""
+        webhooks = daemon_routes(
+            self.runtime,
+            sink=self.runtime.store.enqueue,
+            wake=self.wake,
+            counters=self.metrics.webhooks,
+            serving=bool(self.worker.metrics_port),
+        )
         if self.worker.metrics_port:
-            app = build_app(self.metrics, self.health)
+            app = build_app(self.metrics, self.health, webhooks)
             self.server = ThreadedServer(
                 app, host=self.worker.metrics_host, port=self.worker.metrics_port, name="metrics"
             ).start()
@@ -133,9 +153,14 @@ class Daemon:
                 id=endpoint_key(endpoint),
                 name=f"discover {endpoint}",
                 next_run_time=now,
+                executor=DISCOVERY_EXECUTOR,
             )
         self.scheduler.add_job(
-            self._watch, IntervalTrigger(seconds=WATCH_SECONDS), id=WATCH_JOB, name="watch"
+            self._watch,
+            IntervalTrigger(seconds=WATCH_SECONDS),
+            id=WATCH_JOB,
+            name="watch",
+            executor=WATCH_EXECUTOR,
         )
         if self.worker.history_days:
             self.scheduler.add_job(

@@ -10,7 +10,7 @@ failure), else 503; the JSON body says which pairs are failing and why.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -28,10 +28,11 @@ from prometheus_client.process_collector import ProcessCollector
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sync_worker.service.gauges import CredentialCollector, CredentialSource
+from sync_worker.service.webhooks.counters import WebhookCounters
 from sync_worker.sync.discoverer import DiscoveryReport
 from sync_worker.sync.engine import CycleReport
 
@@ -117,6 +118,7 @@ class Metrics:
         self.discovery_calls = Counter(
             "sync_discovery_api_calls", "CRM requests of rep discovery.", ["endpoint"], registry=r
         )
+        self.webhooks = WebhookCounters(r)
         ProcessCollector(registry=r)
         PlatformCollector(registry=r)
 
@@ -238,8 +240,11 @@ class _Passthrough:
         await self._app(scope, receive, send)
 
 
-def build_app(metrics: Metrics, health: Health) -> Starlette:
-    """The daemon's HTTP surface: ``/metrics`` and ``/healthz``."""
+def build_app(
+    metrics: Metrics, health: Health, extra_routes: Sequence[BaseRoute] = ()
+) -> Starlette:
+    """The daemon's HTTP surface: ``/metrics`` and ``/healthz``, plus ``extra_routes`` (the
+    webhook route, when an endpoint has a webhook secret)."""
 
     async def health_endpoint(_: Request) -> Response:
         healthy, body = health.snapshot()
@@ -249,5 +254,6 @@ def build_app(metrics: Metrics, health: Health) -> Starlette:
         routes=[
             Route("/metrics", _Passthrough(make_asgi_app(metrics.registry))),
             Route("/healthz", health_endpoint),
+            *extra_routes,
         ]
     )

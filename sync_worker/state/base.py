@@ -264,6 +264,10 @@ class StateStore(Protocol):
     # cursors
     def get_cursor(self, pair: str, side: Side) -> datetime | None: ...
 
+    def get_cursors(self, pairs: Sequence[str], side: Side) -> dict[str, datetime]:
+        """The cursors of ``pairs`` on ``side`` that exist (a discovery reads its members')."""
+        ...
+
     # links
     def links_by_ids(self, pair: str, side: Side, ids: Sequence[str]) -> dict[str, LinkState]:
         """Links (any status) whose id on ``side`` is in ``ids``, keyed by that id."""
@@ -283,10 +287,10 @@ class StateStore(Protocol):
         self,
         entries: Sequence[InboxEntry],
         *,
-        cursor: CursorMark | None = None,
+        cursors: Sequence[CursorMark] = (),
         drained: Sequence[tuple[str, Taken]] = (),
     ) -> None:
-        """Queue ``entries``, advance ``cursor`` and drain ``drained`` (key, entry) in one
+        """Queue ``entries``, advance ``cursors`` and drain ``drained`` (key, entry) in one
         transaction: a discovery page lands whole or not at all."""
         ...
 

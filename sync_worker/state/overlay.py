@@ -53,6 +53,11 @@ class OverlayStore:
     def get_cursor(self, pair: str, side: Side) -> datetime | None:
         return self._cursors.get((pair, side)) or self._real.get_cursor(pair, side)
 
+    def get_cursors(self, pairs: Sequence[str], side: Side) -> dict[str, datetime]:
+        found = self._real.get_cursors(pairs, side)
+        mine = {p: self._cursors[(p, side)] for p in pairs if (p, side) in self._cursors}
+        return found | mine
+
     # links
     def links_by_ids(self, pair: str, side: Side, ids: Sequence[str]) -> dict[str, LinkState]:
         found = self._real.links_by_ids(pair, side, ids)
@@ -95,14 +100,14 @@ class OverlayStore:
         self,
         entries: Sequence[InboxEntry],
         *,
-        cursor: CursorMark | None = None,
+        cursors: Sequence[CursorMark] = (),
         drained: Sequence[tuple[str, Taken]] = (),
     ) -> None:
         for entry in entries:
             self._queued[(entry.key, entry.side, entry.record_id)] = entry
         for key, taken in drained:
             self._drain(key, [taken])
-        if cursor is not None:
+        for cursor in cursors:
             known = self.get_cursor(cursor.key, cursor.side)
             if known is None or cursor.at > known:
                 self._cursors[(cursor.key, cursor.side)] = cursor.at

@@ -219,6 +219,19 @@ leases = Table(
     Column("pid", Integer),
 )
 
+# version 6: what the webhook route has seen lately, per endpoint: each request's signature (a
+# replay is refused) and each event id (a redelivered event is not queued twice), until expiry
+webhook_seen = Table(
+    "sw_webhook_seen",
+    metadata,
+    Column("endpoint", String, primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("value", String, primary_key=True),
+    Column("expires_at", UtcMicros, nullable=False),
+    CheckConstraint("kind IN ('signature', 'event')", name="sw_webhook_seen_kind"),
+)
+Index("sw_webhook_seen_expiry", webhook_seen.c.expires_at)
+
 
 inbox = Table(
     "sw_inbox",
@@ -294,6 +307,11 @@ def _v5_replicas(conn: Connection) -> None:
     replicas.create(conn, checkfirst=True)
 
 
+def _v6_webhook_seen(conn: Connection) -> None:
+    # A database created at version 6 or later has it already (version 1 builds the metadata).
+    webhook_seen.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_initial),
     Migration(2, "index the change log by time, for retention", _v2_changes_by_time),
@@ -304,6 +322,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(4, "an inbox of changed deals per pair and per rep endpoint", _v4_inbox),
     Migration(5, "the daemons sharing the store, to split the pairs", _v5_replicas),
+    Migration(6, "the webhook route remembers recent signatures and event ids", _v6_webhook_seen),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

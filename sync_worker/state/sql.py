@@ -33,7 +33,7 @@ from sync_worker.state.base import (
 )
 from sync_worker.state.connect import READ_ONLY
 from sync_worker.state.lease import Leases
-from sync_worker.state.page import advance_cursor, apply_page, chunks, insert_for
+from sync_worker.state.page import advance_cursors, apply_page, chunks, insert_for
 from sync_worker.state.progress import PairProgress, pair_progress
 from sync_worker.state.retention import prune
 from sync_worker.state.schema import (
@@ -79,6 +79,16 @@ class SqlStateStore:
             found: datetime | None = conn.execute(
                 select(cursors.c.cursor).where(cursors.c.pair == pair, cursors.c.side == side.value)
             ).scalar_one_or_none()
+        return found
+
+    def get_cursors(self, pairs: Sequence[str], side: Side) -> dict[str, datetime]:
+        found: dict[str, datetime] = {}
+        with self._read() as conn:
+            for chunk in chunks(list(pairs)):
+                query = select(cursors.c.pair, cursors.c.cursor).where(
+                    cursors.c.pair.in_(chunk), cursors.c.side == side.value
+                )
+                found.update({row.pair: row.cursor for row in conn.execute(query)})
         return found
 
     # links
@@ -129,15 +139,14 @@ class SqlStateStore:
         self,
         entries: Sequence[InboxEntry],
         *,
-        cursor: CursorMark | None = None,
+        cursors: Sequence[CursorMark] = (),
         drained: Sequence[tuple[str, Taken]] = (),
     ) -> None:
         with self._engine.begin() as conn:
             inbox.queue(conn, entries)
             for key, taken in drained:
                 inbox.drain(conn, key, [taken])
-            if cursor is not None:
-                advance_cursor(conn, cursor.key, cursor.side, cursor.at, self._clock.now())
+            advance_cursors(conn, cursors, self._clock.now())
 
     def inbox(self, key: str, side: Side, limit: int) -> list[InboxEntry]:
         with self._read() as conn:

@@ -17,16 +17,22 @@ import structlog
 
 from sync_worker.connectors.base import Connector
 from sync_worker.kernel.clock import Clock
-from sync_worker.kernel.errors import ConnectorError, DailyLimitReached, Interrupted, LeaseLost
+from sync_worker.kernel.errors import (
+    ConfigError,
+    ConnectorError,
+    DailyLimitReached,
+    Interrupted,
+    LeaseLost,
+)
 from sync_worker.kernel.model import DealRecord, Side
 from sync_worker.state.base import InboxEntry, RunRecord, StateStore, endpoint_key
 from sync_worker.sync.discovery import (
     Group,
     Routed,
-    cursor_mark,
-    first_cursor,
+    cursor_marks,
     lease_name,
     route_page,
+    start_cursor,
     taken_from_endpoint,
 )
 from sync_worker.sync.sorting import settled
@@ -102,7 +108,7 @@ def discover(
         runner.route_endpoint_inbox()
     except DailyLimitReached as exc:
         report.error, report.resume_at = str(exc), exc.resets_at
-    except (ConnectorError, Interrupted, LeaseLost) as exc:
+    except (ConnectorError, ConfigError, Interrupted, LeaseLost) as exc:
         report.error = str(exc)
     finally:
         report.api_calls = discovery.connector.api_calls() - calls
@@ -128,10 +134,9 @@ class _Runner:
     report: DiscoveryReport
 
     def pull(self, group: Group) -> None:
-        since = self.store.get_cursor(group.key, Side.REP)
-        if since is None:
-            members = [self.store.get_cursor(p, Side.REP) for p in group.pairs]
-            since = first_cursor(members, self.clock.now())
+        members = self.store.get_cursors(group.pairs, Side.REP)
+        group_at = self.store.get_cursor(group.key, Side.REP)
+        since = start_cursor(group_at, members.values(), self.clock.now())
         pages = self.discovery.connector.changes(since, group.scope, group.properties)
         shapes = self.discovery.connector.property_definitions()
         for page in pages:
@@ -140,7 +145,8 @@ class _Runner:
                 [group], page.records, shapes, now=self.clock.now(), source="discovery"
             )
             self._drop_seen([group], routed, page.records)
-            self.store.enqueue(routed.entries, cursor=cursor_mark(group, page.cursor))
+            marks = cursor_marks(group, members, page.cursor)
+            self.store.enqueue(routed.entries, cursors=marks)
             self._count(len(page.records), routed.entries, routed.unrouted)
             self._renew()
 

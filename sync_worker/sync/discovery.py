@@ -11,15 +11,21 @@ it. Pairs whose scopes cannot share a query get a group each. Routing queues ids
 pairs' cycles read them live (search finds, reads decide) and drain them.
 
 A group's cursor and the inbox rows of a page are committed together, so a crash re-routes the
-page (queuing is idempotent) and loses nothing. One process at a time discovers an endpoint: it
-holds the endpoint's lease (``discover:<endpoint>``) while it runs. Ids queued for the endpoint
-itself (a webhook cannot tell which pair a rep deal belongs to) are read live and routed here.
+page (queuing is idempotent) and loses nothing. The page also advances the rep cursor of every
+member that has one: a member's rep cursor says up to when its rep changes were found (by its
+own pull, then by discovery), and a group starts from its oldest member's. So a pair that was
+not a member for a while (disabled, or absent from the config of the process discovering)
+rejoins from where it left off, not from where the group is. One process at a time discovers
+an endpoint: it holds the endpoint's lease (``discover:<endpoint>``) while it runs. Ids queued
+for the endpoint itself (a webhook cannot tell which pair a rep deal belongs to) are read live
+and routed here.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -34,9 +40,13 @@ from sync_worker.sync.context import PairContext
 IN_VALUES_MAX = 50
 """Routing values sent as ``IN (...)``; beyond it ``HAS_PROPERTY`` (HubSpot refuses a search body
 over 3,000 characters, and string ``IN`` values must be lowercase)."""
+IN_CHARS_MAX = 1_500
+"""Nor more than this many characters of values (each counted with its quotes and comma): the
+rest of a discovery's search body (window, paging, sort, scope properties) stays well within
+the other half. Fifty partner accounts named by a 55-character slug would not fit."""
 FIRST_LOOKBACK = timedelta(hours=1)
-"""A group's first discovery starts this far back (or at its oldest member's rep cursor): a
-member's own first pull running at the same moment cannot leave a gap before it."""
+"""A group's first discovery starts this far back (or at its oldest member's rep cursor, if
+older): a member's own first pull running at the same moment cannot leave a gap before it."""
 
 
 def lease_name(endpoint: str) -> str:
@@ -95,28 +105,43 @@ class Routed:
 
 def plan_groups(pairs: Iterable[PairContext]) -> list[Group]:
     """Group the pairs' rep discovery by endpoint and query shape (see the module docs)."""
+    scoped = [(ctx, discovery_scope(ctx.mapping, Side.REP)) for ctx in pairs]
+    # A scope may hold several EQ filters common to its groups (a pipeline and the account):
+    # each pair routes on the one whose template it shares with the most pairs, the one that
+    # differs between them. The first of several would leave every pair a query of its own.
+    sharing: Counter[tuple[str, object]] = Counter(
+        (ctx.rep.name, _template(scope, f)) for ctx, scope in scoped for f in routing_filters(scope)
+    )
     shapes: dict[tuple[str, object], list[tuple[PairContext, Filter | None, Scope]]] = {}
-    for ctx in pairs:
-        scope = discovery_scope(ctx.mapping, Side.REP)
-        routing = routing_filter(scope)
+    for ctx, scope in scoped:
+        routing = _most_shared(ctx.rep.name, scope, sharing)
         shape: object = _template(scope, routing) if routing else ("alone", ctx.name)
         shapes.setdefault((ctx.rep.name, shape), []).append((ctx, routing, scope))
     groups = [_group(endpoint, members) for (endpoint, _), members in shapes.items()]
     return sorted(groups, key=lambda g: g.key)
 
 
-def routing_filter(scope: Scope) -> Filter | None:
-    """An ``EQ`` filter on one property with one value in every filter group, or None."""
+def routing_filters(scope: Scope) -> list[Filter]:
+    """Every ``EQ`` filter with one value that is in every filter group: each could route."""
     if not scope.groups:
-        return None
-    found: Filter | None = None
-    for group in scope.groups:
-        equal = [f for f in group if f.operator == "EQ" and f.value is not None]
-        match = [f for f in equal if found is None or f == found]
-        if not match:
-            return None
-        found = match[0]
-    return found
+        return []
+    first = [f for f in scope.groups[0] if f.operator == "EQ" and f.value is not None]
+    return [f for f in dict.fromkeys(first) if all(f in group for group in scope.groups[1:])]
+
+
+def routing_filter(scope: Scope) -> Filter | None:
+    """The first of :func:`routing_filters`, or None."""
+    found = routing_filters(scope)
+    return found[0] if found else None
+
+
+def _most_shared(
+    endpoint: str, scope: Scope, sharing: Counter[tuple[str, object]]
+) -> Filter | None:
+    """The routing filter whose template the most pairs share (the first of equals)."""
+    candidates = routing_filters(scope)
+    counts = [sharing[(endpoint, _template(scope, f))] for f in candidates]
+    return candidates[counts.index(max(counts))] if candidates else None
 
 
 def _template(scope: Scope, routing: Filter) -> tuple[object, ...]:
@@ -147,7 +172,11 @@ def _group(endpoint: str, members: list[tuple[PairContext, Filter | None, Scope]
         if found is not None and found.value is not None:  # always: grouped by this shape
             by_value.setdefault(_norm(found.value), []).append(ctx.name)
     values = sorted({f.value for _, f, _ in members if f is not None and f.value is not None})
-    fits = len(values) <= IN_VALUES_MAX and all(v == v.lower() for v in values)
+    fits = (
+        len(values) <= IN_VALUES_MAX
+        and sum(len(v) + 3 for v in values) <= IN_CHARS_MAX
+        and all(v == v.lower() for v in values)
+    )
     shared = (
         Filter(routing.property, "IN", values=tuple(values))
         if fits
@@ -196,13 +225,20 @@ def route_page(
     return routed
 
 
-def first_cursor(member_cursors: Iterable[datetime | None], now: datetime) -> datetime:
-    """Where a group's first discovery starts (see :data:`FIRST_LOOKBACK`)."""
-    return min([c for c in member_cursors if c is not None] + [now - FIRST_LOOKBACK])
+def start_cursor(
+    group_cursor: datetime | None, member_cursors: Iterable[datetime], now: datetime
+) -> datetime:
+    """Where a group's discovery starts: its own cursor (the first time, :data:`FIRST_LOOKBACK`
+    back), or the oldest member's rep cursor if older (a pair rejoining the group)."""
+    return min([*member_cursors, group_cursor or now - FIRST_LOOKBACK])
 
 
-def cursor_mark(group: Group, at: datetime | None) -> CursorMark | None:
-    return None if at is None else CursorMark(group.key, Side.REP, at)
+def cursor_marks(group: Group, members: Iterable[str], at: datetime | None) -> list[CursorMark]:
+    """What a page advances: the group's cursor and the rep cursors of ``members`` (those that
+    had one when the discovery started; a pair without one still needs its first pull)."""
+    if at is None:
+        return []
+    return [CursorMark(key, Side.REP, at) for key in (group.key, *members)]
 
 
 def taken_from_endpoint(entries: Sequence[InboxEntry]) -> list[tuple[str, Taken]]:
@@ -211,16 +247,18 @@ def taken_from_endpoint(entries: Sequence[InboxEntry]) -> list[tuple[str, Taken]
 
 __all__ = [
     "FIRST_LOOKBACK",
+    "IN_CHARS_MAX",
     "IN_VALUES_MAX",
     "Group",
     "Route",
     "Routed",
-    "cursor_mark",
+    "cursor_marks",
     "endpoint_key",
-    "first_cursor",
     "lease_name",
     "plan_groups",
     "route_page",
     "routing_filter",
+    "routing_filters",
+    "start_cursor",
     "taken_from_endpoint",
 ]

@@ -155,7 +155,9 @@ def run_cycle(ctx: PairContext, options: CycleOptions | None = None) -> CycleRep
         ctx = replace(ctx, store=OverlayStore(store))
         writer = DryRunWriter(clock, connectors)
     else:
-        store.start_run(RunRecord(opts.run_id, ctx.name, opts.mode, started))
+        # Started once the lease is won: a run log whose runs of one pair overlap would say
+        # two processes ran it at once (read before the lease, it did, by the wait).
+        store.start_run(RunRecord(opts.run_id, ctx.name, opts.mode, clock.now()))
     totals = _Totals()
     with structlog.contextvars.bound_contextvars(pair=ctx.name, run_id=opts.run_id):
         # The lease is renewed by a heartbeat while the cycle runs, retry waits included.

@@ -48,11 +48,14 @@ def test_the_demo_tells_the_whole_story(tmp_path: Path, clean_env: pytest.Monkey
         "referred_deals",
         "sync-worker explain",
         "6. idle again",
+        "7. webhooks: the daemon hears of an edit at once",
+        "s later (the next poll: a minute away)",
         "demo finished",
     ):
         assert text in out, text
     assert "owned_set_edit_reverted" in result.stderr
     assert "demo-partner-token" not in out + result.stderr
+    assert "demo-partner-app-secret" not in out + result.stderr  # the webhook secret
 
 
 def test_the_demo_names_a_busy_port(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> None:

@@ -107,7 +107,7 @@ def test_unknown_key_lists_valid_keys(tmp_path: Path, tokens: pytest.MonkeyPatch
         "worker.log_levle: unknown key; valid keys here: dead_letter_max_attempts, "
         "history_days, interval_seconds, jitter_seconds, lease_ttl_seconds, log_format, log_level, "
         "max_parallel_pairs, metrics_host, metrics_port, state_url, stop_grace_seconds, "
-        "unhealthy_after_failures"
+        "unhealthy_after_failures, webhook_max_body_bytes, webhook_public_url"
     )
     assert problems == [expected]
 

@@ -60,3 +60,21 @@ def test_admin_unknown_portal_and_deal(server: SandboxServer) -> None:
     assert httpx.get(f"{server.url}/ghost/__sandbox/counters").status_code == 404
     missing = httpx.post(server.base_url("rep") + "/__sandbox/deals/1/register")
     assert missing.status_code == 404
+
+
+def test_admin_reads_some_deals_restores_and_merges(server: SandboxServer) -> None:
+    admin = server.base_url("partner") + "/__sandbox"
+    with httpx.Client(base_url=admin) as client:
+        ids = [
+            client.post("/deals", json={"properties": {"dealname": name}}).json()["id"]
+            for name in ("One", "Two", "Three")
+        ]
+        some = client.get("/deals", params={"ids": f"{ids[0]},{ids[2]},999"}).json()["results"]
+        assert [d["dealname"] for d in some] == ["One", "Three"]
+        assert client.post(f"/deals/{ids[1]}/archive").status_code == 204
+        assert client.post(f"/deals/{ids[1]}/restore").status_code == 204
+        merged = client.post(f"/deals/{ids[0]}/merge", json={"merged_id": ids[1]})
+        assert merged.status_code == 204
+        left = client.get("/deals").json()["results"]
+        assert sorted(d["dealname"] for d in left) == ["One", "Three"]
+        assert client.post(f"/deals/{ids[0]}/merge", json={"merged_id": ids[0]}).status_code == 400

@@ -80,12 +80,35 @@ def test_routing_a_page_is_one_transaction(store: SqlStateStore, pair: str) -> N
     (waiting,) = store.inbox(unrouted, Side.REP, 10)
     store.enqueue(
         [entry(pair, "9", 1)],
-        cursor=CursorMark(unrouted, Side.REP, T0 + timedelta(hours=1)),
+        cursors=[CursorMark(unrouted, Side.REP, T0 + timedelta(hours=1))],
         drained=[(unrouted, taken(waiting))],
     )
     assert store.inbox(unrouted, Side.REP, 10) == []
     assert [e.record_id for e in store.inbox(pair, Side.REP, 10)] == ["9"]
     assert store.get_cursor(unrouted, Side.REP) == T0 + timedelta(hours=1)
+
+
+def test_a_page_moves_many_cursors_forward_only(store: SqlStateStore, pair: str) -> None:
+    """A discovery page advances its group's cursor and every member pair's rep cursor; one
+    that is already newer (a backfill's) stays, and a key given twice takes the newer."""
+    late = T0 + timedelta(hours=2)
+    store.enqueue([], cursors=[CursorMark("other", Side.REP, late)])
+    marks = [
+        CursorMark(pair, Side.REP, T0),
+        CursorMark(pair, Side.REP, T0 + timedelta(hours=1)),
+        CursorMark("other", Side.REP, T0 + timedelta(hours=1)),
+        *(CursorMark(f"pair-{k:04d}", Side.REP, T0) for k in range(1_000)),
+    ]
+    store.enqueue([], cursors=marks)
+    assert store.get_cursor(pair, Side.REP) == T0 + timedelta(hours=1)
+    assert store.get_cursor("other", Side.REP) == late
+    assert store.get_cursor("pair-0999", Side.REP) == T0
+    assert store.get_cursor(pair, Side.PARTNER) is None
+    wanted = [pair, "other", "never-synced", *(f"pair-{k:04d}" for k in range(1_000))]
+    found = store.get_cursors(wanted, Side.REP)
+    assert len(found) == 1_002
+    assert (found[pair], found["other"], found["pair-0500"]) == (T0 + timedelta(hours=1), late, T0)
+    assert store.get_cursors([pair], Side.PARTNER) == {}
 
 
 def test_status_reports_depth_and_age(store: SqlStateStore, pair: str) -> None:
