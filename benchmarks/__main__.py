@@ -6,7 +6,7 @@ Each benchmark runs in its own process (``python -m benchmarks.<name>``): a benc
 threads or sandbox subprocess cannot affect the next one's figures, and its output streams as it
 is produced. Every module of this package is a benchmark except the helpers listed in
 ``HELPERS``; the known ones run in ``ORDER``, any new one after them. ``--quick`` scales the
-engine-calls and memory benchmarks down (the others run at their defaults).
+engine-calls, memory and many-pairs benchmarks down (the others run at their defaults).
 """
 
 from __future__ import annotations
@@ -21,9 +21,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-ORDER = ("reconcile_throughput", "connector_calls", "engine_calls", "memory")
-HELPERS = frozenset({"__main__", "common"})
-QUICK_ARGS = {"engine_calls": ["--quick"], "memory": ["--deals", "10000"]}
+ORDER = ("reconcile_throughput", "connector_calls", "engine_calls", "memory", "many_pairs")
+HELPERS = frozenset({"__main__", "common", "fleet", "scale_out", "worker_cli"})
+QUICK_ARGS = {
+    "engine_calls": ["--quick"],
+    "memory": ["--deals", "10000"],
+    "many_pairs": ["--quick"],
+}
 # The lines that state a result against a target, for the summary.
 VERDICT = re.compile(r"verdict|target", re.IGNORECASE)
 
@@ -73,7 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these benchmarks")
-    parser.add_argument("--quick", action="store_true", help="scale engine_calls and memory down")
+    parser.add_argument(
+        "--quick", action="store_true", help="scale engine_calls, memory and many_pairs down"
+    )
     args = parser.parse_args(argv)
     available = benchmark_names()
     wanted = args.only or list(ORDER)

@@ -19,6 +19,8 @@ calls are neither rate limited, faulted nor counted.
 | POST | webhooks | WebhookSpec fields | deliver events to ``target_url`` from now on |
 | DELETE | webhooks | | stop delivering |
 | POST | bulk_load | ``{"deals": [props], "modified_at"?}`` | fast import -> ``{"ids"}`` |
+| GET/POST | latency | ``{"min_seconds", "max_seconds"}`` | read / set the simulated response time |
+| POST | tier | ``{"tier"}`` | switch the rate-limit tier (fresh windows and day count) |
 
 ``at``/``modified_at`` are ISO-8601 or epoch ms.
 """
@@ -76,6 +78,9 @@ def routes() -> list[Route]:
         Route(f"{PREFIX}/deals/{{deal_id}}/restore", wrap(_restore), methods=["POST"]),
         Route(f"{PREFIX}/deals/{{deal_id}}/merge", wrap(_merge), methods=["POST"]),
         Route(f"{PREFIX}/bulk_load", wrap(_bulk_load), methods=["POST"]),
+        Route(f"{PREFIX}/latency", wrap(_get_latency), methods=["GET"]),
+        Route(f"{PREFIX}/latency", wrap(_set_latency), methods=["POST"]),
+        Route(f"{PREFIX}/tier", wrap(_set_tier), methods=["POST"]),
         Route(f"{PREFIX}/webhooks", wrap(_get_webhooks), methods=["GET"]),
         Route(f"{PREFIX}/webhooks", wrap(_set_webhooks), methods=["POST"]),
         Route(f"{PREFIX}/webhooks", wrap(_stop_webhooks), methods=["DELETE"]),
@@ -180,6 +185,22 @@ async def _bulk_load(portal: Portal, request: Request) -> Response:
         raise bad_request("deals must be a list of property objects.")
     ids = portal.bulk_load(rows, modified_at=_when(body.get("modified_at")))
     return JSONResponse({"ids": ids})
+
+
+async def _get_latency(portal: Portal, _request: Request) -> Response:
+    latency = portal.latency
+    return JSONResponse({"min_seconds": latency.low, "max_seconds": latency.high})
+
+
+async def _set_latency(portal: Portal, request: Request) -> Response:
+    body = await _body(request)
+    portal.set_latency(float(body.get("min_seconds", 0.0)), float(body.get("max_seconds", 0.0)))
+    return await _get_latency(portal, request)
+
+
+async def _set_tier(portal: Portal, request: Request) -> Response:
+    portal.set_tier(str((await _body(request)).get("tier")))
+    return JSONResponse({"tier": portal.spec.tier})
 
 
 async def _body(request: Request) -> dict[str, Any]:

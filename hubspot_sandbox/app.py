@@ -96,17 +96,25 @@ async def _admitted(
     portal: Portal, name: str, handler: Handler, request: Request, *, search: bool
 ) -> Response:
     forced = portal.faults.plan(name)
-    verdict = portal.limiter.force_refusal(search=search) if forced.rate_limited else None
+    limiter = portal.limiter
+    verdict = limiter.force_refusal(search=search) if forced.rate_limited else None
     if verdict is None:
-        verdict = portal.limiter.admit(search=search)
+        verdict = limiter.admit(search=search)
+    # Counted on arrival, answered after the portal's simulated response time (429s too).
+    delay = portal.latency.draw()
     if verdict.refusal is not None:
+        await _pause(delay)
         return _json(429, verdict.refusal, verdict.headers)
-    if forced.delay:
-        await asyncio.sleep(forced.delay)
+    await _pause(delay + forced.delay)
     if forced.server_error is not None and not forced.after_write:
         return _json(forced.server_error, server_error_body(forced.server_error), verdict.headers)
     response = await _handle(Call(portal, request), handler, verdict.headers)
     return _with_faults(response, forced, verdict.headers)
+
+
+async def _pause(seconds: float) -> None:
+    if seconds > 0:
+        await asyncio.sleep(seconds)
 
 
 CLIENT_CLOSED_REQUEST = 499  # nginx's name for it; never seen by a client

@@ -60,6 +60,12 @@ class FaultSpec:
             values["endpoints"] = frozenset(values["endpoints"])
         return cls(**values)
 
+    @property
+    def quiet(self) -> bool:
+        """No fault can be drawn: every rate is 0 (the default)."""
+        rates = (self.error_rate, self.rate_limit_rate, self.slow_rate, self.malformed_rate)
+        return not any(rates)
+
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["endpoints"] = sorted(self.endpoints) if self.endpoints is not None else None
@@ -79,26 +85,32 @@ class FaultPlan:
 
 @dataclass
 class FaultInjector:
-    """Draws a :class:`FaultPlan` per request from a seeded generator."""
+    """Draws a :class:`FaultPlan` per request from a seeded generator.
+
+    The generator is made at the first draw, and a quiet spec (every rate 0) draws nothing:
+    what a quiet spec would draw can never show (:meth:`configure` restarts the generator), and
+    a portal without faults then costs neither the generator's memory nor its draws."""
 
     seed: str
     spec: FaultSpec = field(default_factory=FaultSpec)
 
     def __post_init__(self) -> None:
-        self._random = random.Random(self.seed)
+        self._random: random.Random | None = None
         self._lock = threading.Lock()
 
     def configure(self, spec: FaultSpec) -> None:
         """Replace the fault settings and restart the generator (so runs are reproducible)."""
         with self._lock:
             self.spec = spec
-            self._random = random.Random(self.seed)
+            self._random = None
 
     def plan(self, endpoint: str) -> FaultPlan:
         spec = self.spec
-        if spec.endpoints is not None and endpoint not in spec.endpoints:
+        if spec.quiet or (spec.endpoints is not None and endpoint not in spec.endpoints):
             return FaultPlan()
         with self._lock:
+            if self._random is None:
+                self._random = random.Random(self.seed)
             rolls = [self._random.random() for _ in range(4)]
             status = self._random.choice(SERVER_ERRORS)
         return FaultPlan(

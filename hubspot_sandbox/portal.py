@@ -2,6 +2,12 @@
 
 The ``Portal`` methods simulate what people do in the HubSpot UI (``source="CRM_UI"``) for tests,
 the demo and benchmarks; HTTP writes go through the same store with ``source="API"``.
+
+A sandbox serves many portals cheaply (a benchmark runs 1,000 partner portals in one process):
+a portal's state is built the first time it is used (a request, ``portal(name)``), portals with
+equal property and pipeline definitions share one read-only copy of them, and a portal without
+faults or latency keeps no random generator. Nothing a client or test sees depends on when a
+portal was built: its deal ids, clock, limits and seeds come from its spec and position.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from hubspot_sandbox.clock import Clock, SystemClock, to_epoch_ms
 from hubspot_sandbox.delivery import WebhookDelivery
 from hubspot_sandbox.errors import object_not_found
 from hubspot_sandbox.faults import FaultInjector, FaultSpec
+from hubspot_sandbox.latency import Latency
 from hubspot_sandbox.properties import ALWAYS_RETURNED, PropertyBook
 from hubspot_sandbox.ratelimit import RateLimiter
 from hubspot_sandbox.records import Deal
@@ -44,6 +51,7 @@ class Portal:
             spec.limits(), spec.search_rate_per_second, clock, zone=ZoneInfo(spec.timezone)
         )
         self.faults = FaultInjector(f"{seed}/{spec.name}")
+        self.latency = Latency(f"{seed}/{spec.name}/latency", *spec.latency_seconds)
         self.search_cache = SearchCache()
         self._counts: defaultdict[str, Counter[int]] = defaultdict(Counter)
         self._count_lock = threading.Lock()
@@ -186,6 +194,19 @@ class Portal:
     def set_faults(self, spec: FaultSpec) -> None:
         self.faults.configure(spec)
 
+    def set_latency(self, low: float, high: float) -> None:
+        """Answer each API call after a uniform draw of ``low``..``high`` seconds (0, 0: off)."""
+        self.latency.configure(low, high)
+
+    def set_tier(self, tier: str) -> None:
+        """Switch the rate-limit tier at run time (e.g. a benchmark's set-up runs unlimited,
+        its measurement at the tier); the new limits start with empty windows and day count."""
+        spec = replace(self.spec, tier=tier)
+        limiter = RateLimiter(
+            spec.limits(), spec.search_rate_per_second, self.clock, zone=ZoneInfo(spec.timezone)
+        )
+        self.spec, self.limiter = spec, limiter
+
     def rotate_token(self, token: str) -> None:
         """The account's private app token is rotated (or revoked): from now on the old one
         is refused with 401, as HubSpot refuses a revoked token."""
@@ -216,7 +237,10 @@ class Portal:
 
 
 class Sandbox:
-    """Several isolated portals served by one server; ``portal(name)`` returns one."""
+    """Several isolated portals served by one server; ``portal(name)`` returns one.
+
+    Specs are checked here (unique names, known tier, time zone, a pipeline), so a bad spec
+    fails at once; each portal's state is built at its first use."""
 
     def __init__(
         self, portals: Sequence[PortalSpec], *, seed: int = 0, clock: Clock | None = None
@@ -224,32 +248,73 @@ class Sandbox:
         names = [p.name for p in portals]
         if len(set(names)) != len(names) or not names:
             raise ValueError(f"portal names must be unique and non-empty, got {names}")
+        for spec in portals:
+            _check(spec)
         self.seed = seed
         self.clock: Clock = clock or SystemClock()
-        self._portals = {
-            spec.name: Portal(
-                spec, clock=spec.clock or self.clock, seed=seed, id_base=(i + 1) * 10**10
-            )
-            for i, spec in enumerate(portals)
-        }
+        self._specs = {spec.name: (i, spec) for i, spec in enumerate(portals)}
+        self._built: dict[str, Portal] = {}
+        self._build_lock = threading.Lock()
 
     def portal(self, name: str) -> Portal:
-        try:
-            return self._portals[name]
-        except KeyError:
-            raise KeyError(f"no portal {name!r}; portals: {sorted(self._portals)}") from None
+        found = self.find(name)
+        if found is None:
+            raise KeyError(f"no portal {name!r}; portals: {sorted(self._specs)}")
+        return found
 
     def find(self, name: str) -> Portal | None:
-        return self._portals.get(name)
+        """The portal called ``name`` (built now if it was never used), or None."""
+        built = self._built.get(name)
+        if built is not None:
+            return built
+        entry = self._specs.get(name)
+        if entry is None:
+            return None
+        with self._build_lock:
+            built = self._built.get(name)
+            if built is None:
+                index, spec = entry
+                built = Portal(
+                    spec,
+                    clock=spec.clock or self.clock,
+                    seed=self.seed,
+                    id_base=(index + 1) * 10**10,
+                )
+                self._built[name] = built
+        return built
+
+    @property
+    def specs(self) -> list[PortalSpec]:
+        """Every portal's spec as it is now (a built portal's tier or token may have changed),
+        in the order given; builds nothing."""
+        built = self._built
+        return [built[n].spec if n in built else spec for n, (_, spec) in self._specs.items()]
 
     @property
     def portals(self) -> list[Portal]:
-        return list(self._portals.values())
+        """Every portal, in the order given (building those never used)."""
+        return [self.portal(name) for name in self._specs]
+
+    @property
+    def built_portals(self) -> list[Portal]:
+        """The portals used so far (a request, ``portal()``), in the order given: the only ones
+        that can have deals, counters, faults or latency."""
+        return [p for name in self._specs if (p := self._built.get(name)) is not None]
 
     def close(self) -> None:
-        """Stop every portal's webhook deliveries."""
-        for portal in self._portals.values():
+        """Stop every portal's webhook deliveries (only a portal used can have any)."""
+        for portal in self.built_portals:
             portal.configure_webhooks(None)
+
+
+def _check(spec: PortalSpec) -> None:
+    """What building the portal would refuse, refused now: an unknown tier or time zone, no
+    pipeline."""
+    spec.limits()
+    ZoneInfo(spec.timezone)
+    if not spec.pipelines:
+        raise ValueError(f"portal {spec.name!r} needs at least one deal pipeline")
+    Latency("check", *spec.latency_seconds)
 
 
 def _ms(at: datetime | None) -> int | None:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from types import MappingProxyType
 from typing import Any
 
 from hubspot_sandbox.errors import PropertyProblem, invalid_properties
@@ -100,8 +102,44 @@ def canonical_number(number: Decimal) -> str:
     return "0" if text in ("-0", "0") else text
 
 
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    """The immutable part of a portal's deal schema: definitions, pipelines and the options
+    that do not depend on owners. Portals built from equal specs share one (a sandbox of 1,000
+    partner portals holds one copy); read-only views, so no portal can change another's."""
+
+    defs: Mapping[str, PropertyDef]
+    pipelines: Mapping[str, Pipeline]
+    unique: tuple[str, ...]
+    options: Mapping[str, tuple[str, ...]]
+    stages: Mapping[str, tuple[str, ...]]
+    default_pipeline: str
+
+
+@functools.lru_cache(maxsize=256)
+def catalog(custom: tuple[PropertyDef, ...], pipelines: tuple[Pipeline, ...]) -> Catalog:
+    """The shared :class:`Catalog` of these custom properties and pipelines."""
+    if not pipelines:
+        raise ValueError("a portal needs at least one deal pipeline")
+    defs = {p.name: p for p in (*STANDARD_PROPERTIES, *custom)}
+    by_id = {p.id: p for p in pipelines}
+    options = {p.name: tuple(o.value for o in p.options) for p in defs.values()}
+    options["pipeline"] = tuple(by_id)
+    return Catalog(
+        defs=MappingProxyType(defs),
+        pipelines=MappingProxyType(by_id),
+        unique=tuple(p.name for p in defs.values() if p.unique),
+        options=MappingProxyType(options),
+        stages=MappingProxyType({p.id: tuple(s.id for s in p.stages) for p in pipelines}),
+        default_pipeline=pipelines[0].id,
+    )
+
+
 class PropertyBook:
-    """The deal properties of one portal, plus pipelines and owners for the external options."""
+    """The deal properties of one portal, plus pipelines and owners for the external options.
+
+    The definitions and pipelines are the shared :class:`Catalog`; only the owners (whose ids
+    are the options of the owner properties, and change at run time) are the portal's own."""
 
     def __init__(
         self,
@@ -109,29 +147,26 @@ class PropertyBook:
         pipelines: Sequence[Pipeline],
         owners: Sequence[Owner],
     ) -> None:
-        self.defs: dict[str, PropertyDef] = {p.name: p for p in (*STANDARD_PROPERTIES, *custom)}
-        self.pipelines: dict[str, Pipeline] = {p.id: p for p in pipelines}
-        self.unique: tuple[str, ...] = tuple(p.name for p in self.defs.values() if p.unique)
-        self._options = {p.name: tuple(o.value for o in p.options) for p in self.defs.values()}
-        self._options["pipeline"] = tuple(self.pipelines)
+        shared = catalog(tuple(custom), tuple(pipelines))
+        self.defs: Mapping[str, PropertyDef] = shared.defs
+        self.pipelines: Mapping[str, Pipeline] = shared.pipelines
+        self.unique: tuple[str, ...] = shared.unique
+        self.default_pipeline = shared.default_pipeline
+        self._catalog = shared
         self.set_owners(owners)
-        self._stages = {p.id: tuple(s.id for s in p.stages) for p in pipelines}
-        if not pipelines:
-            raise ValueError("a portal needs at least one deal pipeline")
-        self.default_pipeline = pipelines[0].id
 
     def set_owners(self, owners: Sequence[Owner]) -> None:
         """Owner properties accept the ids of active owners only: a deactivated (archived)
         owner's id is an INVALID_OPTION, like any id of another portal (assumption: HubSpot
         offers only active users in its pickers and documents no other rule)."""
         self.owner_ids: tuple[str, ...] = tuple(o.id for o in owners if not o.archived)
-        for name in OWNER_PROPERTIES:
-            self._options[name] = self.owner_ids
 
     def allowed_options(self, prop: PropertyDef, pipeline_id: str | None) -> tuple[str, ...]:
         if prop.name == "dealstage":
-            return self._stages.get(pipeline_id or self.default_pipeline, ())
-        return self._options[prop.name]
+            return self._catalog.stages.get(pipeline_id or self.default_pipeline, ())
+        if prop.name in OWNER_PROPERTIES:
+            return self.owner_ids
+        return self._catalog.options[prop.name]
 
     def validate(self, raw: Mapping[str, Any], *, pipeline_id: str | None) -> dict[str, str]:
         """Check and normalise written values; "" means "clear". Raises a 400 listing every problem.

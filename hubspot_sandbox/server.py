@@ -111,10 +111,7 @@ class SandboxServer:
 
 def describe(sandbox: Sandbox, url: str) -> list[str]:
     """One line per portal: name, base URL, token (the sandbox's own tokens are not secrets)."""
-    return [
-        f"{p.name}: {url}/{p.name}  token={p.spec.token}  tier={p.spec.tier}"
-        for p in sandbox.portals
-    ]
+    return [f"{s.name}: {url}/{s.name}  token={s.token}  tier={s.tier}" for s in sandbox.specs]
 
 
 def serve(

@@ -108,7 +108,8 @@ class PortalSpec:
     properties on top of the standard ones. ``id_base`` is the first deal id minus one (None:
     the sandbox picks a distinct range per portal). ``clock`` defaults to the sandbox's clock.
     ``timezone`` is the account's time zone (IANA name): the daily API count resets at its
-    midnight, as HubSpot's does.
+    midnight, as HubSpot's does. ``latency_seconds``: each API call is answered after a uniform
+    draw in this range (real HubSpot: ~0.1-0.3 s); ``(0, 0)``, the default, adds nothing.
     """
 
     name: str
@@ -124,6 +125,7 @@ class PortalSpec:
     id_base: int | None = None
     clock: Clock | None = field(default=None, compare=False)
     timezone: str = "UTC"
+    latency_seconds: tuple[float, float] = (0.0, 0.0)
 
     def limits(self) -> tuple[int, int | None] | None:
         """(requests per 10 s, requests per day or None for no daily limit), or None when rate
