@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import ssl
 from datetime import timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -20,6 +22,15 @@ __all__ = ["make_hubspot_connector"]
 
 USER_AGENT = "shared-deal-sync/0.1"
 SEARCH_PAGE_MAX = 200  # HubSpot's search limit
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """One TLS context for every client of the process: building one loads the CA bundle
+    (about 22 ms each), which made a 1,000-pair start spend some 45 s on 2,001 clients. A
+    context is safe to share between connections and threads; it honours ``SSL_CERT_FILE`` and
+    ``SSL_CERT_DIR`` as httpx's default does."""
+    return httpx.create_ssl_context()
 
 
 def make_hubspot_connector(
@@ -61,6 +72,7 @@ def make_hubspot_connector(
         limiter = registry.get(base_url=base_url, token=token, tier=tier, clock=clock)
     http = httpx.Client(
         base_url=base_url,
+        verify=tls_context(),
         auth=BearerAuth(token),
         timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
         limits=httpx.Limits(max_connections=10, max_keepalive_connections=10),
