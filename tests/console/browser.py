@@ -80,7 +80,7 @@ class Browser:
         """Click a button that loads another page, and wait until it has."""
         button = self.find(css)
         button.click()
-        WebDriverWait(self.driver, WAIT_SECONDS).until(staleness_of(button))
+        WebDriverWait(self.driver, WAIT_SECONDS).until(_detached(button))
 
     def sign_out(self) -> None:
         """Forget the session (the browser must be on a console page)."""
@@ -106,6 +106,23 @@ class Browser:
         height = int(self.driver.execute_script("return document.documentElement.scrollHeight"))
         self.driver.set_window_size(width, max(600, min(height + 40, 2400)))
         self.driver.save_screenshot(str(path))
+
+
+def _detached(element: WebElement) -> Callable[[webdriver.Chrome], bool]:
+    """Selenium's ``staleness_of``, plus the other answer chromedriver gives when the page goes
+    away between two checks: an "unhandled inspector error" saying the node "does not belong to
+    the document" (seen under load, once in some hundred submits)."""
+    stale = staleness_of(element)
+
+    def check(driver: webdriver.Chrome) -> bool:
+        try:
+            return bool(stale(driver))
+        except WebDriverException as exc:
+            if "does not belong to the document" in str(exc):
+                return True
+            raise
+
+    return check
 
 
 @contextmanager
