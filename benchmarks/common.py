@@ -37,6 +37,7 @@ from typing import IO, TYPE_CHECKING, Any
 import httpx
 from pydantic import SecretStr
 
+from benchmarks.children import end_child
 from sync_worker.connectors.budget import BudgetStore
 from sync_worker.connectors.hubspot.adapter import HubSpotConnector
 from sync_worker.connectors.hubspot.factory import make_hubspot_connector
@@ -221,13 +222,7 @@ def seeded_sandbox(
         ready = json.loads(line)
         yield SandboxInfo(ready["url"], ready["differing"], ready["seed_seconds"], child.pid)
     finally:
-        if child.stdin is not None:
-            child.stdin.close()
-        try:
-            child.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        end_child(child)
 
 
 # --- the worker ---------------------------------------------------------------------------------

@@ -45,6 +45,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import IO, TYPE_CHECKING, Any
 
+from benchmarks.children import end_child
+
 if TYPE_CHECKING:  # the parent never imports the sandbox
     from hubspot_sandbox import PortalSpec, Sandbox
 
@@ -277,13 +279,7 @@ def running_fleet(pairs: int, deals: int) -> Iterator[Fleet]:
         ready = json.loads(line)
         yield Fleet(pairs, deals, ready["url"], ready["seed_seconds"], ready["rss_mb"], child)
     finally:
-        if child.stdin is not None:
-            child.stdin.close()
-        try:
-            child.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        end_child(child)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

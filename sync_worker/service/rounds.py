@@ -6,7 +6,7 @@ What ``once`` and the demo run. The daemon runs the same two steps on schedules 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sync_worker.runtime.wiring import Runtime
 from sync_worker.sync.discoverer import DiscoverOptions, DiscoveryReport, discover
@@ -44,12 +44,4 @@ def run_round(
 
 def _fresh(opts: CycleOptions) -> CycleOptions:
     """Each cycle its own run id."""
-    return CycleOptions(
-        mode=opts.mode,
-        since=opts.since,
-        dry_run=opts.dry_run,
-        stop=opts.stop,
-        progress=opts.progress,
-        owner=opts.owner,
-        unit_records=opts.unit_records,
-    )
+    return replace(opts, run_id=CycleOptions().run_id)
