@@ -165,7 +165,14 @@ class _Runner:
         key = endpoint_key(self.discovery.endpoint)
         shapes = self.discovery.connector.property_definitions()
         properties = tuple(dict.fromkeys(p for g in self.discovery.groups for p in g.properties))
-        while waiting := self.store.inbox(key, Side.REP, ENDPOINT_BATCH):
+        done: set[str] = set()
+        while entries := self.store.inbox(key, Side.REP, ENDPOINT_BATCH):
+            # An id queued again while this run reads it waits for the next run: a stream of
+            # webhooks for one deal cannot keep this one going.
+            waiting = [e for e in entries if e.record_id not in done]
+            if not waiting:
+                return
+            done.update(e.record_id for e in waiting)
             self._stop_if_asked()
             found = self.discovery.connector.read([e.record_id for e in waiting], properties)
             records = list(found.found.values())

@@ -282,12 +282,12 @@ def _drain_inbox(
     queued again while this cycle works wait for the next one (a burst of webhooks for one
     deal cannot keep a cycle going)."""
     for side in Side:
-        done: set[tuple[str, datetime]] = set()
+        done: set[str] = set()
         while entries := ctx.store.inbox(ctx.name, side, opts.unit_records):
-            fresh = [e for e in entries if (e.record_id, e.queued_at) not in done]
+            fresh = [e for e in entries if e.record_id not in done]
             if not fresh or (opts.stop is not None and opts.stop.is_set()):
                 break
-            done.update((e.record_id, e.queued_at) for e in fresh)
+            done.update(e.record_id for e in fresh)
             found = [e for e in fresh if e.record is not None]
             if found:
                 records = [e.record for e in found if e.record is not None]

@@ -6,18 +6,23 @@ the pair's cycle, and the worker's own writes bouncing back."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 
+from sync_worker.connectors.base import Connector, ReadResult
 from sync_worker.kernel.model import Side
 from sync_worker.mappings import builtin_mapping_path
 from sync_worker.runtime.config import load_config
 from sync_worker.runtime.wiring import runtime_for
 from sync_worker.service.rounds import RoundReport, run_round
+from sync_worker.state.base import InboxEntry, endpoint_key
 from sync_worker.sync.discoverer import DiscoverOptions, Discovery, discover
 from sync_worker.sync.discovery import plan_groups
-from sync_worker.sync.engine import Outcome
+from sync_worker.sync.engine import CycleOptions, Outcome, run_cycle
 from tests.integration.programme import (
     REP,
     Programme,
@@ -28,6 +33,8 @@ from tests.integration.programme import (
 from tests.integration.world import WRITE_ENDPOINTS, World, load_default_mapping
 
 P = 5
+STORM = 5
+"""Webhooks for one deal that land while the worker reads it, in the storm tests."""
 ACCOUNT = "shared_partner_account"
 
 
@@ -213,3 +220,85 @@ def test_a_pair_whose_rep_scope_cannot_share_the_query_searches_alone_and_syncs(
             "1000",
             "4545",
         ]
+
+
+def test_ids_a_webhook_queued_for_the_rep_endpoint_reach_their_pair(synced: Programme) -> None:
+    """A rep webhook names a deal, not its pair: discovery reads it and routes it. An id queued
+    again while discovery reads it (a stream of webhooks for one deal) waits for the next run
+    instead of keeping this one going."""
+    rep_id = synced.shared[3][1]
+    synced.rep.edit_deal(rep_id, {"amount": "4242"})
+    with runtime_for(load_config(synced.config)) as runtime:
+        store, clock = runtime.store, runtime.clock
+        store.enqueue([InboxEntry(endpoint_key(REP), Side.REP, rep_id, "webhook", clock.now())])
+        (discovery,) = runtime.discoveries.values()
+        read, reads = discovery.connector.read, []
+
+        def read_while_another_webhook_lands(*args: Any, **kwargs: Any) -> ReadResult:
+            reads.append(args)
+            if len(reads) <= STORM:  # bounded: a regression fails here instead of hanging
+                again = InboxEntry(endpoint_key(REP), Side.REP, rep_id, "webhook", clock.now())
+                store.enqueue([again])
+            return read(*args, **kwargs)
+
+        connector = SimpleNamespace(
+            read=read_while_another_webhook_lands,
+            api_calls=discovery.connector.api_calls,
+            property_definitions=discovery.connector.property_definitions,
+        )
+        report = discover(
+            Discovery(REP, cast(Connector, connector), discovery.groups),
+            store,
+            clock,
+            DiscoverOptions("test", search=False),
+        )
+        assert len(reads) == 1
+        assert report.routed == {pair_name(3): 1}
+        assert [e.record_id for e in store.inbox(endpoint_key(REP), Side.REP, 10)] == [rep_id]
+        (queued,) = store.inbox(pair_name(3), Side.REP, 10)
+        assert queued.record is not None
+        assert queued.record.get("amount") == "4242"
+    once(synced)
+    assert synced.partner_amount(3) == "4242"
+
+
+def test_a_stream_of_webhooks_for_one_deal_cannot_keep_a_cycle_going(synced: Programme) -> None:
+    """The pair's cycle reads a webhook's id live; the same deal queued again meanwhile waits
+    for the next cycle (the cycle ends), and the edit crosses."""
+    partner_id = synced.shared[1][0]
+    synced.partner(1).edit_deal(partner_id, {"amount": "5150"})
+    with runtime_for(load_config(synced.config)) as runtime:
+        store, clock, ctx = runtime.store, runtime.clock, runtime.pairs[pair_name(1)]
+
+        def queued() -> InboxEntry:
+            return InboxEntry(ctx.name, Side.PARTNER, partner_id, "webhook", clock.now())
+
+        store.enqueue([queued()])
+        read, reads = ctx.partner.read, []
+
+        def read_while_another_webhook_lands(*args: Any, **kwargs: Any) -> ReadResult:
+            reads.append(args)
+            if len(reads) <= STORM:  # bounded: a regression fails here instead of hanging
+                store.enqueue([queued()])
+            return read(*args, **kwargs)
+
+        stormy = SimpleNamespace(read=read_while_another_webhook_lands)
+        partner = cast(Connector, _Delegate(ctx.partner, stormy))
+        report = run_cycle(replace(ctx, partner=partner), CycleOptions(inbox_only=True))
+        assert report.outcome is Outcome.OK
+        assert len(reads) == 1
+        assert report.counts.get("inbox_drained") == 1
+        assert [e.record_id for e in store.inbox(ctx.name, Side.PARTNER, 10)] == [partner_id]
+    assert synced.rep_amount(1) == "5150"
+
+
+class _Delegate:
+    """``inner`` with some attributes replaced."""
+
+    def __init__(self, inner: object, override: object) -> None:
+        self._inner, self._override = inner, override
+
+    def __getattr__(self, name: str) -> Any:
+        if hasattr(self._override, name):
+            return getattr(self._override, name)
+        return getattr(self._inner, name)
