@@ -97,16 +97,6 @@ def _lag(view: PairView) -> Cell:
     return Cell(ago(done, view.now, suffix=""), title=f"in sync up to {when(done)}")
 
 
-def _next_pull(side: Side) -> Callable[[PairView], Cell]:
-    def cell(view: PairView) -> Cell:
-        cursor = BySide(view.status.partner_cursor, view.status.rep_cursor)[side]
-        if cursor is None:
-            return Cell("-")
-        return Cell(ago(cursor, view.now), title=when(cursor))
-
-    return cell
-
-
 def _count(name: str, href: str | None = None) -> Callable[[PairView], Cell]:
     def cell(view: PairView) -> Cell:
         value = int(getattr(view.status, name))
@@ -149,8 +139,6 @@ COLUMNS: tuple[Column, ...] = (
     Column("outcome", _outcome),
     Column("lag", _lag),
     Column("inbox", _inbox),
-    Column("next pull: partner", _next_pull(Side.PARTNER)),
-    Column("next pull: rep", _next_pull(Side.REP)),
     Column("links", _count("links")),
     Column("open conflicts", _count("open_conflicts", "/conflicts")),
     Column("dead letters", _count("dead_letters", "/dead-letters")),
