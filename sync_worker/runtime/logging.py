@@ -133,7 +133,9 @@ def configure_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(numeric_level)
-    for noisy in ("httpx", "httpcore", "apscheduler.executors.default", "uvicorn.access"):
+    # apscheduler logs every job it adds, runs and removes at INFO: the watcher alone (every
+    # 2 s) would flood the log. Its warnings and errors still come through.
+    for noisy in ("httpx", "httpcore", "apscheduler", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(max(numeric_level, logging.WARNING))
     structlog.configure(
         processors=[

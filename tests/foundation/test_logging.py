@@ -88,6 +88,18 @@ def test_stdlib_loggers_go_through_the_same_pipeline() -> None:
     assert TOKEN not in json.dumps(event)
 
 
+def test_the_schedulers_job_chatter_stays_out_and_its_warnings_come_through() -> None:
+    """apscheduler logs each job run at INFO; the daemon's watcher runs every 2 s."""
+
+    def emit() -> None:
+        for name in ("apscheduler.scheduler", "apscheduler.executors.watch"):
+            logging.getLogger(name).info('Running job "watch"')
+        logging.getLogger("apscheduler.executors.default").warning("Run time of job was missed")
+
+    events = render([], emit)
+    assert [e["event"] for e in events] == ["Run time of job was missed"]
+
+
 def test_capture_logs_sees_events_for_assertions() -> None:
     with capture_logs() as logs:
         get_logger("test").warning("pair_stopped", pair="p", reason="auth")
