@@ -25,7 +25,7 @@ from sync_worker.state.base import (
 )
 from sync_worker.state.connect import make_engine, parse_url
 from sync_worker.state.lease import AdvisoryLeases, Leases, RowLeases, lease_key
-from sync_worker.state.schema import SCHEMA_VERSION, ensure_schema
+from sync_worker.state.migrations import SCHEMA_VERSION, ensure_schema
 from sync_worker.state.sql import SqlStateStore
 
 __all__ = [

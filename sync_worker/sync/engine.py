@@ -1,4 +1,4 @@
-"""One cycle of one pair: lease -> retry dead letters -> pull both sides -> process pages -> log.
+"""One cycle of one pair: lease -> retry dead letters -> take the inbox -> pull -> pages -> log.
 
 Orchestration only: decisions live in :mod:`sync_worker.rules.reconcile`, page handling in
 :mod:`sync_worker.sync.processor`, durable state behind
@@ -14,7 +14,7 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -31,10 +31,11 @@ from sync_worker.kernel.errors import (
 )
 from sync_worker.kernel.model import Side
 from sync_worker.rules.scope import discovery_scope
-from sync_worker.state.base import ChangeEntry, InboxEntry, RunRecord, Taken
+from sync_worker.state.base import ChangeEntry, RunRecord
 from sync_worker.state.overlay import OverlayStore
 from sync_worker.sync.context import PairContext
 from sync_worker.sync.heartbeat import LeaseHeartbeat
+from sync_worker.sync.intake import inbox_batches, pulled_sides
 from sync_worker.sync.processor import PageProcessor, PageResult
 from sync_worker.sync.pull import interleave
 from sync_worker.sync.tally import Skip, Tally
@@ -237,7 +238,14 @@ def _cycle_body(ctx: PairContext, opts: CycleOptions, writer: Writer, totals: _T
     )
     if opts.since is None:
         _retry_dead_letters(ctx, processor, totals)
-        _drain_inbox(ctx, opts, processor, totals)
+        for intake in inbox_batches(ctx, opts.unit_records, opts.stop):
+            result = processor.process(
+                intake.side, intake.records, None, taken=intake.taken, read_live=intake.read_live
+            )
+            totals.add(result)
+            if opts.progress is not None:
+                opts.progress(intake.side, intake.entries, None)
+            _renew(ctx, opts)
     if opts.inbox_only:
         return
     sources = {
@@ -246,7 +254,7 @@ def _cycle_body(ctx: PairContext, opts: CycleOptions, writer: Writer, totals: _T
             discovery_scope(ctx.mapping, side),
             ctx.mapping.properties(side),
         )
-        for side in _pulled_sides(ctx, opts)
+        for side in pulled_sides(ctx, opts.since)
     }
     # A unit reads its counterparts on the other portal: when both sides have one ready, take
     # the one whose reads land on the portal that has been asked less (a backfill, whose pairs
@@ -262,51 +270,6 @@ def _cycle_body(ctx: PairContext, opts: CycleOptions, writer: Writer, totals: _T
         if opts.progress is not None:
             opts.progress(side, len(page.records), page.total)
         _renew(ctx, opts)
-
-
-def _pulled_sides(ctx: PairContext, opts: CycleOptions) -> list[Side]:
-    """The sides this cycle searches: both, but a discovered rep side only for a backfill or
-    the pair's first sync (discovery finds the rep changes of every pair at once)."""
-    if not ctx.discovered or opts.since is not None:
-        return list(Side)
-    if ctx.store.get_cursor(ctx.name, Side.REP) is None:
-        return list(Side)
-    return [Side.PARTNER]
-
-
-def _drain_inbox(
-    ctx: PairContext, opts: CycleOptions, processor: PageProcessor, totals: _Totals
-) -> None:
-    """Process the pair's queued changes a unit at a time: search documents discovery found as
-    pulled records, bare ids (webhooks) read live; each unit's commit drains what it took. Ids
-    queued again while this cycle works wait for the next one (a burst of webhooks for one
-    deal cannot keep a cycle going)."""
-    for side in Side:
-        done: set[str] = set()
-        while entries := ctx.store.inbox(ctx.name, side, opts.unit_records):
-            fresh = [e for e in entries if e.record_id not in done]
-            if not fresh or (opts.stop is not None and opts.stop.is_set()):
-                break
-            done.update(e.record_id for e in fresh)
-            found = [e for e in fresh if e.record is not None]
-            if found:
-                records = [e.record for e in found if e.record is not None]
-                totals.add(processor.process(side, records, None, taken=_taken(found)))
-            bare = [e for e in fresh if e.record is None]
-            if bare:
-                ids = [e.record_id for e in bare]
-                live = ctx.connector(side).read(ids, ctx.mapping.properties(side)).found
-                result = processor.process(
-                    side, list(live.values()), None, taken=_taken(bare), read_live=True
-                )
-                totals.add(result)
-            if opts.progress is not None:
-                opts.progress(side, len(fresh), None)
-            _renew(ctx, opts)
-
-
-def _taken(entries: Sequence[InboxEntry]) -> list[Taken]:
-    return [Taken(e.side, e.record_id, e.queued_at) for e in entries]
 
 
 def _renew(ctx: PairContext, opts: CycleOptions) -> None:

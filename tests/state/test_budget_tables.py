@@ -8,7 +8,7 @@ from collections.abc import Callable
 from sqlalchemy import inspect, text
 
 from sync_worker.state import SqlStateStore
-from sync_worker.state.schema import SCHEMA_VERSION, read_version
+from sync_worker.state.migrations import SCHEMA_VERSION, read_version
 
 TABLES = {"sw_rate_budgets", "sw_rate_grants"}
 SINCE_VERSION_3 = {*TABLES, "sw_inbox", "sw_replicas", "sw_webhook_seen"}

@@ -10,7 +10,7 @@ from sqlalchemy import inspect, text
 from sync_worker.kernel.model import Side
 from sync_worker.state import LinkState, PageCommit, SqlStateStore
 from sync_worker.state.base import LinkStatus
-from sync_worker.state.schema import SCHEMA_VERSION, read_version
+from sync_worker.state.migrations import SCHEMA_VERSION, read_version
 
 P = "acme"
 

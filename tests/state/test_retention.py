@@ -17,8 +17,9 @@ from sync_worker.state import (
     RunRecord,
     SqlStateStore,
 )
+from sync_worker.state.migrations import SCHEMA_VERSION, read_version
 from sync_worker.state.retention import prune
-from sync_worker.state.schema import SCHEMA_VERSION, changes, read_version
+from sync_worker.state.schema import changes
 from tests.state.conftest import T0
 from tests.state.test_store_contract import change, conflict
 

@@ -20,13 +20,10 @@ from sync_worker.state.connect import (
     make_engine,
     parse_url,
 )
+from sync_worker.state.migrations import MIGRATIONS, Migration, ensure_schema, read_version
 from sync_worker.state.schema import (
-    MIGRATIONS,
-    Migration,
-    ensure_schema,
     links,
     metadata,
-    read_version,
     schema_version,
 )
 from tests.state.conftest import T0

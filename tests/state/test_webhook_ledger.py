@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import text
 
 from sync_worker.state import SCHEMA_VERSION, open_store
-from sync_worker.state.schema import read_version
+from sync_worker.state.migrations import read_version
 from sync_worker.state.webhook_ledger import SqlWebhookLedger
 from tests.state.conftest import T0
 
