@@ -129,12 +129,6 @@ def routing_filters(scope: Scope) -> list[Filter]:
     return [f for f in dict.fromkeys(first) if all(f in group for group in scope.groups[1:])]
 
 
-def routing_filter(scope: Scope) -> Filter | None:
-    """The first of :func:`routing_filters`, or None."""
-    found = routing_filters(scope)
-    return found[0] if found else None
-
-
 def _most_shared(
     endpoint: str, scope: Scope, sharing: Counter[tuple[str, object]]
 ) -> Filter | None:
@@ -257,7 +251,6 @@ __all__ = [
     "lease_name",
     "plan_groups",
     "route_page",
-    "routing_filter",
     "routing_filters",
     "start_cursor",
     "taken_from_endpoint",
